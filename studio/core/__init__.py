@@ -1,0 +1,1 @@
+"""Plain data shared by every layer: requests, events, metadata, paths. No Qt, no torch."""

@@ -1,0 +1,219 @@
+"""The job queue: one inference thread, FIFO jobs, cancel, and an event stream.
+
+Diffusers pipelines are not thread-safe, so every job runs on the single worker thread owned here.
+A Backend does the actual work (the diffusers one, or a fake for UI tests); this module owns the
+ordering guarantees: Queued first, exactly one terminal event last, nothing escapes the thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Queued
+from studio.core.request import GenerationRequest, RequestError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event], None]
+
+
+class JobCancelled(Exception):
+    """Raised inside a backend to stop a job early; the queue turns it into a Cancelled event."""
+
+
+class UserError(Exception):
+    """A failure whose message is already one line an artist can act on (bad file, out of memory...)."""
+
+
+@dataclass
+class JobContext:
+    """What a backend sees of a job: its request, a way to emit events, and the cancel flag."""
+
+    job_id: int
+    request: GenerationRequest
+    _emit: Callable[[Event], None]
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    last_preview: object | None = None  # PIL image of the latest preview, for Cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled()
+
+    def emit(self, event: Event) -> None:
+        self._emit(event)
+
+    def warn(self, message: str) -> None:
+        self._emit(JobWarning(self.job_id, message))
+
+
+class Backend(Protocol):
+    def run(self, job: JobContext) -> Finished:
+        """Run one job on the worker thread; return its Finished event or raise JobCancelled."""
+        ...
+
+    def close(self) -> None:
+        """Free models and memory; called on the worker thread when the queue shuts down."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    job_id: int
+    request: GenerationRequest
+    state: str  # "queued" or "running"
+
+
+class JobQueue:
+    """Runs jobs one at a time on a single daemon-free worker thread that shutdown() always joins."""
+
+    def __init__(self, backend: Backend, name: str = "studio-inference") -> None:
+        self._backend = backend
+        self._ids = itertools.count(1)
+        self._lock = threading.Condition()
+        self._pending: deque[JobContext] = deque()
+        self._running: JobContext | None = None
+        self._listeners: list[Listener] = []
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    # ---- observing ---------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event (on the worker thread). Returns an unsubscribe function."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def jobs(self) -> list[JobInfo]:
+        """The running job (if any) then the waiting ones, in the order they will run."""
+        with self._lock:
+            out = []
+            if self._running is not None:
+                out.append(JobInfo(self._running.job_id, self._running.request, "running"))
+            out.extend(JobInfo(j.job_id, j.request, "queued") for j in self._pending)
+            return out
+
+    # ---- commands ----------------------------------------------------------------------------
+    def submit(self, request: GenerationRequest) -> int:
+        """Validate and enqueue; raises RequestError at once for a request that cannot run."""
+        request.validate()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the engine is shutting down")
+            job = JobContext(next(self._ids), request, self._emit)
+            self._pending.append(job)
+            position = len(self._pending) - 1 + (self._running is not None)
+            self._lock.notify_all()
+        self._emit(Queued(job.job_id, request, position))
+        return job.job_id
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a waiting job at once, or the running one within a denoising step."""
+        with self._lock:
+            if self._running is not None and self._running.job_id == job_id:
+                self._running._cancel.set()
+                return True
+            for job in self._pending:
+                if job.job_id == job_id:
+                    self._pending.remove(job)
+                    break
+            else:
+                return False
+        self._emit(Cancelled(job_id))
+        return True
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            ids = [j.job_id for j in self._pending]
+            if self._running is not None:
+                ids.insert(0, self._running.job_id)
+        for job_id in ids:
+            self.cancel(job_id)
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Cancel everything, stop the thread and free the backend. True if the thread ended."""
+        with self._lock:
+            self._closing = True
+        self.cancel_all()
+        with self._lock:
+            self._lock.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job is running or waiting (for the CLI and tests)."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: self._running is None and not self._pending, timeout=timeout
+            )
+
+    # ---- worker ------------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not kill the inference thread
+                log.exception("event listener failed on %r", type(event).__name__)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:  # closing, and nothing left
+                    break
+                job = self._pending.popleft()
+                self._running = job
+            self._run_one(job)
+            with self._lock:
+                self._running = None
+                self._lock.notify_all()
+        try:
+            self._backend.close()
+        except Exception:
+            log.exception("backend close failed")
+
+    def _run_one(self, job: JobContext) -> None:
+        try:
+            if job.cancelled:
+                raise JobCancelled()
+            finished = self._backend.run(job)
+        except JobCancelled:
+            self._emit(Cancelled(job.job_id, job.last_preview))  # type: ignore[arg-type]
+        except (RequestError, UserError) as exc:
+            self._emit(Failed(job.job_id, str(exc)))
+        except MemoryError:
+            self._emit(Failed(job.job_id, "out of memory: try a smaller size or fewer jobs at once"))
+        except Exception as exc:  # never let the worker die; report in words, keep the detail
+            log.exception("job %d failed", job.job_id)
+            self._emit(Failed(job.job_id, _one_line(exc), traceback.format_exc()))
+        else:
+            if job.cancelled:  # cancel arrived after the last step: still honour it
+                self._emit(Cancelled(job.job_id, finished.image))
+            else:
+                self._emit(finished)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(exc).__name__
+    return f"{name}: {first}" if first else name
