@@ -1,0 +1,60 @@
+"""The `studio` command: no arguments opens the window; subcommands script the same engine.
+
+Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`,
+imported only when used so that `studio --help` and the window start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from studio import __version__
+
+# subcommand -> module holding add_parser() and run()
+SUBCOMMANDS = {
+    "generate": "studio.cli.generate",
+    "strip": "studio.cli.strip",
+    "gallery": "studio.cli.gallery",
+    "models": "studio.cli.models",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="Make images with diffusion models on your own machine. "
+        "With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a subcommand not built yet
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from studio.ui.app import run_app
+
+        return run_app()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from studio.ui.app import run_app
+
+        return run_app()
+    module = importlib.import_module(SUBCOMMANDS[args.command])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
