@@ -1,0 +1,100 @@
+"""Engine settings: how to run models on this machine (not what to draw, which is the request).
+
+Stored as JSON in STUDIO_HOME/settings.json, written atomically; unknown keys are ignored and bad
+values fall back to defaults, so a hand-edited file never stops the app from opening.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.paths import studio_home
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    device: str = "auto"  # auto picks CUDA, then Apple MPS, then CPU
+    dtype: str = "auto"  # auto: fp16 on CUDA/MPS, fp32 on CPU
+    attention_slicing: bool = False
+    vae_tiling: bool = False  # decode large images in tiles to save memory
+    cpu_offload: bool = False  # model CPU offload for small GPUs
+    allow_unsafe_pickles: bool = False  # .ckpt/.bin/.pt can run code on load: off unless asked
+    models_dir: str = ""  # "" means STUDIO_HOME/models
+    preview_every: int = 1  # preview every N steps (1 = every step)
+
+    def validated(self) -> EngineSettings:
+        fixes: dict[str, Any] = {}
+        if self.device not in DEVICES:
+            fixes["device"] = "auto"
+        if self.dtype not in DTYPES:
+            fixes["dtype"] = "auto"
+        if not isinstance(self.preview_every, int) or self.preview_every < 1:
+            fixes["preview_every"] = 1
+        return dataclasses.replace(self, **fixes) if fixes else self
+
+    def resolved_models_dir(self) -> Path:
+        path = Path(self.models_dir).expanduser() if self.models_dir else studio_home() / "models"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def settings_path() -> Path:
+    return studio_home() / "settings.json"
+
+
+def load_settings() -> EngineSettings:
+    path = settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return EngineSettings()
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable settings file %s: %s", path, exc)
+        return EngineSettings()
+    if not isinstance(data, dict):
+        return EngineSettings()
+    known = {f.name: f for f in dataclasses.fields(EngineSettings)}
+    kwargs = {}
+    for key, value in data.items():
+        default = known[key].default if key in known else None
+        if key in known and type(value) is type(default):
+            kwargs[key] = value
+    return EngineSettings(**kwargs).validated()
+
+
+def save_settings(settings: EngineSettings) -> None:
+    atomic_write_text(settings_path(), json.dumps(dataclasses.asdict(settings), indent=2))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
