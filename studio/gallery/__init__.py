@@ -1,0 +1,1 @@
+"""Gallery history: the SQLite store, image files, export and import. No Qt."""

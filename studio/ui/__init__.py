@@ -1,0 +1,1 @@
+"""The Qt window: thin widgets that observe state and send commands."""
