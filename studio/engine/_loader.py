@@ -1,0 +1,191 @@
+"""Model loading on the inference thread: one model kept loaded, swapped only when request.model changes.
+
+`pipeline_from_source` is the single place a source turns into a pipeline; single-file checkpoints
+(_checkpoints.py) and device/dtype/memory options (_devices.py) plug in there and in `pick_device`.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
+
+from studio.core.events import Loading
+from studio.core.settings import EngineSettings
+from studio.engine._embeddings import PromptEncoder
+from studio.engine._previews import PreviewMap, preview_map_for
+from studio.engine._schedulers import SchedulerCache
+from studio.engine.backend import default_model_dir, model_dir_for
+from studio.engine.jobs import JobContext, UserError
+from studio.engine.tiny import ensure_tiny_model
+
+log = logging.getLogger(__name__)
+
+# Loading progress goes to Loading events; console bars would only clutter the CLI's progress line.
+diffusers_logging.disable_progress_bar()
+transformers_logging.disable_progress_bar()
+
+SD_PIPELINES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+
+
+@dataclass
+class LoadedModel:
+    key: str  # request.model as given ("" = the default model)
+    name: str
+    source: Path
+    content_hash: str
+    arch: str  # "sd1", "sd2" or "sdxl"
+    pipe: Any
+    device: torch.device
+    dtype: torch.dtype
+    preview_map: PreviewMap
+    encoder: PromptEncoder  # one per loaded model, so its cache lives as long as the model
+    schedulers: SchedulerCache = field(repr=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return int(getattr(self.pipe, "vae_scale_factor", 8))
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.pipe.unet.config.in_channels)
+
+    def native_size(self) -> int:
+        sample = self.pipe.unet.config.sample_size
+        sample = sample[0] if isinstance(sample, (list, tuple)) else sample
+        return int(sample) * self.vae_scale_factor
+
+    def info(self, scheduler: str) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "model_path": str(self.source),
+            "model_hash": self.content_hash,
+            "arch": self.arch,
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "scheduler": scheduler,
+            "preview_map": self.preview_map.source,
+        }
+
+
+def pick_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
+    """A simple choice until _devices.py: CUDA, then MPS, then CPU; fp16 on GPUs, fp32 on CPU."""
+    name = settings.device
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    if settings.dtype == "auto":
+        dtype = torch.float32 if name == "cpu" else torch.float16
+    else:
+        dtype = getattr(torch, settings.dtype)
+    return torch.device(name), dtype
+
+
+def content_hash(folder: Path) -> str:
+    """Cheap identity: model_index.json's bytes plus every file's path, size and mtime."""
+    digest = hashlib.sha256((folder / "model_index.json").read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def pipeline_class_name(folder: Path) -> str:
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        return str(index["_class_name"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{folder} has an unreadable model_index.json ({exc})") from None
+
+
+def pipeline_from_source(source: Path, device: torch.device, dtype: torch.dtype) -> Any:
+    """Turn a model source into a ready pipeline on `device`. The one plug-in point for new sources."""
+    class_name = pipeline_class_name(source)
+    if class_name not in SD_PIPELINES:
+        raise UserError(f"{source.name} is a {class_name}, which Studio cannot run yet")
+    extra: dict[str, Any] = {}
+    if SD_PIPELINES[class_name] == "sd":
+        extra = {"safety_checker": None, "requires_safety_checker": False}
+    try:
+        pipe = DiffusionPipeline.from_pretrained(
+            source, local_files_only=True, dtype=dtype, **extra
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot load model {source.name}: {first}") from None
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def detect_arch(pipe: Any) -> str:
+    if type(pipe).__name__.startswith("StableDiffusionXL"):
+        return "sdxl"
+    # SD 2.x uses OpenCLIP-H: 1024-wide cross attention (SD 1.x: 768; tiny models: smaller).
+    return "sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1"
+
+
+class ModelLoader:
+    """Keeps at most one model loaded; lives on (and is only used from) the inference thread."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.current: LoadedModel | None = None
+
+    def get(self, model: str, job: JobContext) -> LoadedModel:
+        """The loaded model for `model`, loading it first if needed. On failure the old one stays."""
+        if self.current is not None and self.current.key == model:
+            return self.current
+        job.emit(Loading(job.job_id, "finding model", 0.0))
+        if not model:
+            folder, is_tiny = default_model_dir()
+            if is_tiny and not (folder / "model_index.json").is_file():
+                job.emit(Loading(job.job_id, "building the tiny default model", 0.05))
+                ensure_tiny_model(folder)
+        else:
+            folder = model_dir_for(model)
+        name = folder.name
+        job.emit(Loading(job.job_id, f"loading {name}", 0.1))
+        device, dtype = pick_device(self.settings)
+        pipe = pipeline_from_source(folder, device, dtype)
+        job.emit(Loading(job.job_id, f"preparing {name}", 0.9))
+        arch = detect_arch(pipe)
+        loaded = LoadedModel(
+            key=model,
+            name=name,
+            source=folder,
+            content_hash=content_hash(folder),
+            arch=arch,
+            pipe=pipe,
+            device=device,
+            dtype=dtype,
+            preview_map=preview_map_for(folder, arch, int(pipe.unet.config.in_channels)),
+            encoder=PromptEncoder(pipe),
+            schedulers=SchedulerCache(pipe.scheduler.config),
+        )
+        self.unload()
+        self.current = loaded
+        job.emit(Loading(job.job_id, f"{name} ready", 1.0))
+        log.info("loaded %s (%s, %s, %s, %s)", name, arch, loaded.content_hash, device, dtype)
+        return loaded
+
+    def unload(self) -> None:
+        if self.current is None:
+            return
+        self.current = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,0 +1,127 @@
+"""The real engine: a Backend that runs diffusers pipelines on the JobQueue's inference thread.
+
+Torch-free at import (the window must open fast): the model is loaded by the first job, on the
+inference thread, and kept for the next ones. Everything heavy lives in the inner modules
+_loader (sources -> pipelines), _sampler (one txt2img job) and _previews/_schedulers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+from studio.core.events import Finished
+from studio.core.paths import bundled_model_path
+from studio.core.settings import EngineSettings, load_settings
+from studio.engine.jobs import JobContext, JobQueue, UserError
+from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
+from studio.engine.tiny import tiny_model_cache
+
+OOM_HINT = (
+    "out of memory: try a smaller size, or turn on CPU offload, attention slicing "
+    "or VAE tiling in the engine settings"
+)
+
+
+def default_model_dir() -> tuple[Path, bool]:
+    """The folder the empty model name means, and whether it is the built-in tiny fallback."""
+    bundled = bundled_model_path()
+    if (bundled / "model_index.json").is_file():
+        return bundled, False
+    return tiny_model_cache(), True
+
+
+def model_dir_for(model: str) -> Path:
+    """Resolve request.model to a diffusers folder; UserError (one line) if it cannot be one."""
+    if not model:
+        return default_model_dir()[0]
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise UserError(f"model not found: {path}")
+    if path.is_file():
+        raise UserError(f"single-file checkpoints are not supported yet: {path.name}; use a diffusers folder")
+    if not (path / "model_index.json").is_file():
+        raise UserError(f"{path} is not a diffusers model folder (it has no model_index.json)")
+    return path
+
+
+def native_size(model: str) -> int:
+    """The image size (px) the model was trained at, read from its configs without loading it.
+
+    unet.sample_size x the VAE's downscale factor: 512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL.
+    """
+    if not model:
+        folder, is_tiny = default_model_dir()
+        if is_tiny and not (folder / "model_index.json").is_file():
+            return TINY_NATIVE_SIZE  # not built yet
+    else:
+        folder = model_dir_for(model)
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+        sample = unet["sample_size"]
+        sample = sample[0] if isinstance(sample, list) else int(sample)
+        return int(sample) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UserError(f"cannot read the model's unet/vae config in {folder} ({exc})") from None
+
+
+class DiffusersBackend:
+    """Loads models lazily on the inference thread, keeps one loaded, and runs jobs on it."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = (settings or load_settings()).validated()
+        self._loader = None  # _loader.ModelLoader, created on the inference thread
+
+    @property
+    def loaded(self):  # noqa: ANN201 - _loader.LoadedModel | None; typed there to keep torch out
+        return self._loader.current if self._loader is not None else None
+
+    def run(self, job: JobContext) -> Finished:
+        from studio.engine import _sampler
+        from studio.engine._loader import ModelLoader
+
+        start = time.perf_counter()
+        if self._loader is None:
+            self._loader = ModelLoader(self.settings)
+        try:
+            model = self._loader.get(job.request.model, job)
+            load_time = time.perf_counter() - start
+            job.check_cancelled()
+            mode = job.request.mode
+            if mode in ("txt2img", "blend"):  # a blend is txt2img with mixed conditioning/noise
+                image, timings = _sampler.run_txt2img(model, job, self.settings)
+            else:
+                image, timings = self._run_image_mode(mode, model, job)
+        except Exception as exc:
+            if _sampler.is_out_of_memory(exc):
+                _sampler.free_memory()
+                raise UserError(OOM_HINT) from None
+            raise
+        timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
+        return Finished(job.job_id, job.request, image, timings, model.info(job.request.scheduler))
+
+    def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202
+        # img2img / inpaint live in the inpainting engineer's _inpaint.run(); this is the seam.
+        from studio.engine import _sampler
+
+        try:
+            inpaint = importlib.import_module("studio.engine._inpaint")
+        except ModuleNotFoundError as exc:
+            if exc.name != "studio.engine._inpaint":
+                raise
+            raise UserError(f"{mode} is not supported yet") from None
+        reporter_factory = _sampler.reporter_factory(model, job, self.settings)
+        return inpaint.run(model, job.request, job, reporter_factory, model.encoder)
+
+    def close(self) -> None:
+        if self._loader is not None:
+            self._loader.unload()
+            self._loader = None
+
+
+def create_engine(settings: EngineSettings | None = None) -> JobQueue:
+    """The app's engine: a JobQueue running the diffusers backend."""
+    return JobQueue(DiffusersBackend(settings))
