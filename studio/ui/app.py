@@ -1,0 +1,88 @@
+"""Start the window: `studio` with no arguments, or `python -m studio`.
+
+The Qt event loop runs through qasync, so asyncio code (`asyncio.get_running_loop()`, `await`)
+works in the GUI. Ctrl+C in the terminal closes the window the normal way (settings saved,
+inference thread joined).
+
+Environment switches, for benchmarks and README screenshots:
+  STUDIO_EXIT_AFTER_SHOW=1      print "shown <unix time>" on first show, then quit
+  STUDIO_SCREENSHOT=PATH        save a picture of the window to PATH, then quit; with
+  STUDIO_DEMO_PROMPT=TEXT       generate TEXT first and take the picture when it is done
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    import qasync
+
+    from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    apply_theme(app)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    window = MainWindow()
+    _install_sigint(app, window)
+    _install_env_switches(window)
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    window.show()
+    try:
+        with loop:
+            loop.run_until_complete(closed.wait())
+    finally:
+        window.close()  # idempotent: saves settings and joins the worker if not done yet
+        asyncio.set_event_loop(None)
+    return 0
+
+
+def _install_sigint(app: QApplication, window) -> None:
+    # Python only runs signal handlers between bytecodes; a idle timer lets it in while Qt waits.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+
+
+def _install_env_switches(window) -> None:
+    if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
+
+        def report() -> None:
+            print(f"shown {time.time():.6f}", flush=True)
+            window.close()
+
+        window.shown.connect(report)
+    shot = os.environ.get("STUDIO_SCREENSHOT")
+    if not shot:
+        return
+
+    def grab_and_quit() -> None:
+        window.grab().save(shot)
+        window.close()
+
+    prompt = os.environ.get("STUDIO_DEMO_PROMPT")
+    if prompt:
+
+        def demo() -> None:
+            window.prompt_panel.prompt_edit.setPlainText(prompt)
+            window.generate()
+
+        window.shown.connect(lambda: QTimer.singleShot(300, demo))
+        window.bridge.finished.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))
+        window.bridge.failed.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))
+    else:
+        window.shown.connect(lambda: QTimer.singleShot(600, grab_and_quit))

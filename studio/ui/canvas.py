@@ -1,0 +1,216 @@
+"""The canvas: the current image in a zoomable, pannable QGraphicsView.
+
+Layers live in `scene()`: the image is `image_item` at z=0 with its top-left at the scene origin,
+so scene coordinates are image pixels. Overlays (the mask layer of issue 4) are added to the scene
+with z > 0 and stay aligned through any zoom or pan. Tools get mouse events in scene coordinates
+through `set_tool()`; panning (middle button, or Space + left drag) and wheel zoom always win.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+    QShortcut,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
+
+
+class CanvasTool(Protocol):
+    """Something that paints or picks on the canvas (e.g. the mask brush). Return True if handled."""
+
+    def mouse_press(self, event: QMouseEvent, scene_pos: QPointF) -> bool: ...
+
+    def mouse_move(self, event: QMouseEvent, scene_pos: QPointF) -> bool: ...
+
+    def mouse_release(self, event: QMouseEvent, scene_pos: QPointF) -> bool: ...
+
+
+class Canvas(QGraphicsView):
+    """Shows one image; Ctrl+0 fits it to the view, Ctrl+1 shows it at 100%."""
+
+    imageChanged = Signal()
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.image_item.setZValue(0)
+        self._scene.addItem(self.image_item)
+        self._image = QImage()
+        self._fit_mode = True  # keep fitting on resize until the artist zooms by hand
+        self._tool: CanvasTool | None = None
+        self._space_down = False
+        self._pan_from: QPointF | None = None
+
+        self.setRenderHints(
+            QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing
+        )
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QColor(34, 35, 38))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        for keys, slot in (
+            ("Ctrl+0", self.fit_to_view),
+            ("Ctrl+1", self.actual_size),
+            ("Ctrl+=", self.zoom_in),
+            ("Ctrl++", self.zoom_in),
+            ("Ctrl+-", self.zoom_out),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+
+    # ---- image -------------------------------------------------------------------------------
+    def set_image(self, image: QImage) -> None:
+        """Show `image` (a preview or a result). Scene size follows the image; fit mode refits."""
+        resized = image.size() != self._image.size()
+        self._image = image
+        self.image_item.setPixmap(QPixmap.fromImage(image))
+        if resized:
+            self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
+            if self._fit_mode:
+                self.fit_to_view()
+        self.imageChanged.emit()
+
+    def current_image(self) -> QImage:
+        """The image on show (a null QImage before the first one)."""
+        return self._image
+
+    def clear(self) -> None:
+        self._image = QImage()
+        self.image_item.setPixmap(QPixmap())
+        self.imageChanged.emit()
+
+    # ---- zoom --------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit_to_view(self) -> None:
+        self._fit_mode = True
+        if self._image.isNull():
+            return
+        self.fitInView(self.image_item, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:  # small images stay crisp at 100% rather than blown up
+            self.resetTransform()
+        self.zoomChanged.emit(self.zoom())
+
+    def actual_size(self) -> None:
+        self._fit_mode = False
+        self.resetTransform()
+        self.centerOn(self.image_item)
+        self.zoomChanged.emit(self.zoom())
+
+    def zoom_in(self) -> None:
+        self._zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self._zoom_by(1 / ZOOM_STEP)
+
+    def _zoom_by(self, factor: float) -> None:
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
+        factor = target / self.zoom()
+        if abs(factor - 1.0) < 1e-6:
+            return
+        self._fit_mode = False
+        self.scale(factor, factor)  # AnchorUnderMouse keeps the pixel under the cursor in place
+        self.zoomChanged.emit(self.zoom())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self._zoom_by(ZOOM_STEP**steps)
+        event.accept()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit_to_view()
+
+    # ---- tools and panning -------------------------------------------------------------------
+    def set_tool(self, tool: CanvasTool | None) -> None:
+        """Route left-button mouse events (in scene coordinates) to `tool`; None for none."""
+        self._tool = tool
+
+    def tool(self) -> CanvasTool | None:
+        return self._tool
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pans = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space_down
+        )
+        if pans:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if self._tool is not None and self._tool.mouse_press(event, self._scene_pos(event)):
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            event.accept()
+            return
+        if self._tool is not None and self._tool.mouse_move(event, self._scene_pos(event)):
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_from = None
+            if self._space_down:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        if self._tool is not None and self._tool.mouse_release(event, self._scene_pos(event)):
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _scene_pos(self, event: QMouseEvent) -> QPointF:
+        return self.mapToScene(event.position().toPoint())

@@ -1,0 +1,400 @@
+"""The prompt panel: every setting of a txt2img request, and the button that sends it.
+
+`build_request()` turns the fields into a validated GenerationRequest (raising RequestError with a
+one-line message that is also shown inline); `apply_request()` fills the fields back from one (the
+gallery's "reuse parameters"). `state()`/`restore_state()` give the plain dict the window persists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.request import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    SCHEDULERS,
+    GenerationRequest,
+    RequestError,
+    random_seed,
+)
+
+# (label, width, height); "Custom" unlocks the W/H boxes.
+SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
+    ("128 × 128", 128, 128),
+    ("256 × 256", 256, 256),
+    ("512 × 512", 512, 512),
+    ("768 × 768", 768, 768),
+    ("1024 × 1024", 1024, 1024),
+    ("512 × 768 (2:3 portrait)", 512, 768),
+    ("768 × 512 (3:2 landscape)", 768, 512),
+    ("576 × 1024 (9:16 portrait)", 576, 1024),
+    ("1024 × 576 (16:9 wide)", 1024, 576),
+    ("832 × 1216 (SDXL portrait)", 832, 1216),
+    ("1216 × 832 (SDXL landscape)", 1216, 832),
+)
+CUSTOM_SIZE = "Custom…"
+BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
+OPEN_FOLDER_LABEL = "Open folder…"
+MAX_RECENT_MODELS = 8
+_OPEN_FOLDER = "\0open"  # item data of the "Open folder…" entry
+
+
+class PromptPanel(QWidget):
+    """Prompt, negative prompt, seed, steps, guidance, size, scheduler and model."""
+
+    generateRequested = Signal()
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._last_seed: int | None = None
+        self._recent_models: list[str] = []
+        self._build()
+        self._connect()
+        self._on_size_preset()
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Describe the image… (Ctrl+Enter to generate)")
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setMinimumHeight(90)
+        self.negative_edit = QPlainTextEdit()
+        self.negative_edit.setPlaceholderText("What to avoid (optional)")
+        self.negative_edit.setTabChangesFocus(True)
+        self.negative_edit.setMaximumHeight(64)
+
+        self.seed_edit = QLineEdit("0")
+        self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
+        self.seed_edit.setToolTip(
+            f"0 to {MAX_SEED}; the same seed and settings give the same image"
+        )
+        self.random_seed_check = QCheckBox("Random")
+        self.random_seed_check.setToolTip("Pick a new seed for every image")
+        self.random_seed_check.setChecked(True)
+        self.seed_edit.setReadOnly(True)
+        self.reuse_seed_button = QPushButton("Reuse last")
+        self.reuse_seed_button.setToolTip(
+            "Put the seed of the last image back and stop randomising"
+        )
+        self.reuse_seed_button.setEnabled(False)
+        seed_row = QHBoxLayout()
+        seed_row.setSpacing(6)
+        seed_row.addWidget(self.seed_edit, 1)
+        seed_row.addWidget(self.random_seed_check)
+        seed_row.addWidget(self.reuse_seed_button)
+
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, MAX_STEPS)
+        self.steps_spin.setValue(20)
+        self.guidance_spin = QDoubleSpinBox()
+        self.guidance_spin.setRange(0.0, MAX_GUIDANCE)
+        self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setDecimals(1)
+        self.guidance_spin.setValue(5.0)
+        self.guidance_spin.setToolTip("How closely to follow the prompt (CFG scale)")
+
+        self.size_combo = QComboBox()
+        for label, width, height in SIZE_PRESETS:
+            self.size_combo.addItem(label, (width, height))
+        self.size_combo.addItem(CUSTOM_SIZE, None)
+        self.size_combo.setCurrentIndex(2)
+        # Wide ranges on purpose: request validation explains a bad size better than a clamp.
+        self.width_spin = QSpinBox()
+        self.height_spin = QSpinBox()
+        for spin, name in ((self.width_spin, "W"), (self.height_spin, "H")):
+            spin.setRange(1, 8192)
+            spin.setSingleStep(8)
+            spin.setPrefix(f"{name} ")
+            spin.setSuffix(" px")
+            spin.setKeyboardTracking(True)
+        size_row = QHBoxLayout()
+        size_row.setSpacing(6)
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(self.height_spin)
+
+        self.scheduler_combo = QComboBox()
+        self.scheduler_combo.addItems(SCHEDULERS)
+        self.scheduler_combo.setCurrentText("Euler a")
+
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setMinimumContentsLength(14)
+        self._fill_models("")
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("inlineError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #ff8a80;")
+        self.error_label.hide()
+
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip(
+            "Generate (Ctrl+Enter); while a job runs, this queues another"
+        )
+        self.generate_button.setMinimumHeight(36)
+        self.generate_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(8)
+        form.addRow("Model", self.model_combo)
+        form.addRow("Seed", seed_row)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("Guidance", self.guidance_spin)
+        form.addRow("Size", self.size_combo)
+        form.addRow("", size_row)
+        form.addRow("Sampler", self.scheduler_combo)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setSpacing(6)
+        layout.addWidget(_heading("Prompt"))
+        layout.addWidget(self.prompt_edit, 3)
+        layout.addWidget(_heading("Negative prompt"))
+        layout.addWidget(self.negative_edit, 1)
+        layout.addSpacing(4)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addStretch(0)
+        layout.addWidget(self.generate_button)
+
+    def _connect(self) -> None:
+        self.generate_button.clicked.connect(self.generateRequested)
+        self.reuse_seed_button.clicked.connect(self.reuse_last_seed)
+        self.random_seed_check.toggled.connect(lambda on: self.seed_edit.setReadOnly(on))
+        self.size_combo.currentIndexChanged.connect(self._on_size_preset)
+        self.model_combo.activated.connect(self._on_model_activated)
+        for spin in (self.width_spin, self.height_spin):
+            spin.valueChanged.connect(self._recheck)
+        for widget_signal in (
+            self.prompt_edit.textChanged,
+            self.negative_edit.textChanged,
+            self.seed_edit.textChanged,
+            self.steps_spin.valueChanged,
+            self.guidance_spin.valueChanged,
+            self.scheduler_combo.currentIndexChanged,
+            self.width_spin.valueChanged,
+            self.height_spin.valueChanged,
+        ):
+            widget_signal.connect(self.changed)
+
+    # ---- requests ----------------------------------------------------------------------------
+    def build_request(self) -> GenerationRequest:
+        """The request the fields describe, validated. Rolls a new seed when Random is on.
+
+        Raises RequestError (its one-line message is also shown under the fields).
+        """
+        if self.random_seed_check.isChecked():
+            self.seed_edit.setText(str(random_seed()))
+        try:
+            request = self._compose().validate()
+        except RequestError as exc:
+            self.show_error(str(exc))
+            raise
+        self.clear_error()
+        self._last_seed = request.seed
+        self.reuse_seed_button.setEnabled(True)
+        return request
+
+    def apply_request(self, request: GenerationRequest) -> None:
+        """Fill every field from `request` (fixing the seed, so the same image comes back)."""
+        self.prompt_edit.setPlainText(request.prompt)
+        self.negative_edit.setPlainText(request.negative_prompt)
+        self.random_seed_check.setChecked(False)
+        self.seed_edit.setText(str(request.seed))
+        self.steps_spin.setValue(request.steps)
+        self.guidance_spin.setValue(request.guidance_scale)
+        self.set_size(request.width, request.height)
+        if request.scheduler in SCHEDULERS:
+            self.scheduler_combo.setCurrentText(request.scheduler)
+        self.set_model(request.model)
+        self._recheck()
+
+    def _compose(self) -> GenerationRequest:
+        text = self.seed_edit.text().strip()
+        if not text:
+            raise RequestError("enter a seed, or tick Random")
+        return GenerationRequest(
+            prompt=self.prompt_edit.toPlainText().strip(),
+            negative_prompt=self.negative_edit.toPlainText().strip(),
+            seed=int(text),
+            steps=self.steps_spin.value(),
+            guidance_scale=round(self.guidance_spin.value(), 2),
+            width=self.width_spin.value(),
+            height=self.height_spin.value(),
+            scheduler=self.scheduler_combo.currentText(),
+            model=self.model(),
+        )
+
+    def _recheck(self) -> None:
+        """Live check while typing: show the problem at once, clear it once fixed."""
+        try:
+            self._compose().validate()
+        except RequestError as exc:
+            self.show_error(str(exc))
+        else:
+            self.clear_error()
+
+    # ---- seed --------------------------------------------------------------------------------
+    def last_seed(self) -> int | None:
+        return self._last_seed
+
+    def reuse_last_seed(self) -> None:
+        if self._last_seed is None:
+            return
+        self.random_seed_check.setChecked(False)
+        self.seed_edit.setText(str(self._last_seed))
+
+    # ---- size --------------------------------------------------------------------------------
+    def set_size(self, width: int, height: int) -> None:
+        for index in range(self.size_combo.count()):
+            if self.size_combo.itemData(index) == (width, height):
+                self.size_combo.setCurrentIndex(index)
+                return
+        self.size_combo.setCurrentIndex(self.size_combo.count() - 1)  # Custom
+        self.width_spin.setValue(width)
+        self.height_spin.setValue(height)
+
+    def _on_size_preset(self) -> None:
+        size = self.size_combo.currentData()
+        custom = size is None
+        self.width_spin.setEnabled(custom)
+        self.height_spin.setEnabled(custom)
+        if not custom:
+            self.width_spin.setValue(size[0])
+            self.height_spin.setValue(size[1])
+        self.changed.emit()
+
+    # ---- model -------------------------------------------------------------------------------
+    def model(self) -> str:
+        """The model path ("" = the bundled default)."""
+        data = self.model_combo.currentData()
+        return "" if data in (None, _OPEN_FOLDER) else str(data)
+
+    def set_model(self, path: str) -> None:
+        if path and path not in self._recent_models:
+            self._recent_models.insert(0, path)
+            del self._recent_models[MAX_RECENT_MODELS:]
+        self._fill_models(path)
+        self.changed.emit()
+
+    def recent_models(self) -> list[str]:
+        return list(self._recent_models)
+
+    def _fill_models(self, current: str) -> None:
+        combo = self.model_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(BUNDLED_MODEL_LABEL, "")
+        for path in self._recent_models:
+            combo.addItem(Path(path).name or path, path)
+            combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        combo.insertSeparator(combo.count())
+        combo.addItem(OPEN_FOLDER_LABEL, _OPEN_FOLDER)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+
+    def _on_model_activated(self, index: int) -> None:
+        if self.model_combo.itemData(index) != _OPEN_FOLDER:
+            self.changed.emit()
+            return
+        previous = self._recent_models[0] if self._recent_models else ""
+        folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
+        self.set_model(folder or previous)
+
+    # ---- errors ------------------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+
+    def clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.hide()
+
+    def error_text(self) -> str:
+        return self.error_label.text() if self.error_label.isVisibleTo(self) else ""
+
+    # ---- persistence -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything needed to restore the panel next session (JSON-safe)."""
+        return {
+            "prompt": self.prompt_edit.toPlainText(),
+            "negative_prompt": self.negative_edit.toPlainText(),
+            "seed": self.seed_edit.text(),
+            "random_seed": self.random_seed_check.isChecked(),
+            "last_seed": self._last_seed,
+            "steps": self.steps_spin.value(),
+            "guidance_scale": self.guidance_spin.value(),
+            "width": self.width_spin.value(),
+            "height": self.height_spin.value(),
+            "scheduler": self.scheduler_combo.currentText(),
+            "model": self.model(),
+            "recent_models": list(self._recent_models),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Restore from `state()`; wrong or missing values keep their defaults."""
+
+        def get(key: str, kind: type, default: Any) -> Any:
+            value = state.get(key, default)
+            if kind is bool:
+                return value if isinstance(value, bool) else default
+            return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+        self.prompt_edit.setPlainText(get("prompt", str, ""))
+        self.negative_edit.setPlainText(get("negative_prompt", str, ""))
+        seed = get("seed", str, "0")
+        self.seed_edit.setText(seed if seed.isdigit() else "0")
+        self.random_seed_check.setChecked(get("random_seed", bool, True))
+        last = state.get("last_seed")
+        if isinstance(last, int) and not isinstance(last, bool) and 0 <= last <= MAX_SEED:
+            self._last_seed = last
+            self.reuse_seed_button.setEnabled(True)
+        self.steps_spin.setValue(get("steps", int, 20))
+        guidance = state.get("guidance_scale", 5.0)
+        if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
+            self.guidance_spin.setValue(float(guidance))
+        self.set_size(get("width", int, 512), get("height", int, 512))
+        scheduler = get("scheduler", str, "Euler a")
+        if scheduler in SCHEDULERS:
+            self.scheduler_combo.setCurrentText(scheduler)
+        recent = state.get("recent_models", [])
+        if isinstance(recent, list):
+            self._recent_models = [p for p in recent if isinstance(p, str) and p][
+                :MAX_RECENT_MODELS
+            ]
+        self.set_model(get("model", str, ""))
+        self._recheck()
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionHeading")
+    return label

@@ -1,0 +1,52 @@
+"""A calm dark theme (Fusion + palette + a few rules), so the image is the brightest thing on screen."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+_STYLE = """
+QDockWidget::title { padding: 6px 8px; background: #2b2d31; }
+QLabel#sectionHeading { color: #b8bcc4; font-weight: 600; }
+QLabel#hint { color: #80858f; padding: 12px; }
+QFrame#banner { background: #5c2a2a; border-bottom: 1px solid #8c3b3b; }
+QFrame#banner QLabel { color: #ffe3e0; }
+QPushButton#generateButton { background: #3d6fd6; color: white; font-weight: 600;
+                             border: none; border-radius: 4px; }
+QPushButton#generateButton:hover { background: #4a7ce6; }
+QPushButton#generateButton:pressed { background: #335fba; }
+QProgressBar { border: 1px solid #3a3d43; border-radius: 3px; background: #24262a; }
+QProgressBar::chunk { background: #3d6fd6; border-radius: 2px; }
+QToolBar { spacing: 4px; padding: 2px 6px; border: none; }
+QStatusBar QLabel { padding: 0 6px; }
+"""
+
+
+def apply_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    palette = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#1f2023",
+        QPalette.ColorRole.WindowText: "#e4e6eb",
+        QPalette.ColorRole.Base: "#17181a",
+        QPalette.ColorRole.AlternateBase: "#222327",
+        QPalette.ColorRole.ToolTipBase: "#2b2d31",
+        QPalette.ColorRole.ToolTipText: "#e4e6eb",
+        QPalette.ColorRole.Text: "#e4e6eb",
+        QPalette.ColorRole.PlaceholderText: "#7d828c",
+        QPalette.ColorRole.Button: "#2b2d31",
+        QPalette.ColorRole.ButtonText: "#e4e6eb",
+        QPalette.ColorRole.Highlight: "#3d6fd6",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: "#7aa2f7",
+    }
+    for role, color in colors.items():
+        palette.setColor(role, QColor(color))
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b6f78"))
+    app.setPalette(palette)
+    app.setStyleSheet(_STYLE)
