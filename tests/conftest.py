@@ -18,3 +18,11 @@ def studio_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random SD1-architecture diffusers folder, built once per test session (no download)."""
+    from studio.engine.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
