@@ -1,0 +1,367 @@
+"""Generation parameters inside image files: the text other tools read, and reading theirs back.
+
+Writes the AUTOMATIC1111 "parameters" layout (prompt lines, `Negative prompt: ...`, one line of
+`Key: value` pairs) that sd-parsers, model-sharing sites, Krita AI Diffusion and Fooocus read, plus
+Studio's own full request JSON under the `studio` key. Reads that text back, and the minimum of
+InvokeAI (`invokeai_metadata`) and ComfyUI (`prompt` graph) JSON. No Qt, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePath
+from typing import Any
+
+from studio import __version__
+from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
+
+PARAMETERS_KEY = "parameters"
+STUDIO_KEY = "studio"
+INVOKEAI_KEY = "invokeai_metadata"
+COMFYUI_KEY = "prompt"
+NEGATIVE_PREFIX = "Negative prompt:"
+
+
+class MetadataError(ValueError):
+    """Image metadata Studio cannot use; the message is one line an artist can act on."""
+
+
+# ---- sampler names ---------------------------------------------------------------------------
+# Our scheduler -> (A1111 sampler name, schedule type or "").
+_TO_A1111: dict[str, tuple[str, str]] = {
+    "Euler": ("Euler", ""),
+    "Euler a": ("Euler a", ""),
+    "DPM++ 2M": ("DPM++ 2M", ""),
+    "DPM++ 2M Karras": ("DPM++ 2M", "Karras"),
+    "DDIM": ("DDIM", ""),
+    "UniPC": ("UniPC", ""),
+    "LCM": ("LCM", ""),
+}
+# Lower-cased sampler names other tools write (A1111, ComfyUI, InvokeAI) -> our base scheduler.
+_SAMPLER_ALIASES: dict[str, str] = {
+    "euler": "Euler",
+    "euler a": "Euler a",
+    "euler_a": "Euler a",
+    "euler_ancestral": "Euler a",
+    "k_euler": "Euler",
+    "k_euler_a": "Euler a",
+    "dpm++ 2m": "DPM++ 2M",
+    "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_2m_k": "DPM++ 2M Karras",
+    "ddim": "DDIM",
+    "unipc": "UniPC",
+    "uni_pc": "UniPC",
+    "uni_pc_bh2": "UniPC",
+    "lcm": "LCM",
+}
+
+
+def a1111_sampler(scheduler: str) -> tuple[str, str]:
+    """Our scheduler name -> (A1111 sampler, schedule type); unknown names pass through."""
+    return _TO_A1111.get(scheduler, (scheduler, ""))
+
+
+def scheduler_from_sampler(sampler: str, schedule_type: str = "") -> str | None:
+    """A sampler name from any tool (Karras folded in or given apart) -> ours, or None if unknown."""
+    name = " ".join(str(sampler).split()).lower()
+    karras = str(schedule_type).strip().lower() == "karras"
+    if name.endswith(" karras"):
+        name, karras = name[: -len(" karras")], True
+    if name.endswith("_karras"):
+        name, karras = name[: -len("_karras")], True
+    base = _SAMPLER_ALIASES.get(name)
+    if base is None:
+        return None
+    if karras and f"{base} Karras" in SCHEDULERS:
+        return f"{base} Karras"
+    return base
+
+
+# ---- writing ---------------------------------------------------------------------------------
+def _quote(value: str) -> str:
+    """JSON-quote a value that would break the `k: v, k: v` line."""
+    if any(ch in value for ch in ",:\n\r\""):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _number(value: float) -> str:
+    return f"{float(value):g}"
+
+
+def model_name(request: GenerationRequest, info: dict[str, Any] | None = None) -> str:
+    """The artist-facing model name: what the engine reported, else the file/folder stem."""
+    info = info or {}
+    name = info.get("model_name") or info.get("model")
+    if name:
+        return str(name)
+    if request.model:
+        path = PurePath(request.model.rstrip("/\\"))
+        return path.stem if path.suffix in {".safetensors", ".ckpt"} else path.name
+    return "studio-shapes"
+
+
+def model_hash(info: dict[str, Any] | None = None) -> str:
+    return str((info or {}).get("model_hash") or "")
+
+
+def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = None) -> str:
+    """The A1111 "parameters" text for a request (and what the engine reported in `info`)."""
+    info = info or {}
+    sampler, schedule = a1111_sampler(request.scheduler)
+    pairs: list[tuple[str, str]] = [
+        ("Steps", str(request.steps)),
+        ("Sampler", sampler),
+        ("Schedule type", schedule),
+        ("CFG scale", _number(request.guidance_scale)),
+        ("Seed", str(request.seed)),
+        ("Size", f"{request.width}x{request.height}"),
+        # A1111 writes the first 10 hex digits of the file's sha256.
+        ("Model hash", model_hash(info)[:10]),
+        ("Model", model_name(request, info)),
+    ]
+    if request.seed_b is not None and request.seed_mix > 0:
+        pairs += [("Variation seed", str(request.seed_b)),
+                  ("Variation seed strength", _number(request.seed_mix))]
+    if request.init_image:
+        pairs.append(("Denoising strength", _number(request.strength)))
+    if request.mask_image:
+        pairs.append(("Mask blur", str(request.mask_feather)))
+    if request.loras:
+        pairs.append(("Lora", ", ".join(f"{PurePath(p).stem}:{_number(w)}" for p, w in request.loras)))
+    pairs.append(("Version", f"studio {__version__}"))
+    settings = ", ".join(f"{key}: {_quote(value)}" for key, value in pairs if value != "")
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"{NEGATIVE_PREFIX} {request.negative_prompt}")
+    lines.append(settings)
+    return "\n".join(lines)
+
+
+def image_info(request: GenerationRequest, info: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every text key Studio embeds in an image: the A1111 text and its own full request."""
+    return {PARAMETERS_KEY: format_parameters(request, info), STUDIO_KEY: request.to_json()}
+
+
+# ---- reading the A1111 text ------------------------------------------------------------------
+# One `Key: value` pair: a key of words, then a JSON-quoted string or anything up to the next comma.
+_PAIR = re.compile(r'\s*([A-Za-z][\w .+/()\-]*?)\s*:\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
+
+
+def _settings_pairs(line: str) -> dict[str, str] | None:
+    """Parse a settings line; None when it is not one (fewer than three pairs, or leftovers)."""
+    pairs: dict[str, str] = {}
+    pos = 0
+    while pos < len(line):
+        match = _PAIR.match(line, pos)
+        if not match or match.end() == pos:
+            return None
+        key, value = match.group(1).strip(), match.group(2).strip()
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            try:
+                value = str(json.loads(value))
+            except ValueError:
+                value = value[1:-1]
+        pairs[key] = value
+        pos = match.end()
+    return pairs if len(pairs) >= 3 else None
+
+
+def _to_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        try:
+            number = float(str(value).strip())
+        except (TypeError, ValueError):
+            return None
+        return int(number) if number.is_integer() else None
+
+
+def _to_float(value: Any) -> float | None:
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def parse_parameters(text: str) -> dict[str, Any]:
+    """Read A1111-style "parameters" text (from Studio or any tool that writes the layout).
+
+    Returns `prompt`, `negative_prompt`, `settings` (every raw `Key: value`, unknown keys kept) and
+    the fields Studio understands under request names (steps, seed, guidance_scale, width, height,
+    scheduler, strength, seed_b, seed_mix) plus model_name / model_hash. Values that do not parse
+    are left out of the named fields. Never raises for a str; MetadataError for anything else.
+    """
+    if not isinstance(text, str):
+        raise MetadataError("the image's parameters are not text")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
+    settings = _settings_pairs(lines[-1].strip()) if lines else None
+    body = lines[:-1] if settings is not None else lines
+    settings = settings or {}
+    prompt_lines: list[str] = []
+    negative_lines: list[str] = []
+    target = prompt_lines
+    for line in body:
+        if target is prompt_lines and line.startswith(NEGATIVE_PREFIX):
+            target = negative_lines
+            line = line[len(NEGATIVE_PREFIX):].lstrip()
+        target.append(line)
+    out: dict[str, Any] = {
+        "prompt": "\n".join(prompt_lines).strip(),
+        "negative_prompt": "\n".join(negative_lines).strip(),
+        "settings": settings,
+    }
+    _put(out, "steps", _to_int(settings.get("Steps")))
+    _put(out, "seed", _to_int(settings.get("Seed")))
+    _put(out, "guidance_scale", _to_float(settings.get("CFG scale")))
+    _put(out, "strength", _to_float(settings.get("Denoising strength")))
+    _put(out, "seed_b", _to_int(settings.get("Variation seed")))
+    _put(out, "seed_mix", _to_float(settings.get("Variation seed strength")))
+    size = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", settings.get("Size", ""))
+    if size:
+        out["width"], out["height"] = int(size.group(1)), int(size.group(2))
+    if "Sampler" in settings:
+        _put(out, "scheduler", scheduler_from_sampler(settings["Sampler"], settings.get("Schedule type", "")))
+    _put(out, "model_name", settings.get("Model") or None)
+    _put(out, "model_hash", settings.get("Model hash") or None)
+    return out
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = value
+
+
+# ---- other tools' JSON -----------------------------------------------------------------------
+def parse_invokeai(text: str) -> dict[str, Any]:
+    """The prompt/seed/steps/cfg/size/scheduler that InvokeAI's `invokeai_metadata` JSON holds."""
+    data = _json_object(text, "InvokeAI")
+    out: dict[str, Any] = {
+        "prompt": str(data.get("positive_prompt") or data.get("prompt") or ""),
+        "negative_prompt": str(data.get("negative_prompt") or ""),
+    }
+    _put(out, "seed", _to_int(data.get("seed")))
+    _put(out, "steps", _to_int(data.get("steps")))
+    _put(out, "guidance_scale", _to_float(data.get("cfg_scale")))
+    _put(out, "width", _to_int(data.get("width")))
+    _put(out, "height", _to_int(data.get("height")))
+    _put(out, "strength", _to_float(data.get("strength")))
+    if data.get("scheduler") is not None:
+        _put(out, "scheduler", scheduler_from_sampler(str(data["scheduler"])))
+    model = data.get("model")
+    if isinstance(model, dict):
+        _put(out, "model_name", model.get("name") or model.get("model_name"))
+        _put(out, "model_hash", model.get("hash"))
+    elif model:
+        out["model_name"] = str(model)
+    return out
+
+
+def parse_comfyui(text: str) -> dict[str, Any]:
+    """The first sampler node of a ComfyUI `prompt` graph: its seed/steps/cfg and prompt texts."""
+    graph = _json_object(text, "ComfyUI")
+    nodes = {k: v for k, v in graph.items() if isinstance(v, dict) and isinstance(v.get("inputs"), dict)}
+    sampler = next(
+        (n["inputs"] for _, n in sorted(nodes.items()) if "KSampler" in str(n.get("class_type", ""))),
+        None,
+    )
+    if sampler is None:
+        raise MetadataError("the ComfyUI graph has no sampler node to read settings from")
+
+    def linked(value: Any, depth: int = 0) -> dict[str, Any] | None:
+        # Inputs that come from another node are [node_id, output_index].
+        if isinstance(value, list) and value and str(value[0]) in nodes and depth < 8:
+            return nodes[str(value[0])]["inputs"]
+        return None
+
+    def text_of(value: Any, depth: int = 0) -> str:
+        node = linked(value)
+        if node is None or depth > 8:
+            return ""
+        for key in ("text", "text_g", "prompt"):
+            if isinstance(node.get(key), str):
+                return node[key]
+            if isinstance(node.get(key), list):
+                return text_of(node[key], depth + 1)
+        return text_of(node.get("conditioning"), depth + 1)
+
+    out: dict[str, Any] = {
+        "prompt": text_of(sampler.get("positive")),
+        "negative_prompt": text_of(sampler.get("negative")),
+    }
+    _put(out, "seed", _to_int(sampler.get("seed", sampler.get("noise_seed"))))
+    _put(out, "steps", _to_int(sampler.get("steps")))
+    _put(out, "guidance_scale", _to_float(sampler.get("cfg")))
+    denoise = _to_float(sampler.get("denoise"))
+    if denoise is not None and denoise < 1.0:
+        out["strength"] = denoise
+    if sampler.get("sampler_name") is not None:
+        _put(out, "scheduler", scheduler_from_sampler(str(sampler["sampler_name"]),
+                                                       str(sampler.get("scheduler", ""))))
+    latent = linked(sampler.get("latent_image"))
+    if latent:
+        _put(out, "width", _to_int(latent.get("width")))
+        _put(out, "height", _to_int(latent.get("height")))
+    return out
+
+
+def _json_object(text: Any, tool: str) -> dict[str, Any]:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        raise MetadataError(f"the image's {tool} metadata is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MetadataError(f"the image's {tool} metadata is not a JSON object")
+    return data
+
+
+# ---- image info -> request -------------------------------------------------------------------
+_REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "guidance_scale", "width",
+                   "height", "scheduler", "strength", "seed_b", "seed_mix")
+
+
+def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The parameters found in an image's text keys, best source first: Studio's own JSON, the
+    A1111 text, InvokeAI, then ComfyUI. Adds `source` (which key was read). MetadataError if none."""
+    if not isinstance(info, dict):
+        raise MetadataError("the image information is not a set of text keys")
+    text = {str(k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in info.items()}
+    if isinstance(text.get(STUDIO_KEY), str):
+        try:
+            request = GenerationRequest.from_json(text[STUDIO_KEY])
+        except (RequestError, TypeError, ValueError):
+            pass  # a damaged Studio key: fall back to the text other tools read
+        else:
+            out = {k: getattr(request, k) for k in _REQUEST_FIELDS}
+            out.update(source=STUDIO_KEY, request=request)
+            return out
+    if isinstance(text.get(PARAMETERS_KEY), str) and text[PARAMETERS_KEY].strip():
+        return {**parse_parameters(text[PARAMETERS_KEY]), "source": PARAMETERS_KEY}
+    if isinstance(text.get(INVOKEAI_KEY), str):
+        return {**parse_invokeai(text[INVOKEAI_KEY]), "source": INVOKEAI_KEY}
+    if isinstance(text.get(COMFYUI_KEY), str):
+        return {**parse_comfyui(text[COMFYUI_KEY]), "source": COMFYUI_KEY}
+    raise MetadataError("the image carries no generation parameters Studio can read")
+
+
+def request_from_image_info(info: dict[str, Any]) -> GenerationRequest:
+    """A runnable request from an image's text keys (PNG chunks, or EXIF text as `parameters`).
+
+    Raises MetadataError with one line for missing or unusable parameters.
+    """
+    found = parse_image_info(info)
+    request = found.get("request")
+    if request is None:
+        if not str(found.get("prompt", "")).strip():
+            raise MetadataError("the image's parameters have no prompt")
+        fields = {k: found[k] for k in _REQUEST_FIELDS if k in found}
+        request = GenerationRequest(**fields)
+    try:
+        return request.validate()
+    except RequestError as exc:
+        raise MetadataError(f"the image's parameters cannot be reused: {exc}") from None

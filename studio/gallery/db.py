@@ -1,0 +1,199 @@
+"""The gallery's SQLite file: one connection per thread, a cursor per transaction, migrations.
+
+Settings and why:
+- WAL: the window reads while the inference thread (or a `studio generate` in a terminal) writes.
+- synchronous=NORMAL: in WAL mode a commit survives a crash or kill of the process; only a power
+  cut can drop the last few commits, and it never corrupts the file. Image files are fsynced
+  (file and folder) before their row commits, so a dropped row leaves an orphan file that start-up
+  cleans, never a row that points at a missing file. FULL would fsync on every commit for nothing
+  an artist can see.
+- foreign_keys=ON (tags, lineage) and a busy timeout so that two processes wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from studio.gallery.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+_CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+class GalleryError(Exception):
+    """A gallery failure; the message is one line an artist can act on."""
+
+
+def is_corruption(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        getattr(exc, "sqlite_errorname", "") in _CORRUPT
+        or "malformed" in str(exc)
+        or "not a database" in str(exc)
+    )
+
+
+class Database:
+    """A gallery database file. Each thread gets its own connection (sqlite3 objects must not
+    cross threads); `transaction()` hands out a fresh cursor for one write transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.notice: str | None = None  # one line for the artist, e.g. a corrupt file moved aside
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: Path) -> Database:
+        """Open (creating or migrating) the file; an unreadable one is moved aside and replaced."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = cls(path)
+        try:
+            db.migrate()
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                db.close()
+                raise GalleryError(f"cannot open the gallery database {path}: {exc}") from None
+            db.close()
+            aside = _move_aside(path)
+            db = cls(path)
+            db.notice = (
+                f"The gallery database was unreadable; it was moved to {aside.name} "
+                "and a new, empty gallery was started."
+            )
+            log.warning(db.notice)
+            db.migrate()
+        return db
+
+    # ---- connections -------------------------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise GalleryError("the gallery is closed")
+            # check_same_thread=False only so close() can close every thread's connection;
+            # each connection is still used by the one thread that opened it.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction on this thread's connection with its own cursor; commits at the end
+        of the block, rolls back if it raises. Takes the write lock up front (BEGIN IMMEDIATE) so
+        that a busy database waits at the start instead of failing half-way."""
+        conn = self.connection()
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            if conn.in_transaction:
+                cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Cursor]:
+        """A read snapshot: every query in the block sees the same committed state."""
+        conn = self.connection()
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield cur
+        finally:
+            if conn.in_transaction:
+                cur.execute("COMMIT")
+            cur.close()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    # ---- schema ------------------------------------------------------------------------------
+    def user_version(self) -> int:
+        return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self, migrations: list | None = None) -> None:
+        """Bring the schema up to date, one transaction per migration, after a backup of an
+        existing database. Safe when two processes start at once: each step re-reads the version
+        under the write lock."""
+        migrations = MIGRATIONS if migrations is None else migrations
+        conn = self.connection()
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header: NOTADB here
+        version = self.user_version()
+        if version > len(migrations):
+            raise GalleryError(
+                f"the gallery was written by a newer Studio (schema {version}, this one knows "
+                f"{len(migrations)}); update Studio to open it"
+            )
+        if version == len(migrations):
+            return
+        if version > 0:
+            self.backup(self.path.with_name(f"{self.path.name}.v{version}-{_stamp()}.bak"))
+        for target, migration in enumerate(migrations[version:], start=version + 1):
+            with self.transaction() as cur:
+                current = int(cur.execute("PRAGMA user_version").fetchone()[0])
+                if current >= target:
+                    continue  # another process got there first
+                migration(cur)
+                cur.execute(f"PRAGMA user_version = {int(target)}")
+            log.info("gallery schema migrated to version %d", target)
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of the database through SQLite's online backup API."""
+        target = sqlite3.connect(dest)
+        try:
+            self.connection().backup(target)
+        finally:
+            target.close()
+        return dest
+
+    def integrity(self) -> str:
+        return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def _move_aside(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.corrupt-{_stamp()}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{_stamp()}-{n}")
+    path.replace(aside)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(aside.with_name(aside.name + suffix))
+    return aside
+

@@ -1,0 +1,112 @@
+"""The gallery's schema as ordered migrations.
+
+Migration N brings a database from user_version N-1 to N. Each is a function given the cursor of
+the transaction that also records the new user_version, so a migration never commits by itself:
+it lands completely or not at all. Append new migrations; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Cursor], None]
+
+
+def _run(cur: sqlite3.Cursor, *statements: str) -> None:
+    # One execute per statement: executescript() would COMMIT the surrounding transaction.
+    for statement in statements:
+        cur.execute(statement)
+
+
+def m001_images(cur: sqlite3.Cursor) -> None:
+    """One row per finished job: the full request, the columns the gallery sorts and filters on,
+    the image file (path relative to the gallery folder) with its hash, and a small thumbnail."""
+    _run(
+        cur,
+        """CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            created REAL NOT NULL,
+            request_json TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative TEXT NOT NULL DEFAULT '',
+            seed INTEGER NOT NULL,
+            steps INTEGER NOT NULL,
+            guidance REAL NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            scheduler TEXT NOT NULL,
+            model_name TEXT NOT NULL DEFAULT '',
+            model_hash TEXT NOT NULL DEFAULT '',
+            mode TEXT NOT NULL,
+            timings_json TEXT NOT NULL DEFAULT '{}',
+            info_json TEXT NOT NULL DEFAULT '{}',
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            thumbnail BLOB,
+            favourite INTEGER NOT NULL DEFAULT 0,
+            parent_id INTEGER REFERENCES images(id) ON DELETE SET NULL,
+            deleted_at REAL
+        )""",
+        "CREATE INDEX images_by_created ON images(deleted_at, created DESC, id DESC)",
+        "CREATE INDEX images_by_parent ON images(parent_id)",
+        "CREATE INDEX images_by_model ON images(model_name)",
+        "CREATE INDEX images_by_favourite ON images(favourite) WHERE favourite = 1",
+    )
+
+
+def m002_tags(cur: sqlite3.Cursor) -> None:
+    """Tags in their own table; `images.tags_text` mirrors them (kept by triggers) so that
+    full-text search can index them beside the prompt."""
+    _run(
+        cur,
+        """CREATE TABLE tags (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (image_id, tag)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX tags_by_tag ON tags(tag)",
+        "ALTER TABLE images ADD COLUMN tags_text TEXT NOT NULL DEFAULT ''",
+        """CREATE TRIGGER tags_after_insert AFTER INSERT ON tags BEGIN
+            UPDATE images SET tags_text = (
+                SELECT coalesce(group_concat(tag, char(10)), '') FROM tags WHERE image_id = new.image_id)
+            WHERE id = new.image_id;
+        END""",
+        """CREATE TRIGGER tags_after_delete AFTER DELETE ON tags BEGIN
+            UPDATE images SET tags_text = (
+                SELECT coalesce(group_concat(tag, char(10)), '') FROM tags WHERE image_id = old.image_id)
+            WHERE id = old.image_id;
+        END""",
+    )
+
+
+def m003_search(cur: sqlite3.Cursor) -> None:
+    """FTS5 over prompt, negative and tags, as an external-content index of `images` kept in sync
+    by triggers (no second copy of the text)."""
+    _run(
+        cur,
+        """CREATE VIRTUAL TABLE images_fts USING fts5(
+            prompt, negative, tags_text,
+            content='images', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER images_fts_insert AFTER INSERT ON images BEGIN
+            INSERT INTO images_fts(rowid, prompt, negative, tags_text)
+            VALUES (new.id, new.prompt, new.negative, new.tags_text);
+        END""",
+        """CREATE TRIGGER images_fts_delete AFTER DELETE ON images BEGIN
+            INSERT INTO images_fts(images_fts, rowid, prompt, negative, tags_text)
+            VALUES ('delete', old.id, old.prompt, old.negative, old.tags_text);
+        END""",
+        """CREATE TRIGGER images_fts_update AFTER UPDATE OF prompt, negative, tags_text ON images BEGIN
+            INSERT INTO images_fts(images_fts, rowid, prompt, negative, tags_text)
+            VALUES ('delete', old.id, old.prompt, old.negative, old.tags_text);
+            INSERT INTO images_fts(rowid, prompt, negative, tags_text)
+            VALUES (new.id, new.prompt, new.negative, new.tags_text);
+        END""",
+        # Index rows that existed before this migration.
+        "INSERT INTO images_fts(images_fts) VALUES ('rebuild')",
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_images, m002_tags, m003_search]
+SCHEMA_VERSION = len(MIGRATIONS)
