@@ -1,0 +1,57 @@
+"""Artist scheduler names -> diffusers schedulers built from the model's own config."""
+
+from __future__ import annotations
+
+import pytest
+from diffusers import EulerAncestralDiscreteScheduler
+
+from studio.core.request import SCHEDULERS
+from studio.engine._schedulers import SCHEDULER_TABLE, SchedulerCache, build_scheduler
+
+
+@pytest.fixture(scope="module")
+def model_config():
+    # A typical SD 1.x scheduler config, with a prediction type that must survive the swap.
+    return EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        prediction_type="v_prediction",
+    ).config
+
+
+def test_every_request_name_has_an_entry():
+    assert tuple(SCHEDULER_TABLE) == SCHEDULERS
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_builds_from_model_config_and_sets_timesteps(name, model_config):
+    scheduler = build_scheduler(name, model_config)
+    assert type(scheduler) is SCHEDULER_TABLE[name][0]
+    assert scheduler.config.beta_schedule == "scaled_linear"
+    assert scheduler.config.beta_end == pytest.approx(0.012)
+    if name != "LCM":  # LCM distillation is epsilon-only in diffusers' configs, but keeps the field
+        assert scheduler.config.prediction_type == "v_prediction"
+    scheduler.set_timesteps(4)
+    assert len(scheduler.timesteps) == 4
+
+
+def test_variants_differ_only_where_named(model_config):
+    plain = build_scheduler("DPM++ 2M", model_config)
+    karras = build_scheduler("DPM++ 2M Karras", model_config)
+    assert plain.config.algorithm_type == karras.config.algorithm_type == "dpmsolver++"
+    assert plain.config.solver_order == karras.config.solver_order == 2
+    assert not plain.config.use_karras_sigmas and karras.config.use_karras_sigmas
+    plain.set_timesteps(5)
+    karras.set_timesteps(5)
+    assert plain.timesteps.tolist() != karras.timesteps.tolist()
+
+
+def test_cache_keeps_one_per_name_and_leaves_the_base_config_alone(model_config):
+    cache = SchedulerCache(model_config)
+    assert cache.get("DDIM") is cache.get("DDIM")
+    assert cache.get("DDIM") is not cache.get("UniPC")
+    assert dict(cache.base_config) == dict(model_config)
+
+
+def test_unknown_name_raises_key_error(model_config):
+    with pytest.raises(KeyError):
+        build_scheduler("Heun", model_config)
