@@ -37,7 +37,9 @@ def open_window(qtbot, step_delay: float = 0.005) -> tuple[MainWindow, Engines]:
     return window, engines
 
 
-def set_fields(window: MainWindow, prompt: str = "a red cube", steps: int = 4, size: int = 128) -> None:
+def set_fields(
+    window: MainWindow, prompt: str = "a red cube", steps: int = 4, size: int = 128
+) -> None:
     panel = window.prompt_panel
     panel.prompt_edit.setPlainText(prompt)
     panel.steps_spin.setValue(steps)
@@ -49,10 +51,14 @@ def test_generate_paints_previews_and_moves_the_progress_bar(qtbot):
     set_fields(window, steps=6)
     assert not engines.built, "the engine must not start before the first generate"
     canvas_keys, progress_values = [], []
-    window.canvas.imageChanged.connect(lambda: canvas_keys.append(window.canvas.current_image().cacheKey()))
+    window.canvas.imageChanged.connect(
+        lambda: canvas_keys.append(window.canvas.current_image().cacheKey())
+    )
     window.progress_bar.valueChanged.connect(progress_values.append)
     previews = []
-    window.bridge.preview.connect(lambda job, step, image: previews.append((step, image.size().toTuple())))
+    window.bridge.preview.connect(
+        lambda job, step, image: previews.append((step, image.size().toTuple()))
+    )
 
     with qtbot.waitSignal(window.bridge.finished, timeout=10_000) as finished:
         qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
@@ -73,8 +79,12 @@ def test_ctrl_enter_generates(qtbot):
     set_fields(window)
     window.prompt_panel.prompt_edit.setFocus()
     with qtbot.waitSignal(window.bridge.finished, timeout=10_000):
-        qtbot.keyClick(window.prompt_panel.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert window.prompt_panel.prompt_edit.toPlainText() == "a red cube", "Ctrl+Enter must not type a newline"
+        qtbot.keyClick(
+            window.prompt_panel.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+        )
+    assert window.prompt_panel.prompt_edit.toPlainText() == "a red cube", (
+        "Ctrl+Enter must not type a newline"
+    )
 
 
 def test_escape_cancels_the_running_job_and_the_queue_keeps_going(qtbot):

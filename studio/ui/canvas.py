@@ -60,7 +60,7 @@ class Canvas(QGraphicsView):
         self.setRenderHints(
             QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing
         )
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # _zoom_by anchors
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setBackgroundBrush(QColor(34, 35, 38))
@@ -124,19 +124,28 @@ class Canvas(QGraphicsView):
     def zoom_out(self) -> None:
         self._zoom_by(1 / ZOOM_STEP)
 
-    def _zoom_by(self, factor: float) -> None:
+    def _zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor`, keeping the scene point under `anchor` (view coords) in place."""
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
         if abs(factor - 1.0) < 1e-6:
             return
         self._fit_mode = False
-        self.scale(factor, factor)  # AnchorUnderMouse keeps the pixel under the cursor in place
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        fixed = self.mapToScene(anchor.toPoint())
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(factor, factor)
+        # Scroll so the anchored scene point sits under the same view pixel again.
+        moved = self.mapFromScene(fixed) - anchor.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self.zoomChanged.emit(self.zoom())
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self._zoom_by(ZOOM_STEP**steps)
+            self._zoom_by(ZOOM_STEP**steps, event.position())
         event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: N802

@@ -1,0 +1,233 @@
+"""The bridge, the canvas and the prompt panel on their own (offscreen Qt, fake engine)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt, QThread
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
+from studio.engine.fake import fake_engine
+from studio.ui.bridge import EngineBridge, pil_to_qimage
+from studio.ui.canvas import Canvas
+from studio.ui.prompt_panel import BUNDLED_MODEL_LABEL, PromptPanel
+
+pytestmark = pytest.mark.usefixtures("qapp")
+
+
+# ---- bridge ------------------------------------------------------------------------------------
+def test_pil_to_qimage_owns_its_pixels():
+    pil = Image.new("RGB", (5, 3), (10, 200, 30))
+    image = pil_to_qimage(pil)
+    pil.paste((0, 0, 0), (0, 0, 5, 3))
+    del pil
+    assert (image.width(), image.height()) == (5, 3)
+    assert image.pixelColor(4, 2).getRgb() == (10, 200, 30, 255)
+
+
+def test_bridge_delivers_events_on_the_gui_thread_with_scaled_previews(qtbot):
+    engines = []
+    bridge = EngineBridge(lambda: engines.append(fake_engine(step_delay=0.0)) or engines[-1])
+    gui = QApplication.instance().thread()
+    threads, previews = [], []
+    bridge.preview.connect(
+        lambda job, step, img: (
+            threads.append(QThread.currentThread() == gui),
+            previews.append(img),
+        )
+    )
+    bridge.progress.connect(lambda *a: threads.append(QThread.currentThread() == gui))
+    assert not bridge.engine_started
+    with qtbot.waitSignal(bridge.finished, timeout=10_000) as finished:
+        job = bridge.submit(GenerationRequest("x", steps=3, width=96, height=64))
+    assert finished.args[0] == job
+    assert isinstance(finished.args[1], QImage) and finished.args[1].size().toTuple() == (96, 64)
+    assert threads and all(threads)
+    assert [p.size().toTuple() for p in previews] == [(96, 64)] * 3
+    assert bridge.shutdown()
+    assert not engines[0]._thread.is_alive()
+
+
+def test_bridge_rejects_a_bad_request_without_starting_the_engine():
+    started = []
+    bridge = EngineBridge(lambda: started.append(1) or fake_engine())
+    with pytest.raises(RequestError, match="multiple of 8"):
+        bridge.submit(GenerationRequest("x", width=100))
+    assert not started and bridge.shutdown()
+
+
+# ---- canvas ------------------------------------------------------------------------------------
+def _canvas(qtbot, size=(400, 300)) -> Canvas:
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(*size)
+    with qtbot.waitActive(canvas):
+        canvas.show()
+        canvas.activateWindow()
+    return canvas
+
+
+def _image(width: int, height: int, color=Qt.GlobalColor.red) -> QImage:
+    image = QImage(width, height, QImage.Format.Format_RGBA8888)
+    image.fill(color)
+    return image
+
+
+def test_canvas_fits_large_images_and_zooms_to_actual_size(qtbot):
+    canvas = _canvas(qtbot)
+    canvas.set_image(_image(1024, 1024))
+    assert canvas.current_image().size().toTuple() == (1024, 1024)
+    assert canvas.zoom() < 0.35  # fitted into 400x300
+    assert canvas.scene().sceneRect().size().toTuple() == (1024.0, 1024.0)
+    qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() == pytest.approx(1.0)
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() < 0.35
+    canvas.set_image(_image(1024, 1024, Qt.GlobalColor.blue))  # same size: the view stays put
+    assert canvas.zoom() < 0.35
+
+
+def test_canvas_wheel_zoom_keeps_the_point_under_the_cursor(qtbot):
+    canvas = _canvas(qtbot)
+    canvas.set_image(_image(512, 512))
+    canvas.actual_size()
+    cursor = QPoint(120, 90)
+    before = canvas.mapToScene(cursor)
+    from PySide6.QtGui import QWheelEvent
+
+    event = QWheelEvent(
+        QPointF(cursor),
+        QPointF(canvas.viewport().mapToGlobal(cursor)),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom() == pytest.approx(1.25)
+    after = canvas.mapToScene(cursor)
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+
+
+class RecordingTool:
+    def __init__(self):
+        self.events = []
+
+    def mouse_press(self, event, pos):
+        self.events.append(("press", pos.x(), pos.y()))
+        return True
+
+    def mouse_move(self, event, pos):
+        self.events.append(("move", pos.x(), pos.y()))
+        return True
+
+    def mouse_release(self, event, pos):
+        self.events.append(("release", pos.x(), pos.y()))
+        return True
+
+
+def test_tools_get_scene_coordinates_and_middle_drag_pans(qtbot):
+    canvas = _canvas(qtbot)
+    canvas.set_image(_image(1024, 1024))
+    canvas.actual_size()
+    tool = RecordingTool()
+    canvas.set_tool(tool)
+    point = QPoint(50, 40)
+    expected = canvas.mapToScene(point)
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    kinds = [e[0] for e in tool.events]
+    assert kinds[0] == "press" and "release" in kinds
+    assert tool.events[0][1:] == (expected.x(), expected.y())
+
+    # Panning belongs to the view: the tool sees none of it.
+    tool.events.clear()
+    scroll = canvas.horizontalScrollBar().value()
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.MiddleButton, pos=QPoint(200, 150))
+    qtbot.mouseMove(canvas.viewport(), QPoint(150, 150))
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.MiddleButton, pos=QPoint(150, 150))
+    assert canvas.horizontalScrollBar().value() == scroll + 50
+    assert tool.events == []
+
+
+# ---- prompt panel ------------------------------------------------------------------------------
+def _panel(qtbot) -> PromptPanel:
+    panel = PromptPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_apply_then_build_gives_back_the_same_request(qtbot):
+    panel = _panel(qtbot)
+    request = GenerationRequest(
+        "a lighthouse at dusk",
+        negative_prompt="fog",
+        seed=4_000_000_000,
+        steps=12,
+        guidance_scale=6.5,
+        width=200,
+        height=136,
+        scheduler="DPM++ 2M Karras",
+        model="/models/my-sd15",
+    )
+    panel.apply_request(request)
+    assert panel.build_request() == request
+    assert panel.model_combo.currentText() == "my-sd15"
+    assert panel.model_combo.itemText(0) == BUNDLED_MODEL_LABEL
+    assert [
+        panel.scheduler_combo.itemText(i) for i in range(panel.scheduler_combo.count())
+    ] == list(SCHEDULERS)
+
+
+def test_random_seed_rolls_and_reuse_last_seed_brings_it_back(qtbot):
+    panel = _panel(qtbot)
+    panel.prompt_edit.setPlainText("x")
+    assert panel.random_seed_check.isChecked()
+    seeds = {panel.build_request().seed for _ in range(5)}
+    assert len(seeds) > 1
+    last = panel.build_request().seed
+    panel.build_request()
+    panel.random_seed_check.setChecked(True)
+    panel.reuse_seed_button.click()
+    assert not panel.random_seed_check.isChecked()
+    assert panel.build_request().seed != last  # the *latest* seed, not the one before
+    assert panel.build_request().seed == panel.last_seed()
+
+
+def test_inline_errors_are_one_line_and_clear_when_fixed(qtbot):
+    panel = _panel(qtbot)
+    panel.random_seed_check.setChecked(False)
+    panel.seed_edit.setText("9999999999")
+    with pytest.raises(RequestError):
+        panel.build_request()
+    assert "seed must be between" in panel.error_text() and "\n" not in panel.error_text()
+    panel.seed_edit.setText("7")
+    panel.build_request()
+    assert panel.error_text() == ""
+
+
+def test_restore_state_survives_garbage(qtbot):
+    panel = _panel(qtbot)
+    panel.restore_state(
+        {"steps": "many", "width": None, "seed": "-3", "scheduler": "Nope", "recent_models": 5}
+    )
+    request = panel.build_request()
+    assert request.steps == 20 and request.width == 512 and request.scheduler == "Euler a"
+
+
+# ---- app ---------------------------------------------------------------------------------------
+def test_python_m_studio_opens_the_window_and_exits_cleanly(tmp_path):
+    env = dict(os.environ, STUDIO_EXIT_AFTER_SHOW="1", QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [sys.executable, "-m", "studio"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("shown ")
+    assert "Traceback" not in result.stderr
