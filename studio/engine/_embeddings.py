@@ -249,13 +249,20 @@ def _chunk_tensors(tokenizer, chunks, length: int) -> tuple[torch.Tensor, torch.
 
 
 def _apply_weights(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Scale each token's hidden state by its weight, then restore each chunk's mean."""
+    """Scale each token's hidden state by its weight, then restore each chunk's mean.
+
+    The mean restore keeps the overall scale the UNet was trained on (what artists' prompts
+    expect). Where a chunk's mean is near zero the ratio is meaningless (it can even flip the
+    sign of everything), so it is applied only when it is a modest positive factor.
+    """
     if bool((weights == 1.0).all()):
         return hidden
     h = hidden.float()
     original = h.mean(dim=(1, 2), keepdim=True)
     h = h * weights[:, :, None]
-    h = h * (original / h.mean(dim=(1, 2), keepdim=True))
+    ratio = original / h.mean(dim=(1, 2), keepdim=True)
+    sane = (ratio > 0.5) & (ratio < 2.0)
+    h = h * torch.where(sane, ratio, torch.ones_like(ratio))
     return h.to(hidden.dtype)
 
 
