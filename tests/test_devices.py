@@ -1,0 +1,75 @@
+"""Device/dtype choice, memory options on a real (tiny) pipeline, and out-of-memory advice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from studio.core.settings import EngineSettings
+from studio.engine import _devices
+from studio.engine._devices import choose_dtype, oom_advice, place_pipeline, plan
+from studio.engine.jobs import UserError
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(_devices, "mps_available", lambda: False)
+
+
+def test_auto_picks_cpu_fp32_without_a_gpu(no_gpu):
+    p = plan(EngineSettings())
+    assert (p.device.type, p.dtype, p.notes) == ("cpu", torch.float32, ())
+
+
+def test_auto_prefers_cuda_then_mps_in_half_precision(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert plan(EngineSettings()).device.type == "cuda"
+    assert choose_dtype(EngineSettings(), torch.device("cuda"))[0] == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(_devices, "mps_available", lambda: True)
+    p = plan(EngineSettings())
+    assert (p.device.type, p.dtype) == ("mps", torch.float16)
+
+
+def test_settings_override_and_missing_devices_are_one_line_errors(no_gpu):
+    assert plan(EngineSettings(device="cpu", dtype="bfloat16")).dtype == torch.bfloat16
+    for device in ("cuda", "mps"):
+        with pytest.raises(UserError, match="set device to auto"):
+            plan(EngineSettings(device=device))
+
+
+def test_unsupported_dtypes_fall_back_with_a_note(no_gpu, monkeypatch):
+    p = plan(EngineSettings(dtype="float16"))
+    assert p.dtype == torch.float32 and "float16" in p.notes[0]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    dtype, notes = choose_dtype(EngineSettings(dtype="bfloat16"), torch.device("cuda"))
+    assert dtype == torch.float16 and "bfloat16" in notes[0]
+
+
+def test_memory_options_reach_the_pipeline(no_gpu, tiny_model_dir):
+    from diffusers import DiffusionPipeline
+    from diffusers.models.attention_processor import SlicedAttnProcessor
+
+    pipe = DiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True)
+    settings = EngineSettings(attention_slicing=True, vae_tiling=True, cpu_offload=True)
+    notes = place_pipeline(pipe, settings, plan(settings))
+    assert pipe.vae.use_tiling
+    assert any(isinstance(p, SlicedAttnProcessor) for p in pipe.unet.attn_processors.values())
+    assert notes and "CPU offload" in notes[0]
+    image = pipe("a", num_inference_steps=1, height=64, width=64, guidance_scale=1.0).images[0]
+    assert image.size == (64, 64)
+
+
+def test_out_of_memory_is_recognised_and_advice_names_a_setting():
+    assert _devices.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert _devices.is_out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert _devices.is_out_of_memory(MemoryError())
+    assert not _devices.is_out_of_memory(RuntimeError("shape mismatch"))
+    big = oom_advice(EngineSettings(), 2048, 2048, "cuda")
+    assert "VAE tiling" in big and "\n" not in big
+    assert "CPU offload" in oom_advice(EngineSettings(vae_tiling=True), 1024, 1024, "cuda")
+    assert "attention slicing" in oom_advice(EngineSettings(cpu_offload=True), 512, 512, "cuda")
+    everything = EngineSettings(cpu_offload=True, attention_slicing=True, vae_tiling=True)
+    assert "smaller" in oom_advice(everything, 512, 512, "cuda")
