@@ -99,6 +99,21 @@ class Canvas(QGraphicsView):
         self.image_item.setPixmap(QPixmap())
         self.imageChanged.emit()
 
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        super().drawForeground(painter, rect)
+        if not self._image.isNull():
+            return
+        # An empty canvas says what will happen, in view coordinates (unaffected by zoom).
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor(120, 125, 134))
+        painter.drawText(
+            self.viewport().rect(),
+            Qt.AlignmentFlag.AlignCenter,
+            "Your image appears here as it is painted.\nWrite a prompt and press Ctrl+Enter.",
+        )
+        painter.restore()
+
     # ---- zoom --------------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()

@@ -361,8 +361,9 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         state = settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state, STATE_VERSION)
+        if not (isinstance(state, QByteArray) and self.restoreState(state, STATE_VERSION)):
+            # First run: give the canvas most of the room.
+            self.resizeDocks([self.prompt_dock, self.queue_dock], [340, 220], Qt.Orientation.Horizontal)
         raw = settings.value("panel/prompt")
         if isinstance(raw, str):
             try:

@@ -1,0 +1,458 @@
+"""The gallery panel: a thumbnail grid (newest first) with search and filters, a detail pane with
+every parameter, and actions sent out as signals for the window to act on.
+
+Mount it with `window.add_panel(panel.as_dock(window))`; wire `reuseParameters` to
+`prompt_panel.apply_request`, and `bridge.finished` to `record()`. Dropping an image file on the
+panel reads its embedded parameters (ours, A1111, InvokeAI, ComfyUI) into `reuseParameters`.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.metadata import MetadataError, format_parameters
+from studio.gallery import Filters, Gallery, GalleryError, Record
+from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
+
+log = logging.getLogger(__name__)
+
+MODES = ("txt2img", "img2img", "inpaint", "blend")
+
+
+class GalleryPanel(QWidget):
+    """Browse, search and act on past images. Emits, never reaches into other widgets."""
+
+    openOnCanvas = Signal(object)  # Record
+    reuseParameters = Signal(object)  # GenerationRequest
+    useAsSource = Signal(object)  # Record: a source for img2img / inpaint
+    message = Signal(str)  # one line for the status bar
+    recorded = Signal(object)  # Record, after record() stored a finished job
+    _stored = Signal(object)  # worker thread -> GUI thread
+
+    def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gallery = gallery
+        self.model = GalleryModel(gallery, parent=self)
+        self._current: Record | None = None
+        self._undo: list[tuple[int, int]] = []  # (row, record id) of soft-deleted entries
+        self._writer: ThreadPoolExecutor | None = None
+        self._build()
+        self._connect()
+        self.setAcceptDrops(True)
+        self._show_detail(None)
+        self._update_count()
+        if gallery.notice:
+            self.status.setText(gallery.notice)
+
+    # ---- layout ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.search = QLineEdit(placeholderText="Search prompts and tags…")
+        self.search.setClearButtonEnabled(True)
+        self.favourites = QToolButton(text="★", checkable=True, toolTip="Favourites only")
+        self.model_filter = QComboBox(toolTip="Model")
+        self.mode_filter = QComboBox(toolTip="Mode")
+        self.mode_filter.addItem("All modes", None)
+        for mode in MODES:
+            self.mode_filter.addItem(mode, mode)
+        self._fill_models()
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.favourites)
+        filters.addWidget(self.model_filter)
+        filters.addWidget(self.mode_filter)
+
+        self.view = QListView()
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setUniformItemSizes(True)  # lets the view skip measuring 10,000 items
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setIconSize(QSize(THUMB, THUMB))
+        self.view.setGridSize(QSize(THUMB + 16, THUMB + 28))
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.view.setModel(self.model)
+
+        self.count_label = QLabel()
+        self.undo_button = QPushButton("Undo delete")
+        self.undo_button.hide()
+        self.status = QLabel(wordWrap=True)
+
+        self.details = QPlainTextEdit(readOnly=True)
+        self.details.setPlaceholderText("Select an image to see how it was made.")
+        self.tags = QLineEdit(placeholderText="tags, comma separated")
+        self.open_button = QPushButton("Open on canvas")
+        self.reuse_button = QPushButton("Reuse parameters")
+        self.source_button = QPushButton("Use as source")
+        self.favourite_button = QToolButton(text="☆ Favourite", checkable=True)
+        self.delete_button = QPushButton("Delete")
+        self.parent_button = QPushButton("Parent")
+        self.children_button = QToolButton(text="Children")
+        self.children_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.children_menu = QMenu(self.children_button)
+        self.children_button.setMenu(self.children_menu)
+
+        actions = QHBoxLayout()
+        for button in (self.open_button, self.reuse_button, self.source_button):
+            actions.addWidget(button)
+        more = QHBoxLayout()
+        for button in (self.favourite_button, self.parent_button, self.children_button, self.delete_button):
+            more.addWidget(button)
+        detail = QWidget()
+        detail_layout = QVBoxLayout(detail)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_layout.addWidget(self.details, 1)
+        detail_layout.addWidget(self.tags)
+        detail_layout.addLayout(actions)
+        detail_layout.addLayout(more)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.view)
+        splitter.addWidget(detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+
+        footer = QHBoxLayout()
+        footer.addWidget(self.count_label, 1)
+        footer.addWidget(self.undo_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(footer)
+        layout.addWidget(self.status)
+
+    def _connect(self) -> None:
+        self._search_timer = QTimer(self, singleShot=True, interval=200)  # search once typing pauses
+        self._search_timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.search.returnPressed.connect(self.apply_filters)
+        self.favourites.toggled.connect(self.apply_filters)
+        self.model_filter.currentIndexChanged.connect(self.apply_filters)
+        self.mode_filter.currentIndexChanged.connect(self.apply_filters)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.doubleClicked.connect(lambda _i: self._emit_record(self.openOnCanvas))
+        self.model.modelReset.connect(self._update_count)
+        self.model.rowsInserted.connect(self._update_count)
+        self.model.rowsRemoved.connect(self._update_count)
+        self.open_button.clicked.connect(lambda: self._emit_record(self.openOnCanvas))
+        self.source_button.clicked.connect(lambda: self._emit_record(self.useAsSource))
+        self.reuse_button.clicked.connect(self._reuse)
+        self.favourite_button.toggled.connect(self._on_favourite)
+        self.tags.editingFinished.connect(self._on_tags)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.parent_button.clicked.connect(self._show_parent)
+        self.children_menu.triggered.connect(lambda action: self.show_record(int(action.data())))
+        self._stored.connect(self._on_stored)
+        QShortcut(QKeySequence.StandardKey.Delete, self.view, self.delete_selected)
+        QShortcut(QKeySequence.StandardKey.Undo, self, self.undo_delete)
+
+    def as_dock(self, parent: QWidget | None = None) -> QDockWidget:
+        """This panel in a dock named "galleryDock", ready for MainWindow.add_panel()."""
+        dock = QDockWidget("Gallery", parent)
+        dock.setObjectName("galleryDock")
+        dock.setWidget(self)
+        return dock
+
+    # ---- filters -----------------------------------------------------------------------------
+    def _fill_models(self) -> None:
+        current = self.model_filter.currentData()
+        self.model_filter.blockSignals(True)
+        self.model_filter.clear()
+        self.model_filter.addItem("All models", None)
+        try:
+            for name in self.gallery.models():
+                self.model_filter.addItem(name, name)
+        except GalleryError as exc:
+            self._error(str(exc))
+        index = self.model_filter.findData(current)
+        self.model_filter.setCurrentIndex(max(0, index))
+        self.model_filter.blockSignals(False)
+
+    def filters(self) -> Filters:
+        return Filters(text=self.search.text().strip(), favourites_only=self.favourites.isChecked(),
+                       model=self.model_filter.currentData(), mode=self.mode_filter.currentData())
+
+    def apply_filters(self) -> None:
+        self._search_timer.stop()
+        self.model.reload(self.filters())
+        self._show_detail(None)
+
+    def _update_count(self, *_args: Any) -> None:
+        total = self.model.total()
+        self.count_label.setText(f"{total} image{'s' if total != 1 else ''}")
+
+    # ---- selection and details ---------------------------------------------------------------
+    def current_record(self) -> Record | None:
+        return self._current
+
+    def _on_current(self, current, _previous=None) -> None:
+        self._show_detail(current.data(RecordRole) if current.isValid() else None)
+
+    def _show_detail(self, record: Record | None) -> None:
+        self._current = record
+        enabled = record is not None
+        for widget in (self.open_button, self.reuse_button, self.source_button, self.favourite_button,
+                       self.delete_button, self.tags):
+            widget.setEnabled(enabled)
+        self.parent_button.setEnabled(enabled and record.parent_id is not None)
+        self.children_menu.clear()
+        self.favourite_button.blockSignals(True)
+        self.favourite_button.setChecked(bool(record and record.favourite))
+        self.favourite_button.setText("★ Favourite" if record and record.favourite else "☆ Favourite")
+        self.favourite_button.blockSignals(False)
+        if record is None:
+            self.details.setPlainText("")
+            self.tags.setText("")
+            self.children_button.setEnabled(False)
+            return
+        try:
+            children = self.gallery.children(record.id)
+        except GalleryError:
+            children = []
+        for child in children:
+            action = self.children_menu.addAction(f"{child.id}: {child.prompt[:40]}")
+            action.setData(child.id)
+        self.children_button.setEnabled(bool(children))
+        self.children_button.setText(f"Children ({len(children)})")
+        self.tags.setText(", ".join(record.tags))
+        self.details.setPlainText(describe(record))
+
+    def show_record(self, record_id: int) -> None:
+        """Select an entry in the grid if it is loaded, and show its details either way."""
+        row = self.model.row_of(record_id)
+        if row >= 0:
+            index = self.model.index(row)
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.view.scrollTo(index)
+            return
+        try:
+            self._show_detail(self.gallery.get(record_id))
+        except GalleryError as exc:
+            self._error(str(exc))
+
+    def _show_parent(self) -> None:
+        if self._current is not None and self._current.parent_id is not None:
+            self.show_record(self._current.parent_id)
+
+    # ---- actions -----------------------------------------------------------------------------
+    def _emit_record(self, signal) -> None:
+        if self._current is not None:
+            signal.emit(self._current)
+
+    def _reuse(self) -> None:
+        if self._current is not None:
+            self.reuseParameters.emit(self._current.request)
+
+    def _on_favourite(self, checked: bool) -> None:
+        record = self._current
+        if record is None:
+            return
+        try:
+            self.gallery.set_favourite(record.id, checked)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        self._after_change(record.id)
+
+    def _on_tags(self) -> None:
+        record = self._current
+        if record is None:
+            return
+        wanted = [" ".join(t.split()) for t in self.tags.text().split(",")]
+        wanted_set = {t for t in wanted if t}
+        try:
+            for tag in set(record.tags) - wanted_set:
+                self.gallery.remove_tag(record.id, tag)
+            for tag in wanted_set - set(record.tags):
+                self.gallery.add_tag(record.id, tag)
+        except GalleryError as exc:
+            self._error(str(exc))
+        self._after_change(record.id)
+
+    def _after_change(self, record_id: int) -> None:
+        try:
+            fresh = self.model.refresh(record_id) or self.gallery.get(record_id)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        if not self.model.matches(fresh):
+            self.model.take(record_id)  # e.g. un-favourited while showing favourites only
+        if self._current is not None and self._current.id == record_id:
+            self._show_detail(fresh)
+
+    def delete_selected(self) -> None:
+        """Soft-delete the selected entries; Undo (button or Ctrl+Z) brings them back."""
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+        if not rows and self._current is not None:
+            rows = [self.model.row_of(self._current.id)]
+        records = [r for r in (self.model.record_at(row) for row in rows) if r is not None]
+        for record in records:
+            try:
+                self.gallery.delete(record.id)
+            except GalleryError as exc:
+                self._error(str(exc))
+                continue
+            self._undo.append((self.model.take(record.id), record.id))
+        if records:
+            self.undo_button.show()
+            self.status.setText(f"Deleted {len(records)} image{'s' if len(records) != 1 else ''}.")
+            self._show_detail(None)
+
+    def undo_delete(self) -> None:
+        """Bring back the most recently deleted entry, at its place in the grid."""
+        if not self._undo:
+            return
+        row, record_id = self._undo.pop()
+        try:
+            self.gallery.undelete(record_id)
+            record = self.gallery.get(record_id)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        if self.model.matches(record):
+            self.model.put(row if row >= 0 else 0, record)
+            self.show_record(record_id)
+        self.undo_button.setVisible(bool(self._undo))
+        self.status.setText("Restored.")
+
+    # ---- recording new images ----------------------------------------------------------------
+    def record(self, finished: Any, parent_id: int | None = None) -> None:
+        """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
+        first in the grid. The parent defaults to the gallery entry the request started from."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
+
+        def store() -> None:
+            try:
+                parent = parent_id
+                init = getattr(finished.request, "init_image", None)
+                if parent is None and init:
+                    found = self.gallery.find_by_path(init)
+                    parent = found.id if found else None
+                self._stored.emit(self.gallery.add(finished, parent_id=parent))
+            except GalleryError as exc:
+                self._stored.emit(exc)
+            except Exception as exc:  # never lose the event silently
+                log.exception("recording to the gallery failed")
+                self._stored.emit(GalleryError(f"could not record the image: {exc}"))
+
+        self._writer.submit(store)
+
+    def wait_recorded(self) -> None:
+        """Block until pending recordings are stored (for tests and shutdown)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def _on_stored(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self._error(str(result))
+            return
+        record: Record = result  # type: ignore[assignment]
+        if self.model_filter.findData(record.model_name) < 0:
+            self._fill_models()
+        if self.model.matches(record):
+            self.model.put(0, record)
+        self.recorded.emit(record)
+
+    # ---- import by drop ----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.source() is not self.view and _local_files(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = _local_files(event.mimeData())
+        if not paths or event.source() is self.view:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.import_file(paths[0])
+
+    def import_file(self, path: Path) -> bool:
+        """Read an image's embedded parameters into `reuseParameters`; one-line error if none."""
+        from studio.gallery.export import request_from_file
+
+        try:
+            request = request_from_file(path)
+        except MetadataError as exc:
+            self._error(f"{Path(path).name}: {exc}")
+            return False
+        self.reuseParameters.emit(request)
+        self.status.setText(f"Parameters read from {Path(path).name}.")
+        return True
+
+    # ---- misc --------------------------------------------------------------------------------
+    def _error(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def closeEvent(self, event) -> None:
+        self.wait_recorded()
+        super().closeEvent(event)
+
+
+def _local_files(mime) -> list[Path]:
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+
+def describe(record: Record) -> str:
+    """Every parameter of an entry, as the detail pane shows it."""
+    req = record.request
+    lines = [
+        format_parameters(req, record.info),
+        "",
+        f"Id: {record.id}    Mode: {record.mode}",
+        f"Created: {datetime.fromtimestamp(record.created):%Y-%m-%d %H:%M:%S}",
+        f"Model: {record.model_name}" + (f"  ({record.model_hash[:12]})" if record.model_hash else ""),
+        f"Scheduler: {req.scheduler}    Steps: {req.steps}    Guidance: {req.guidance_scale:g}",
+        f"Seed: {req.seed}    Size: {req.width}x{req.height}",
+    ]
+    if req.init_image:
+        lines.append(f"Source: {req.init_image}  (strength {req.strength:g})")
+    if req.mask_image:
+        lines.append(f"Mask: {req.mask_image}  (feather {req.mask_feather}, padding {req.masked_padding},"
+                     f" masked only: {'yes' if req.masked_only else 'no'})")
+    if req.blend_prompts:
+        for prompt, weight in zip(req.blend_prompts, req.blend_weights, strict=True):
+            lines.append(f"Blend: {weight:g} × {prompt}  ({req.blend_mode})")
+    if req.seed_b is not None:
+        lines.append(f"Seed B: {req.seed_b}  (mix {req.seed_mix:g})")
+    for path, weight in req.loras:
+        lines.append(f"LoRA: {path}  ({weight:g})")
+    if record.timings:
+        lines.append("Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in record.timings.items()
+                                             if isinstance(v, int | float)))
+    if record.parent_id is not None:
+        lines.append(f"Made from: {record.parent_id}")
+    if record.tags:
+        lines.append(f"Tags: {', '.join(record.tags)}")
+    lines.append(f"File: {record.path}")
+    return "\n".join(lines)
