@@ -220,3 +220,11 @@ def read_image_parameters(path: Path) -> dict[str, str]:
         raise MetadataError(f"{Path(path).name} is not an image Studio can read ({exc})") from None
     out.pop("exif", None)
     return out
+
+
+def request_from_file(path: Path) -> GenerationRequest:
+    """Import: the runnable request embedded in an image file (ours or another tool's).
+    MetadataError (one line) when the file has none Studio can use."""
+    from studio.core.metadata import request_from_image_info
+
+    return request_from_image_info(read_image_parameters(path))

@@ -264,6 +264,13 @@ class Gallery:
             return int(self._db.connection().execute(
                 f"SELECT count(*) FROM images WHERE {where}", args).fetchone()[0])
 
+    def matches(self, record_id: int, filters: Filters) -> bool:
+        """Whether the entry is among those `filters` select."""
+        where, args = self._where(filters)
+        with self._guard():
+            return self._db.connection().execute(
+                f"SELECT 1 FROM images WHERE id = ? AND {where}", (record_id, *args)).fetchone() is not None
+
     def search(self, query: str, offset: int = 0, limit: int = 100,
                filters: Filters | None = None) -> list[Record]:
         """Full-text search over prompt, negative prompt and tags, newest first."""
@@ -278,6 +285,18 @@ class Gallery:
                 (*args, int(limit), int(offset)),
             ).fetchall()
         return [int(r[0]) for r in rows]
+
+    def find_by_path(self, path: str | Path) -> Record | None:
+        """The entry whose image file is `path` (e.g. a request's init_image), if any."""
+        try:
+            relative = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except (OSError, ValueError):
+            return None
+        with self._guard():
+            row = self._db.connection().execute(
+                f"SELECT {_COLUMNS} FROM images WHERE path = ? ORDER BY id DESC LIMIT 1", (relative,)
+            ).fetchone()
+        return None if row is None else self._record(row)
 
     def thumbnail(self, record_id: int) -> bytes | None:
         """The WebP thumbnail bytes (about 128 px), or None."""

@@ -1,0 +1,188 @@
+"""The gallery panel against a real gallery of 2,000 entries (offscreen Qt)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from studio.core.events import Finished  # noqa: E402
+from studio.core.request import GenerationRequest  # noqa: E402
+from studio.gallery import Gallery  # noqa: E402
+from studio.gallery.export import save_with_parameters  # noqa: E402
+from studio.gallery.files import thumbnail_bytes  # noqa: E402
+from studio.ui.gallery_model import RecordRole  # noqa: E402
+from studio.ui.gallery_panel import GalleryPanel  # noqa: E402
+
+N = 2000
+
+
+def _bulk_fill(gallery: Gallery, n: int) -> None:
+    """n rows in one transaction, sharing one real image file (fast; add() is tested elsewhere)."""
+    first = gallery.add(GenerationRequest("seed image", seed=0), Image.new("RGB", (64, 64), "gray"),
+                        {}, {"model_name": "tiny"})
+    thumb = thumbnail_bytes(Image.new("RGB", (64, 64), "teal"))
+    rel = first.path.relative_to(gallery.root).as_posix()
+    now = time.time()
+    rows = []
+    for i in range(1, n):
+        animal = ("fox", "owl", "whale")[i % 3]
+        request = GenerationRequest(f"a {animal} number {i}", seed=i, steps=2, width=64, height=64)
+        model = "tiny" if i % 2 else "other"
+        rows.append((now + i, request.to_json(), request.prompt, "", i, 2, 5.0, 64, 64, "Euler a",
+                     model, "", request.mode, rel, first.sha256, thumb))
+    with gallery.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO images (created, request_json, prompt, negative, seed, steps, guidance, width, "
+            "height, scheduler, model_name, model_hash, mode, path, sha256, thumbnail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+@pytest.fixture
+def gallery():
+    g = Gallery.open()
+    _bulk_fill(g, N)
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def panel(qtbot, gallery):
+    p = GalleryPanel(gallery)
+    qtbot.addWidget(p)
+    p.resize(700, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.wait_recorded()
+
+
+def _select(panel, row):
+    index = panel.model.index(row)
+    panel.view.setCurrentIndex(index)
+    return index.data(RecordRole)
+
+
+def test_shows_newest_first_and_fetches_lazily(panel, qtbot):
+    model = panel.model
+    assert model.total() == N
+    assert 0 < model.rowCount() < N  # only the first page is loaded
+    assert model.index(0).data(RecordRole).prompt == f"a {('fox', 'owl', 'whale')[(N - 1) % 3]} number {N - 1}"
+    qtbot.waitUntil(lambda: model.cached_thumbnails() > 0)  # painting decoded some thumbnails
+    assert model.cached_thumbnails() < 200
+    loaded = model.rowCount()
+    panel.view.scrollToBottom()
+    qtbot.waitUntil(lambda: model.rowCount() > loaded)
+    assert panel.count_label.text() == f"{N} images"
+
+
+def test_search_and_filters(panel, qtbot):
+    panel.search.setText("whale")
+    qtbot.waitUntil(lambda: panel.model.total() == len([i for i in range(1, N) if i % 3 == 2]))
+    assert all("whale" in panel.model.index(r).data(RecordRole).prompt for r in range(panel.model.rowCount()))
+    panel.search.setText("whale number 17")
+    panel.apply_filters()
+    assert panel.model.total() >= 1
+    assert panel.model.index(0).data(RecordRole).prompt.startswith("a whale number 17")
+    panel.search.clear()
+    panel.mode_filter.setCurrentIndex(panel.mode_filter.findData("img2img"))
+    assert panel.model.total() == 0
+    panel.mode_filter.setCurrentIndex(0)
+    panel.model_filter.setCurrentIndex(panel.model_filter.findData("other"))
+    assert panel.model.total() == (N - 1) // 2
+
+
+def test_favourite_toggle_and_filter(panel, qtbot):
+    record = _select(panel, 3)
+    assert panel.current_record().id == record.id
+    panel.favourite_button.click()
+    assert panel.gallery.get(record.id).favourite
+    assert panel.model.index(3).data().startswith("★")
+    panel.favourites.setChecked(True)
+    assert panel.model.total() == 1
+    _select(panel, 0)
+    panel.favourite_button.click()  # un-favourite while filtering: it leaves the grid
+    assert panel.model.rowCount() == 0 and not panel.gallery.get(record.id).favourite
+
+
+def test_delete_and_undo(panel):
+    record = _select(panel, 5)
+    panel.delete_selected()
+    assert panel.model.total() == N - 1
+    assert panel.model.index(5).data(RecordRole).id != record.id
+    assert panel.gallery.get(record.id).deleted
+    assert panel.undo_button.isVisible()
+    panel.undo_button.click()
+    assert not panel.gallery.get(record.id).deleted
+    assert panel.model.index(5).data(RecordRole).id == record.id
+    assert panel.model.total() == N
+
+
+def test_actions_emit_signals(panel, qtbot):
+    record = _select(panel, 1)
+    with qtbot.waitSignal(panel.reuseParameters) as reuse:
+        panel.reuse_button.click()
+    assert reuse.args[0] == record.request
+    with qtbot.waitSignal(panel.openOnCanvas) as opened:
+        panel.open_button.click()
+    assert opened.args[0].id == record.id
+    with qtbot.waitSignal(panel.useAsSource) as source:
+        panel.source_button.click()
+    assert source.args[0].path == record.path
+    assert f"Seed: {record.request.seed}" in panel.details.toPlainText()
+
+
+def test_tags_edit_and_search(panel):
+    record = _select(panel, 2)
+    panel.tags.setText("keeper, blue hour")
+    panel.tags.editingFinished.emit()
+    assert panel.gallery.get(record.id).tags == ("blue hour", "keeper")
+    panel.search.setText("keeper")
+    panel.apply_filters()
+    assert panel.model.total() == 1
+
+
+def test_drag_out_gives_file_urls(panel):
+    indexes = [panel.model.index(0), panel.model.index(1)]
+    mime = panel.model.mimeData(indexes)
+    urls = [u.toLocalFile() for u in mime.urls()]
+    assert urls == [str(i.data(RecordRole).path) for i in indexes]
+    assert all(u.endswith(".png") for u in urls)
+    assert panel.view.dragEnabled()
+
+
+def test_record_finished_job_with_lineage(panel, qtbot):
+    parent = _select(panel, 0)
+    event = Finished(1, GenerationRequest("a new heron", seed=9, init_image=str(parent.path)),
+                     Image.new("RGB", (64, 64), "white"), {"total": 0.1}, {"model_name": "tiny"})
+    with qtbot.waitSignal(panel.recorded, timeout=10_000) as done:
+        panel.record(event)
+    assert done.args[0].parent_id == parent.id
+    assert panel.model.index(0).data(RecordRole).prompt == "a new heron"
+    assert panel.model.total() == N + 1
+
+
+def test_drop_import_reads_parameters(panel, qtbot, tmp_path):
+    request = GenerationRequest("imported castle", seed=77, steps=4)
+    path = save_with_parameters(Image.new("RGB", (64, 64)), request, {}, tmp_path / "castle.jpg")
+    with qtbot.waitSignal(panel.reuseParameters) as got:
+        assert panel.import_file(path)
+    assert (got.args[0].prompt, got.args[0].seed) == ("imported castle", 77)
+    junk = tmp_path / "junk.png"
+    Image.new("RGB", (8, 8)).save(junk)
+    with qtbot.waitSignal(panel.message) as msg:
+        assert not panel.import_file(junk)
+    assert "no generation parameters" in msg.args[0]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(panel.reuseParameters) as dropped:
+        panel.dropEvent(drop)
+    assert dropped.args[0].seed == 77
