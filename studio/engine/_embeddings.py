@@ -20,6 +20,7 @@ pooled_prompt_embeds and negative_pooled_prompt_embeds.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -83,7 +84,7 @@ class PromptEncoder:
             kwargs["pooled_prompt_embeds"] = positive.pooled
         if request.guidance_scale > 1.0:
             negative = self._negative(request, positive)
-            positive, negative = _pad_pair(positive, negative, self._empty_chunk(request))
+            positive, negative = _pad_same([positive, negative], lambda: self._empty_chunk(request))
             kwargs["prompt_embeds"] = positive.hidden
             kwargs["negative_prompt_embeds"] = negative.hidden
             if negative.pooled is not None:
@@ -100,7 +101,7 @@ class PromptEncoder:
         if exact or len(parts) == 1:
             return self.encode_text(exact[0] if exact else parts[0][0], request.loras)
         encoded = [self.encode_text(text, request.loras) for text, _ in parts]
-        encoded = _pad_all(encoded, self._empty_chunk(request))
+        encoded = _pad_same(encoded, lambda: self._empty_chunk(request))
         weights = [weight for _, weight in parts]
         if request.blend_mode == "lerp":
             hidden = weighted_lerp([e.hidden for e in encoded], weights)
@@ -266,21 +267,15 @@ def _apply_weights(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return h.to(hidden.dtype)
 
 
-def _pad_to(encoded: Encoded, length: int, empty: Encoded) -> Encoded:
-    missing = length - encoded.hidden.shape[1]
-    if missing <= 0:
-        return encoded
-    chunk = empty.hidden.shape[1]
-    filler = empty.hidden.to(encoded.hidden).repeat(1, missing // chunk, 1)
-    return Encoded(torch.cat([encoded.hidden, filler], dim=1), encoded.pooled)
-
-
-def _pad_all(items: list[Encoded], empty: Encoded) -> list[Encoded]:
+def _pad_same(items: list[Encoded], empty: Callable[[], Encoded]) -> list[Encoded]:
+    """Pad shorter conditionings with empty-prompt chunks: blends and guidance need equal lengths."""
     length = max(e.hidden.shape[1] for e in items)
-    return [_pad_to(e, length, empty) for e in items]
-
-
-def _pad_pair(positive: Encoded, negative: Encoded, empty: Encoded) -> tuple[Encoded, Encoded]:
-    """Positive and negative must have the same length for classifier-free guidance."""
-    length = max(positive.hidden.shape[1], negative.hidden.shape[1])
-    return _pad_to(positive, length, empty), _pad_to(negative, length, empty)
+    out = []
+    for encoded in items:
+        missing = length - encoded.hidden.shape[1]
+        if missing > 0:
+            filler = empty().hidden
+            filler = filler.to(encoded.hidden).repeat(1, missing // filler.shape[1], 1)
+            encoded = Encoded(torch.cat([encoded.hidden, filler], dim=1), encoded.pooled)
+        out.append(encoded)
+    return out
