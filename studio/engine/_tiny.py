@@ -32,7 +32,7 @@ def _tokenizer() -> CLIPTokenizer:
         vocab.setdefault(char + "</w>", len(vocab))
     return CLIPTokenizer(
         vocab=vocab, merges=[], unk_token=UNK, bos_token=BOS, eos_token=EOS, pad_token=EOS,
-        model_max_length=32,
+        model_max_length=77,  # as CLIP; one token per character fills it fast
     )
 
 
@@ -43,7 +43,7 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer), hidden_size=TOKEN_DIM, intermediate_size=37,
-            num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=32,
+            num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77,
             bos_token_id=1, eos_token_id=2, pad_token_id=2,
         )
     )
