@@ -328,8 +328,7 @@ class MainWindow(QMainWindow):
     def _job_done(self, text: str) -> None:
         self._running_job = None
         self.progress_bar.setRange(0, 100)
-        self.step_label.setText(text)
-        self.statusBar().showMessage(text, 8000)
+        self.step_label.setText(text)  # the permanent label; the left side stays for messages
 
     def _cancel_job(self, job_id: int) -> None:
         self.bridge.cancel(job_id)

@@ -80,6 +80,7 @@ class PromptPanel(QWidget):
         self.prompt_edit.setPlaceholderText("Describe the image… (Ctrl+Enter to generate)")
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setMinimumHeight(90)
+        self.prompt_edit.setMaximumHeight(260)  # room for long prompts without pushing fields away
         self.negative_edit = QPlainTextEdit()
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
         self.negative_edit.setTabChangesFocus(True)
@@ -181,8 +182,9 @@ class PromptPanel(QWidget):
         layout.addSpacing(4)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
-        layout.addStretch(0)
+        layout.addSpacing(6)
         layout.addWidget(self.generate_button)
+        layout.addStretch(1)
 
     def _connect(self) -> None:
         self.generate_button.clicked.connect(self.generateRequested)
