@@ -1,0 +1,361 @@
+"""Editing the picture on the canvas: the source image, its mask, and the jobs that change them.
+
+The source is what the artist sees when nothing is generating: the last picture opened, pasted,
+dropped, extended or finished. The mask always has the source's size; it survives new results of
+the same size (so an inpaint can be retried or refined) and starts empty when the size changes.
+Inpaint / Variation write the source and the mask as PNGs into STUDIO_HOME/inputs (named by content
+hash) and submit a request that points at them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+from studio.core.request import GenerationRequest, RequestError
+from studio.engine import imageops
+from studio.engine.jobs import UserError
+from studio.ui import mask_undo
+from studio.ui.canvas import Canvas
+from studio.ui.edit_tools import EditPanel
+from studio.ui.mask_brush import BrushTool, TabletInput
+from studio.ui.mask_layer import MaskLayer
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+EMPTY_MASK = "the mask is empty: paint the area to regenerate"
+
+
+class MaskEditor(QObject):
+    """Wires the Edit panel, the mask layer and brush, and the canvas together.
+
+    `build_request` gives the prompt panel's request; `submit` queues a request (returns a job id
+    or None, showing its own errors); `message(text, error)` tells the artist something.
+    """
+
+    def __init__(
+        self,
+        canvas: Canvas,
+        build_request: Callable[[], GenerationRequest],
+        submit: Callable[[GenerationRequest], int | None],
+        message: Callable[[str, bool], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self._build_request = build_request
+        self._submit = submit
+        self._message = message
+        self._source = QImage()
+        self._edit_jobs: set[int] = set()
+
+        self.panel = EditPanel()
+        self.undo_stack = QUndoStack(self)
+        self.layer = MaskLayer()
+        canvas.scene().addItem(self.layer)
+        self.brush = BrushTool(self.layer, self.undo_stack, self)
+        self.brush.attach_outline(canvas.scene())
+        self.tablet = TabletInput(self.brush, self._view_to_scene, self.is_painting, self)
+        self.drops = _DropTarget(self.open_file, self.set_source, self)
+        canvas.viewport().installEventFilter(self.tablet)
+        canvas.viewport().installEventFilter(self.drops)
+        canvas.viewport().setMouseTracking(True)  # the brush outline follows the pointer
+        canvas.setAcceptDrops(True)
+        canvas.viewport().setAcceptDrops(True)
+
+        self._build_actions()
+        self._connect()
+        self._update_buttons()
+
+    # ---- source ------------------------------------------------------------------------------
+    def source(self) -> QImage:
+        return self._source
+
+    def set_source(self, image: QImage, show: bool = True) -> None:
+        """Edit `image` from now on; the mask is kept only if the size is the same."""
+        if image.isNull():
+            return
+        image = image.convertToFormat(QImage.Format.Format_RGB888)
+        resized = image.size() != self._source.size()
+        self._source = image
+        if resized:
+            self.brush.cancel_stroke()
+            self.layer.resize(image.width(), image.height())
+            self.undo_stack.clear()
+        if show:
+            self.canvas.set_image(image)
+        self._sync_overlay()
+        self._update_buttons()
+
+    def open_file(self, path: str | Path) -> bool:
+        try:
+            image = imageops.load_image(path)
+        except UserError as exc:
+            self._message(str(exc), True)
+            return False
+        self.set_source(pil_to_qimage(image))
+        self.set_painting(True)
+        self._message(f"Editing {Path(path).name} ({image.width}×{image.height})", False)
+        return True
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.panel, "Open a picture to edit", "", IMAGE_FILTER)
+        if path:
+            self.open_file(path)
+
+    def paste(self) -> bool:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and mime.hasImage():
+            image = QImage(mime.imageData())
+            if not image.isNull():
+                self.set_source(image)
+                self.set_painting(True)
+                return True
+        if mime is not None and mime.hasUrls():
+            for url in mime.urls():
+                if url.isLocalFile():
+                    return self.open_file(url.toLocalFile())
+        self._message("The clipboard holds no picture", False)
+        return False
+
+    # ---- mask --------------------------------------------------------------------------------
+    def is_painting(self) -> bool:
+        return self.canvas.tool() is self.brush
+
+    def set_painting(self, on: bool) -> None:
+        if on and self._source.isNull():
+            on = False
+        self.canvas.set_tool(self.brush if on else None)
+        if on:
+            self.canvas.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            self.panel.show_mask_check.setChecked(True)
+        else:
+            self.brush.hide_outline()
+            self.canvas.viewport().unsetCursor()
+        self.panel.paint_button.blockSignals(True)
+        self.panel.paint_button.setChecked(on)
+        self.panel.paint_button.blockSignals(False)
+
+    def set_erase(self, erase: bool) -> None:
+        self.brush.erase = erase
+        (self.panel.erase_radio if erase else self.panel.brush_radio).setChecked(True)
+
+    def set_mask_visible(self, visible: bool) -> None:
+        self.panel.show_mask_check.setChecked(visible)
+        self._sync_overlay()
+
+    # ---- jobs --------------------------------------------------------------------------------
+    def inpaint_request(self) -> GenerationRequest:
+        """The request for "Inpaint"; RequestError (one line) if it cannot be made."""
+        if self._source.isNull():
+            raise RequestError("open or generate a picture first")
+        if self.layer.is_empty():
+            raise RequestError(EMPTY_MASK)
+        mask = imageops.save_input(self.layer.to_pil(), "mask")
+        return self._edit_request(mask_image=str(mask))
+
+    def variation_request(self) -> GenerationRequest:
+        if self._source.isNull():
+            raise RequestError("open or generate a picture first")
+        return self._edit_request()
+
+    def inpaint(self) -> int | None:
+        return self._run(self.inpaint_request)
+
+    def variation(self) -> int | None:
+        return self._run(self.variation_request)
+
+    def outpaint(self, side: str) -> bool:
+        """Extend the canvas on `side`; the new area (plus a little overlap) becomes the mask."""
+        if self._source.isNull():
+            self._message("Can't outpaint: open or generate a picture first", True)
+            return False
+        amount = self.panel.outpaint_spin.value()
+        margins = tuple(amount if s == side else 0 for s in ("left", "top", "right", "bottom"))
+        try:
+            canvas, mask = imageops.outpaint_canvas(qimage_to_pil(self._source), margins)  # type: ignore[arg-type]
+        except UserError as exc:
+            self._message(f"Can't outpaint: {exc}", True)
+            return False
+        self.set_source(pil_to_qimage(canvas))
+        self.layer.write((0, 0), np.asarray(mask))
+        self._message(f"Extended the canvas {amount} px on the {side}: press Inpaint to fill it", False)
+        return True
+
+    def _edit_request(self, **fields: object) -> GenerationRequest:
+        base = self._build_request()
+        source = imageops.save_input(qimage_to_pil(self._source), "source")
+        panel = self.panel
+        return base.replace(
+            init_image=str(source),
+            strength=panel.strength(),
+            mask_feather=panel.feather_spin.value(),
+            masked_only=panel.masked_only_check.isChecked(),
+            masked_padding=panel.padding_spin.value(),
+            **fields,
+        ).validate()
+
+    def _run(self, make: Callable[[], GenerationRequest]) -> int | None:
+        try:
+            request = make()
+        except RequestError as exc:
+            self._message(f"Can't start: {exc}", True)
+            self.panel.set_status(str(exc))
+            return None
+        self.panel.set_status("")
+        job = self._submit(request)
+        if job is not None:
+            self._edit_jobs.add(job)
+        return job
+
+    def on_finished(self, job_id: int, image: QImage, event: object = None) -> None:
+        """A result is the new picture to edit (the canvas already shows it)."""
+        self._edit_jobs.discard(job_id)
+        self.set_source(image, show=False)
+
+    def on_cancelled(self, job_id: int, last_preview: object = None) -> None:
+        if job_id in self._edit_jobs:
+            self._edit_jobs.discard(job_id)
+            self.canvas.set_image(self._source)  # back to the picture being edited
+
+    # ---- wiring ------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        canvas, panel, stack = self.canvas, self.panel, self.undo_stack
+        undo = stack.createUndoAction(self, "Undo mask")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = stack.createRedoAction(self, "Redo mask")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (undo, redo):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            canvas.addAction(action)
+        self.undo_action, self.redo_action = undo, redo
+        panel.undo_button.clicked.connect(stack.undo)
+        panel.redo_button.clicked.connect(stack.redo)
+        stack.canUndoChanged.connect(panel.undo_button.setEnabled)
+        stack.canRedoChanged.connect(panel.redo_button.setEnabled)
+        panel.undo_button.setEnabled(False)
+        panel.redo_button.setEnabled(False)
+
+        # Single keys only while the canvas has focus, so typing a prompt never triggers them.
+        for keys, slot in (
+            ("[", self.brush.shrink),
+            ("]", self.brush.grow),
+            ("B", lambda: (self.set_painting(True), self.set_erase(False))),
+            ("E", lambda: (self.set_painting(True), self.set_erase(True))),
+            ("M", lambda: self.set_mask_visible(not panel.show_mask_check.isChecked())),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), canvas)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        paste = QShortcut(QKeySequence.StandardKey.Paste, canvas)
+        paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        paste.activated.connect(self.paste)
+
+    def _connect(self) -> None:
+        panel, brush = self.panel, self.brush
+        panel.openRequested.connect(self.choose_file)
+        panel.pasteRequested.connect(self.paste)
+        panel.inpaintRequested.connect(self.inpaint)
+        panel.variationRequested.connect(self.variation)
+        panel.outpaintRequested.connect(self.outpaint)
+        panel.clearRequested.connect(lambda: mask_undo.clear(self.undo_stack, self.layer))
+        panel.fillRequested.connect(lambda: mask_undo.fill(self.undo_stack, self.layer))
+        panel.invertRequested.connect(lambda: mask_undo.invert(self.undo_stack, self.layer))
+        panel.paint_button.toggled.connect(self.set_painting)
+        panel.erase_radio.toggled.connect(lambda on: setattr(brush, "erase", on))
+        panel.show_mask_check.toggled.connect(lambda _on: self._sync_overlay())
+        panel.size_spin.valueChanged.connect(brush.set_size)
+        brush.sizeChanged.connect(panel.size_spin.setValue)
+        panel.hardness_spin.valueChanged.connect(lambda v: setattr(brush, "hardness", v / 100))
+        brush.set_size(panel.size_spin.value())
+        brush.hardness = panel.hardness_spin.value() / 100
+        self.layer.changed.connect(lambda _rect: self._update_buttons())
+        self.canvas.imageChanged.connect(self._sync_overlay)
+
+    def _sync_overlay(self) -> None:
+        # Hide the overlay while the canvas shows a picture of another size (a txt2img preview).
+        shown = self.canvas.current_image().size().toTuple() == self.layer.size()
+        self.layer.setVisible(self.panel.show_mask_check.isChecked() and shown)
+
+    def _update_buttons(self) -> None:
+        has_source = not self._source.isNull()
+        self.panel.inpaint_button.setEnabled(has_source)
+        self.panel.variation_button.setEnabled(has_source)
+        for button in self.panel.outpaint_buttons.values():
+            button.setEnabled(has_source)
+
+    def _view_to_scene(self, point):  # noqa: ANN001, ANN202 - QPointF in, QPointF out
+        return self.canvas.mapToScene(point.toPoint())
+
+
+class _DropTarget(QObject):
+    """Accepts picture files and images dropped on the canvas."""
+
+    def __init__(self, open_file, set_source, parent: QObject | None = None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self._open_file = open_file
+        self._set_source = set_source
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            mime = event.mimeData()
+            if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
+                event.acceptProposedAction()
+                return True
+            return False
+        if kind == QEvent.Type.Drop:
+            mime = event.mimeData()
+            for url in mime.urls():
+                if url.isLocalFile():
+                    event.acceptProposedAction()
+                    self._open_file(url.toLocalFile())
+                    return True
+            if mime.hasImage():
+                event.acceptProposedAction()
+                self._set_source(QImage(mime.imageData()))
+                return True
+        return False
+
+
+# ---- conversions -------------------------------------------------------------------------------
+def qimage_to_pil(image: QImage) -> Image.Image:
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = rgb.width(), rgb.height()
+    rows = np.ndarray((height, rgb.bytesPerLine()), np.uint8, buffer=rgb.constBits())
+    pixels = rows[:, : width * 3].reshape(height, width, 3)
+    return Image.fromarray(pixels.copy(), "RGB")
+
+
+def pil_to_qimage(image: Image.Image) -> QImage:
+    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    height, width, _ = rgb.shape
+    return QImage(rgb.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+
+
+# ---- the window --------------------------------------------------------------------------------
+def install_mask_editor(window) -> MaskEditor:  # noqa: ANN001 - studio.ui.main_window.MainWindow
+    """Add the Edit panel to the main window and hook the editor to its canvas and engine."""
+    editor = MaskEditor(
+        window.canvas,
+        window.prompt_panel.build_request,
+        window.submit_request,
+        lambda text, error=False: window.show_message(text, error=error),
+        window,
+    )
+    dock = QDockWidget("Edit", window)
+    dock.setObjectName("editDock")
+    dock.setWidget(editor.panel)
+    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.bridge.finished.connect(editor.on_finished)
+    window.bridge.cancelled.connect(editor.on_cancelled)
+    window.mask_editor = editor
+    return editor
