@@ -133,8 +133,11 @@ class EngineBridge(QObject):
             return
         job = event.job_id
         if isinstance(event, Queued):
+            size = (event.request.width, event.request.height)
+            if event.request.init_image:  # variations/inpaints come back at the source's size
+                size = _picture_size(event.request.init_image) or size
             with self._sizes_lock:
-                self._sizes[job] = (event.request.width, event.request.height)
+                self._sizes[job] = size
             self.jobQueued.emit(job, event.request, event.position)
             self.jobsChanged.emit()
         elif isinstance(event, Loading):
@@ -185,3 +188,16 @@ class EngineBridge(QObject):
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
+
+
+def _picture_size(path: str) -> tuple[int, int] | None:
+    """Width and height from the file's header (no decode); None if unreadable (the job will say)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientation: quarter turn
+    except (OSError, ValueError, UnidentifiedImageError):
+        return None
+    return (height, width) if rotated else (width, height)

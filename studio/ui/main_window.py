@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._connect()
+        from studio.ui.mask_editor import install_mask_editor  # issue 4: Edit panel, mask brush
+
+        install_mask_editor(self)
         self._restore_settings()
 
     # ---- extension points --------------------------------------------------------------------
