@@ -45,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--scheduler", default="Euler a", metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler a)"
     )
     parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
+    parser.add_argument("--no-gallery", action="store_true", help="do not record the image in the gallery")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +64,15 @@ def run(args: argparse.Namespace) -> int:
         print("studio: cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
 
-    # ---- issue 6: embed generation metadata into the encoded file here (studio.core.metadata) ----
-    data = encode(result.image, image_format)
+    # ---- issue 6: the parameters are embedded as in a gallery export (PNG text, EXIF UserComment) ----
+    data = encode_with_parameters(result, image_format)
     try:
         atomic_write_bytes(args.output, data)
     except OSError as exc:
         return error(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_ERROR)
-    # ---- issue 6: record the image in the gallery here, unless --no-gallery ----
+    # ---- issue 6: record the image in the gallery, unless --no-gallery ----
+    if not args.no_gallery:
+        record_in_gallery(result)
     total = result.timings.get("total", 0.0)
     print(f"wrote {args.output} ({result.image.width}x{result.image.height}, seed {request.seed}, {total:.1f} s)")
     return 0
@@ -183,3 +186,30 @@ def encode(image, image_format: str) -> bytes:  # noqa: ANN001 - a PIL image
     buffer = io.BytesIO()
     image.save(buffer, format=image_format)
     return buffer.getvalue()
+
+
+def encode_with_parameters(result: Finished, image_format: str) -> bytes:
+    """PNG, JPEG and WebP carry the generation parameters exactly as a gallery export does."""
+    from studio.gallery.export import ExportError, encode_image
+
+    kinds = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+    if image_format not in kinds:
+        return encode(result.image, image_format)
+    try:
+        return encode_image(result.image, result.request, result.info, kinds[image_format])
+    except ExportError as exc:  # e.g. a prompt too long for a JPEG's EXIF: keep the image anyway
+        print(f"studio: warning: {exc}", file=sys.stderr)
+        return encode(result.image, image_format)
+
+
+def record_in_gallery(result: Finished) -> None:
+    """Add the image to the gallery; a gallery problem is a warning, the file is already written."""
+    from studio.gallery import Gallery, GalleryError
+
+    try:
+        with Gallery.open() as gallery:
+            if gallery.notice:
+                print(f"studio: {gallery.notice}", file=sys.stderr)
+            gallery.add(result)
+    except GalleryError as exc:
+        print(f"studio: warning: not recorded in the gallery: {exc}", file=sys.stderr)
