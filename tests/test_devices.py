@@ -73,3 +73,8 @@ def test_out_of_memory_is_recognised_and_advice_names_a_setting():
     assert "attention slicing" in oom_advice(EngineSettings(cpu_offload=True), 512, 512, "cuda")
     everything = EngineSettings(cpu_offload=True, attention_slicing=True, vae_tiling=True)
     assert "smaller" in oom_advice(everything, 512, 512, "cuda")
+
+
+def test_advice_reads_the_device_from_the_error():
+    message = oom_advice(EngineSettings(), 512, 512, "cpu", RuntimeError("CUDA out of memory. Tried 2 GiB"))
+    assert message.startswith("out of memory on the GPU") and "CPU offload" in message

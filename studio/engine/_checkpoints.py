@@ -236,6 +236,17 @@ def _distilled_hint(text: str) -> str:
     return next((hint for hint in DISTILLED_HINTS if hint in text), "")
 
 
+def native_size_for(info: ModelInfo) -> int:
+    """The image size (px) a checkpoint was trained at, from its architecture and variant."""
+    if info.distilled == "turbo":
+        return 512  # SD-Turbo and SDXL-Turbo are both trained at 512 px
+    if info.arch == "sdxl":
+        return 1024
+    if info.arch == "sd2" and info.prediction == "v_prediction":
+        return 768
+    return 512
+
+
 # ---- loading ---------------------------------------------------------------------------------
 
 

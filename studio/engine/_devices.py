@@ -111,9 +111,17 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-def oom_advice(settings: EngineSettings, width: int = 512, height: int = 512, device: str = "") -> str:
+def oom_advice(
+    settings: EngineSettings, width: int = 512, height: int = 512, device: str = "",
+    exc: BaseException | None = None,
+) -> str:
     """One line: what ran out, and the first setting that would most likely help."""
-    on_gpu = device in ("cuda", "mps") or (not device and settings.device in ("cuda", "mps"))
+    text = str(exc).lower() if exc is not None else ""
+    on_gpu = (
+        device in ("cuda", "mps")
+        or (not device and settings.device in ("cuda", "mps"))
+        or any(word in text for word in ("cuda", "mps", "gpu"))
+    )
     if width * height > 1024 * 1024 and not settings.vae_tiling:
         tip = "turn on VAE tiling in the engine settings, or make the image smaller"
     elif on_gpu and not settings.cpu_offload:
@@ -124,8 +132,8 @@ def oom_advice(settings: EngineSettings, width: int = 512, height: int = 512, de
         tip = "turn on VAE tiling in the engine settings"
     else:
         tip = "make the image smaller or close other programs using the GPU"
-    where = "GPU" if on_gpu else "system"
-    return f"out of {where} memory at {width}x{height}: {tip}"
+    where = "GPU" if on_gpu else "CPU"
+    return f"out of memory on the {where} at {width}x{height}: {tip}"
 
 
 def free_memory() -> None:

@@ -21,6 +21,7 @@ from transformers.utils import logging as transformers_logging
 
 from studio.core.events import Loading
 from studio.core.settings import EngineSettings
+from studio.engine._devices import DevicePlan, place_pipeline, plan
 from studio.engine._embeddings import PromptEncoder
 from studio.engine._previews import PreviewMap, preview_map_for
 from studio.engine._schedulers import SchedulerCache
@@ -34,7 +35,12 @@ log = logging.getLogger(__name__)
 diffusers_logging.disable_progress_bar()
 transformers_logging.disable_progress_bar()
 
-SD_PIPELINES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+SD_PIPELINES = {
+    "StableDiffusionPipeline": "sd",
+    "StableDiffusionXLPipeline": "sdxl",
+    "StableDiffusionInpaintPipeline": "sd",  # 9-channel inpainting UNets
+    "StableDiffusionXLInpaintPipeline": "sdxl",
+}
 
 
 @dataclass
@@ -78,24 +84,19 @@ class LoadedModel:
 
 
 def pick_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
-    """A simple choice until _devices.py: CUDA, then MPS, then CPU; fp16 on GPUs, fp32 on CPU."""
-    name = settings.device
-    if name == "auto":
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            name = "mps"
-        else:
-            name = "cpu"
-    if settings.dtype == "auto":
-        dtype = torch.float32 if name == "cpu" else torch.float16
-    else:
-        dtype = getattr(torch, settings.dtype)
-    return torch.device(name), dtype
+    """CUDA, then MPS, then CPU; fp16 on GPUs, fp32 on CPU; settings override (see _devices.py)."""
+    device_plan = plan(settings)
+    for note in device_plan.notes:
+        log.warning("%s", note)
+    return device_plan.device, device_plan.dtype
 
 
 def content_hash(folder: Path) -> str:
     """Cheap identity: model_index.json's bytes plus every file's path, size and mtime."""
+    if folder.is_file():  # a single-file checkpoint: its name, size and mtime
+        stat = folder.stat()
+        key = f"{folder.name}:{stat.st_size}:{stat.st_mtime_ns}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
     digest = hashlib.sha256((folder / "model_index.json").read_bytes())
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         stat = path.stat()
@@ -111,8 +112,19 @@ def pipeline_class_name(folder: Path) -> str:
         raise UserError(f"{folder} has an unreadable model_index.json ({exc})") from None
 
 
-def pipeline_from_source(source: Path, device: torch.device, dtype: torch.dtype) -> Any:
+def pipeline_from_source(
+    source: Path, device: torch.device, dtype: torch.dtype, settings: EngineSettings | None = None
+) -> Any:
     """Turn a model source into a ready pipeline on `device`. The one plug-in point for new sources."""
+    settings = settings or EngineSettings()
+    if source.is_file():  # a single-file checkpoint (.safetensors; pickles only when allowed)
+        from studio.engine._checkpoints import inspect_source, load_single_file
+
+        info = inspect_source(source, settings.allow_unsafe_pickles)
+        pipe = load_single_file(info, dtype=dtype, allow_unsafe_pickles=settings.allow_unsafe_pickles)
+        for note in place_pipeline(pipe, settings, DevicePlan(device, dtype)):
+            log.warning("%s", note)
+        return pipe
     class_name = pipeline_class_name(source)
     if class_name not in SD_PIPELINES:
         raise UserError(f"{source.name} is a {class_name}, which Studio cannot run yet")
@@ -121,12 +133,15 @@ def pipeline_from_source(source: Path, device: torch.device, dtype: torch.dtype)
         extra = {"safety_checker": None, "requires_safety_checker": False}
     try:
         pipe = DiffusionPipeline.from_pretrained(
-            source, local_files_only=True, dtype=dtype, **extra
+            source, local_files_only=True, dtype=dtype,
+            # pickled .bin weights can run code on load: safetensors only unless allowed
+            use_safetensors=None if settings.allow_unsafe_pickles else True, **extra
         )
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot load model {source.name}: {first}") from None
-    pipe.to(device)
+    for note in place_pipeline(pipe, settings, DevicePlan(device, dtype)):
+        log.warning("%s", note)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -160,7 +175,7 @@ class ModelLoader:
         name = folder.name
         job.emit(Loading(job.job_id, f"loading {name}", 0.1))
         device, dtype = pick_device(self.settings)
-        pipe = pipeline_from_source(folder, device, dtype)
+        pipe = pipeline_from_source(folder, device, dtype, self.settings)
         job.emit(Loading(job.job_id, f"preparing {name}", 0.9))
         arch = detect_arch(pipe)
         loaded = LoadedModel(

@@ -40,8 +40,8 @@ def model_dir_for(model: str) -> Path:
     path = Path(model).expanduser()
     if not path.exists():
         raise UserError(f"model not found: {path}")
-    if path.is_file():
-        raise UserError(f"single-file checkpoints are not supported yet: {path.name}; use a diffusers folder")
+    if path.is_file():  # a single-file checkpoint: _checkpoints checks it when loading
+        return path
     if not (path / "model_index.json").is_file():
         raise UserError(f"{path} is not a diffusers model folder (it has no model_index.json)")
     return path
@@ -58,6 +58,10 @@ def native_size(model: str) -> int:
             return TINY_NATIVE_SIZE  # not built yet
     else:
         folder = model_dir_for(model)
+    if folder.is_file():
+        from studio.engine._checkpoints import inspect_source, native_size_for
+
+        return native_size_for(inspect_source(folder))
     try:
         unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
         vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
@@ -97,8 +101,12 @@ class DiffusersBackend:
                 image, timings = self._run_image_mode(mode, model, job)
         except Exception as exc:
             if _sampler.is_out_of_memory(exc):
+                from studio.engine._devices import oom_advice
+
                 _sampler.free_memory()
-                raise UserError(OOM_HINT) from None
+                req, loaded = job.request, self.loaded
+                device = loaded.device.type if loaded is not None else ""
+                raise UserError(oom_advice(self.settings, req.width, req.height, device, exc)) from None
             raise
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
         return Finished(job.job_id, job.request, image, timings, model.info(job.request.scheduler))

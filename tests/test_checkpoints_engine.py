@@ -1,0 +1,66 @@
+"""Single-file checkpoints through the real engine: they run, and a bad model never unloads a good one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from checkpoint_support import save_single_file, tiny_sd1
+
+from studio.core.events import Failed, Finished, Loading
+from studio.core.request import GenerationRequest
+from studio.core.settings import EngineSettings
+from studio.engine import _checkpoints
+from studio.engine.backend import DiffusersBackend, native_size
+from studio.engine.jobs import JobQueue
+
+
+@pytest.fixture
+def engine():
+    backend = DiffusersBackend(EngineSettings())
+    queue = JobQueue(backend)
+    yield queue, backend
+    assert queue.shutdown(timeout=60)
+
+
+def run(queue, model) -> list:
+    events: list = []
+    unsubscribe = queue.subscribe(events.append)
+    job_id = queue.submit(GenerationRequest("a red circle", steps=2, width=64, height=64, model=str(model)))
+    assert queue.wait_idle(timeout=120)
+    unsubscribe()
+    return [e for e in events if e.job_id == job_id]
+
+
+def test_single_file_runs_and_bad_models_keep_the_previous_one(engine, tmp_path, tiny_model_dir, monkeypatch):
+    queue, backend = engine
+    # The tiny checkpoint's configs are the tiny folder's, not the real SD1 ones shipped in resources.
+    monkeypatch.setattr(_checkpoints, "variant_config_dir", lambda info: tiny_model_dir)
+    single = save_single_file(tiny_sd1(), tmp_path / "tiny-sd1.safetensors")
+    events = run(queue, single)
+    assert isinstance(events[-1], Finished), events[-1]
+    assert events[-1].image.size == (64, 64) and events[-1].info["arch"] == "sd1"
+    assert backend.loaded.key == str(single)
+
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(single.read_bytes()[:5000])
+    pickle = tmp_path / "model.ckpt"
+    pickle.write_bytes(b"not even a pickle")
+    flux = tmp_path / "flux"
+    flux.mkdir()
+    (flux / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+    for bad, words in ((cut, "incomplete"), (pickle, "can run code"), (flux, "FluxPipeline"),
+                       (tmp_path / "nowhere.safetensors", "not found")):
+        events = run(queue, bad)
+        assert isinstance(events[-1], Failed) and words in events[-1].message, events[-1]
+        assert "\n" not in events[-1].message
+        assert backend.loaded.key == str(single)  # the good model is still loaded
+
+    again = run(queue, single)
+    assert isinstance(again[-1], Finished)
+    assert not any(isinstance(e, Loading) for e in again)  # reused, not reloaded
+
+
+def test_native_size_of_single_files(tmp_path, monkeypatch):
+    single = save_single_file(tiny_sd1(), tmp_path / "some-sd1.safetensors")
+    assert native_size(str(single)) == 512
