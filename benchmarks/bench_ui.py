@@ -109,7 +109,9 @@ def measure_startup(runs: int) -> tuple[list[float], list[float]]:
                 return float(line.split()[1]) - start
         raise RuntimeError(f"no 'shown' line: {out.stdout!r} {out.stderr[-500:]!r}")
 
-    env = dict(os.environ, STUDIO_EXIT_AFTER_SHOW="1", STUDIO_HOME=tempfile.mkdtemp(prefix="bench-ui-"))
+    env = dict(
+        os.environ, STUDIO_EXIT_AFTER_SHOW="1", STUDIO_HOME=tempfile.mkdtemp(prefix="bench-ui-")
+    )
     app, bare = [], []
     for _ in range(runs):  # alternate, so machine load hits both alike
         app.append(spawn([sys.executable, "-m", "studio"], env))
@@ -128,12 +130,18 @@ def main() -> int:
 
     print(f"(c) start-up to window shown, median of {args.runs}")
     app, bare = measure_startup(args.runs)
-    print(f"    python -m studio : median {statistics.median(app):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in app)})")
+    print(
+        f"    python -m studio : median {statistics.median(app):.3f} s  (runs: {', '.join(f'{t:.2f}' for t in app)})"
+    )
     print(f"    bare Qt window   : median {statistics.median(bare):.3f} s")
-    print(f"    ratio            : {statistics.median(app) / statistics.median(bare):.2f}x   goal: < 1.5 s absolute")
+    print(
+        f"    ratio            : {statistics.median(app) / statistics.median(bare):.2f}x   goal: < 1.5 s absolute"
+    )
 
     engine = "fake engine" if args.fake else "real engine (bundled or tiny model)"
-    print(f"(b) GUI heartbeat (5 ms timer) while generating, {engine}, {args.steps} steps at {args.size} px")
+    print(
+        f"(b) GUI heartbeat (5 ms timer) while generating, {engine}, {args.steps} steps at {args.size} px"
+    )
     for label, gaps in measure_stalls(args.fake, args.steps, args.size):
         if not gaps:
             print(f"    {label}: no beats")
