@@ -230,4 +230,5 @@ def test_python_m_studio_opens_the_window_and_exits_cleanly(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("shown ")
+    assert "loop=Q" in result.stdout, "asyncio's running loop is qasync's Qt loop"
     assert "Traceback" not in result.stderr

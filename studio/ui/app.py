@@ -62,7 +62,8 @@ def _install_env_switches(window) -> None:
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
 
         def report() -> None:
-            print(f"shown {time.time():.6f}", flush=True)
+            loop = type(asyncio.get_running_loop()).__name__  # proves asyncio runs on the Qt loop
+            print(f"shown {time.time():.6f} loop={loop}", flush=True)
             window.close()
 
         window.shown.connect(report)
