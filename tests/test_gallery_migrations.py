@@ -67,7 +67,7 @@ def test_m003_indexes_existing_rows_and_backs_up_first(tmp_path):
     db.close()
     db = Database(path)
     db.migrate()
-    assert db.user_version() == SCHEMA_VERSION == 3
+    assert db.user_version() == SCHEMA_VERSION
     match = db.connection().execute(
         "SELECT rowid FROM images_fts WHERE images_fts MATCH 'lighthouse' AND rowid IN "
         "(SELECT rowid FROM images_fts WHERE images_fts MATCH 'coast')").fetchall()
@@ -118,3 +118,16 @@ def test_corrupt_database_is_moved_aside_and_replaced(studio_home):
         assert gallery.count() == 1
     aside = list(folder.glob("gallery.db.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not")
+
+
+def test_m004_adds_pixel_hash_and_old_rows_stay_null(tmp_path):
+    db = _db_at(tmp_path / "g.db", 3)
+    row = _insert_row(db, "before pixels")
+    db.migrate(MIGRATIONS[:4])
+    assert db.user_version() == 4
+    assert "pixels_sha256" in _columns(db, "images")
+    value = db.connection().execute("SELECT pixels_sha256 FROM images WHERE id = ?", (row,)).fetchone()[0]
+    assert value is None
+    indexes = {r[1] for r in db.connection().execute("PRAGMA index_list(images)")}
+    assert "images_by_pixels" in indexes
+    db.close()

@@ -193,3 +193,16 @@ def test_threads_each_use_their_own_connection(gallery):
     assert errors == []
     assert gallery.count() == 15
     assert gallery.integrity_check() == "ok"
+
+
+def test_find_source_by_file_or_by_pixels(gallery, tmp_path):
+    image = Image.effect_noise((64, 64), 50).convert("RGB")
+    record = gallery.add(GenerationRequest("source"), image)
+    assert gallery.find_source(record.path).id == record.id
+    copy = tmp_path / "inputs" / "init-abc.png"
+    copy.parent.mkdir()
+    image.save(copy)  # re-encoded elsewhere, same pixels
+    assert gallery.find_source(copy).id == record.id
+    Image.new("RGB", (64, 64), "blue").save(tmp_path / "other.png")
+    assert gallery.find_source(tmp_path / "other.png") is None
+    assert gallery.find_source(tmp_path / "missing.png") is None

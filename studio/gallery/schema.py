@@ -108,5 +108,16 @@ def m003_search(cur: sqlite3.Cursor) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_images, m002_tags, m003_search]
+def m004_pixel_hash(cur: sqlite3.Cursor) -> None:
+    """A hash of the decoded pixels, so that an img2img/inpaint source saved elsewhere (the UI
+    copies it to STUDIO_HOME/inputs) can be traced back to the gallery entry it came from.
+    Older rows keep NULL: they are simply never found as parents."""
+    _run(
+        cur,
+        "ALTER TABLE images ADD COLUMN pixels_sha256 TEXT",
+        "CREATE INDEX images_by_pixels ON images(pixels_sha256)",
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_images, m002_tags, m003_search, m004_pixel_hash]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -170,6 +170,7 @@ class Gallery:
         data = files.png_bytes(image, image_info(request, info))
         digest = files.sha256_bytes(data)
         thumb = files.thumbnail_bytes(image)
+        pixels = files.pixels_sha256(image)
         path = files.new_image_path(self.images_dir, created, request.seed)
         try:
             files.write_durably(path, data)
@@ -185,13 +186,13 @@ class Gallery:
                 cur.execute(
                     """INSERT INTO images (created, request_json, prompt, negative, seed, steps,
                     guidance, width, height, scheduler, model_name, model_hash, mode, timings_json,
-                    info_json, path, sha256, thumbnail, parent_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    info_json, path, sha256, thumbnail, parent_id, pixels_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (created, request.to_json(), request.prompt, request.negative_prompt,
                      request.seed, request.steps, float(request.guidance_scale), image.width,
                      image.height, request.scheduler, name, mhash, request.mode,
                      json.dumps(timings, default=str), json.dumps(info, default=str), relative, digest, thumb,
-                     parent_id),
+                     parent_id, pixels),
                 )
                 new_id = int(cur.lastrowid)
         except BaseException:
@@ -296,6 +297,25 @@ class Gallery:
             row = self._db.connection().execute(
                 f"SELECT {_COLUMNS} FROM images WHERE path = ? ORDER BY id DESC LIMIT 1", (relative,)
             ).fetchone()
+        return None if row is None else self._record(row)
+
+    def find_source(self, path: str | Path) -> Record | None:
+        """The live entry an img2img/inpaint source image came from: the gallery file itself, or
+        any copy with the same pixels (the UI saves sources to STUDIO_HOME/inputs). None if none."""
+        found = self.find_by_path(path)
+        if found is not None:
+            return found
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                pixels = files.pixels_sha256(image)
+        except (OSError, ValueError, SyntaxError):
+            return None
+        with self._guard():
+            row = self._db.connection().execute(
+                f"SELECT {_COLUMNS} FROM images WHERE pixels_sha256 = ? AND deleted_at IS NULL "
+                "ORDER BY id DESC LIMIT 1", (pixels,)).fetchone()
         return None if row is None else self._record(row)
 
     def thumbnail(self, record_id: int) -> bytes | None:

@@ -353,7 +353,7 @@ class GalleryPanel(QWidget):
                 parent = parent_id
                 init = getattr(finished.request, "init_image", None)
                 if parent is None and init:
-                    found = self.gallery.find_by_path(init)
+                    found = self.gallery.find_source(init)
                     parent = found.id if found else None
                 self._stored.emit(self.gallery.add(finished, parent_id=parent))
             except GalleryError as exc:
