@@ -13,8 +13,10 @@ import tempfile
 import threading
 from pathlib import Path
 
+from studio.cli._blend_args import add_blend_arguments, blend_fields
+from studio.cli._edit_args import add_edit_arguments, edit_fields
 from studio.core.atomic import atomic_write_bytes
-from studio.core.events import Cancelled, Event, Failed, Finished, Loading, Progress
+from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Loading, Progress
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, random_seed
 from studio.core.settings import load_settings
 
@@ -46,6 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
     parser.add_argument("--no-gallery", action="store_true", help="do not record the image in the gallery")
+    add_edit_arguments(parser)  # issue 4: --init-image, --strength, --mask, --outpaint...
+    add_blend_arguments(parser)  # issue 5: --blend, --mix, --mix-mode, --seed-b, --seed-mix
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +132,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         height=height,
         scheduler=args.scheduler,
         model=str(Path(args.model).expanduser()) if args.model else "",
+        **edit_fields(args),
+        **blend_fields(args),
     ).validate()
 
 
@@ -145,6 +151,9 @@ def generate(request: GenerationRequest) -> Finished | Failed | Cancelled:
             line.show(event.message + ("" if event.fraction == 1.0 else "..."))
         elif isinstance(event, Progress):
             line.show(f"step {event.step}/{event.total}  ETA {event.eta:.0f} s")
+        elif isinstance(event, JobWarning):
+            line.end()
+            print(f"studio: warning: {event.message}", file=sys.stderr)
         elif isinstance(event, (Finished, Failed, Cancelled)):
             outcome.append(event)
             done.set()
