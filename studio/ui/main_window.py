@@ -357,6 +357,21 @@ class MainWindow(QMainWindow):
         settings.setValue("panel/prompt", json.dumps(self.prompt_panel.state()))
         settings.sync()
 
+    def _first_run_layout(self) -> None:
+        """Panels on the right share one tab group, so stacked panels never make the window
+        taller than a laptop screen; the canvas gets most of the width."""
+        right = [
+            dock
+            for dock in self.findChildren(QDockWidget)
+            if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea and not dock.isFloating()
+        ]
+        right.sort(key=lambda dock: dock is not self.queue_dock)  # the queue's tab first
+        for dock in right[1:]:
+            self.tabifyDockWidget(right[0], dock)
+        front = self.findChild(QDockWidget, "galleryDock") or self.queue_dock
+        front.raise_()
+        self.resizeDocks([self.prompt_dock, front], [340, 360], Qt.Orientation.Horizontal)
+
     def _restore_settings(self) -> None:
         settings = ui_settings()
         geometry = settings.value("window/geometry")
@@ -364,8 +379,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         state = settings.value("window/state")
         if not (isinstance(state, QByteArray) and self.restoreState(state, STATE_VERSION)):
-            # First run: give the canvas most of the room.
-            self.resizeDocks([self.prompt_dock, self.queue_dock], [340, 220], Qt.Orientation.Horizontal)
+            self._first_run_layout()
         raw = settings.value("panel/prompt")
         if isinstance(raw, str):
             try:

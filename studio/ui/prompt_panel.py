@@ -54,6 +54,9 @@ SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
     ("1216 × 832 (SDXL landscape)", 1216, 832),
 )
 CUSTOM_SIZE = "Custom…"
+NATIVE_SIZE_LABEL = "Model's own size"
+_NATIVE = "native"  # item data of the native-size entry
+FALLBACK_NATIVE = 512
 BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
 OPEN_FOLDER_LABEL = "Open folder…"
 MAX_RECENT_MODELS = 8
@@ -117,10 +120,14 @@ class PromptPanel(QWidget):
         self.guidance_spin.setToolTip("How closely to follow the prompt (CFG scale)")
 
         self.size_combo = QComboBox()
+        self.size_combo.addItem(NATIVE_SIZE_LABEL, _NATIVE)
+        self.size_combo.setItemData(
+            0, "The size the model was trained at: best results, fastest", Qt.ItemDataRole.ToolTipRole
+        )
         for label, width, height in SIZE_PRESETS:
             self.size_combo.addItem(label, (width, height))
         self.size_combo.addItem(CUSTOM_SIZE, None)
-        self.size_combo.setCurrentIndex(2)
+        self.size_combo.setCurrentIndex(0)
         # Wide ranges on purpose: request validation explains a bad size better than a clamp.
         self.width_spin = QSpinBox()
         self.height_spin = QSpinBox()
@@ -285,6 +292,9 @@ class PromptPanel(QWidget):
 
     def _on_size_preset(self) -> None:
         size = self.size_combo.currentData()
+        if size == _NATIVE:
+            side = self._native_size()
+            size = (side, side)
         custom = size is None
         self.width_spin.setEnabled(custom)
         self.height_spin.setEnabled(custom)
@@ -292,6 +302,19 @@ class PromptPanel(QWidget):
             self.width_spin.setValue(size[0])
             self.height_spin.setValue(size[1])
         self.changed.emit()
+
+    def _native_size(self) -> int:
+        """The model's training size, from its config files (cheap; no model load, no torch)."""
+        model = self.model()
+        if model and not Path(model).is_dir():
+            return self.width_spin.value() or FALLBACK_NATIVE  # checkpoint files: keep the size
+        from studio.engine.backend import native_size
+        from studio.engine.jobs import UserError
+
+        try:
+            return native_size(model)
+        except UserError:
+            return FALLBACK_NATIVE  # the job will explain what is wrong with the model
 
     # ---- model -------------------------------------------------------------------------------
     def model(self) -> str:
@@ -304,7 +327,7 @@ class PromptPanel(QWidget):
             self._recent_models.insert(0, path)
             del self._recent_models[MAX_RECENT_MODELS:]
         self._fill_models(path)
-        self.changed.emit()
+        self._on_size_preset()  # a native size follows the model
 
     def recent_models(self) -> list[str]:
         return list(self._recent_models)
@@ -325,7 +348,7 @@ class PromptPanel(QWidget):
 
     def _on_model_activated(self, index: int) -> None:
         if self.model_combo.itemData(index) != _OPEN_FOLDER:
-            self.changed.emit()
+            self._on_size_preset()
             return
         previous = self._recent_models[0] if self._recent_models else ""
         folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
@@ -354,6 +377,7 @@ class PromptPanel(QWidget):
             "last_seed": self._last_seed,
             "steps": self.steps_spin.value(),
             "guidance_scale": self.guidance_spin.value(),
+            "native_size": self.size_combo.currentData() == _NATIVE,
             "width": self.width_spin.value(),
             "height": self.height_spin.value(),
             "scheduler": self.scheduler_combo.currentText(),
@@ -383,7 +407,10 @@ class PromptPanel(QWidget):
         guidance = state.get("guidance_scale", 5.0)
         if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
             self.guidance_spin.setValue(float(guidance))
-        self.set_size(get("width", int, 512), get("height", int, 512))
+        if get("native_size", bool, False):
+            self.size_combo.setCurrentIndex(0)
+        else:
+            self.set_size(get("width", int, 512), get("height", int, 512))
         scheduler = get("scheduler", str, "Euler a")
         if scheduler in SCHEDULERS:
             self.scheduler_combo.setCurrentText(scheduler)
