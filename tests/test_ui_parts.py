@@ -232,3 +232,23 @@ def test_python_m_studio_opens_the_window_and_exits_cleanly(tmp_path):
     assert result.stdout.startswith("shown ")
     assert "loop=Q" in result.stdout, "asyncio's running loop is qasync's Qt loop"
     assert "Traceback" not in result.stderr
+
+
+def test_native_size_follows_the_model(qtbot, tmp_path):
+    import json
+
+    folder = tmp_path / "my-model"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "vae").mkdir()
+    (folder / "model_index.json").write_text("{}")
+    (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": 40}))
+    (folder / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8, 8, 8]}))
+    panel = _panel(qtbot)
+    assert panel.size_combo.currentIndex() == 0  # "Model's own size" is the default
+    panel.set_model(str(folder))
+    assert (panel.width_spin.value(), panel.height_spin.value()) == (160, 160)
+    assert not panel.width_spin.isEnabled()
+    panel.prompt_edit.setPlainText("x")
+    assert panel.build_request().width == 160
+    panel.set_model(str(tmp_path / "gone"))  # unreadable: a usable size, the job explains the rest
+    assert panel.width_spin.value() == 512

@@ -306,7 +306,7 @@ class PromptPanel(QWidget):
     def _native_size(self) -> int:
         """The model's training size, from its config files (cheap; no model load, no torch)."""
         model = self.model()
-        if model and not Path(model).is_dir():
+        if model and Path(model).is_file():
             return self.width_spin.value() or FALLBACK_NATIVE  # checkpoint files: keep the size
         from studio.engine.backend import native_size
         from studio.engine.jobs import UserError
