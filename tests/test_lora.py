@@ -82,3 +82,27 @@ def test_lora_architecture_is_read_from_the_key_width(tmp_path, pipe):
     with pytest.raises(UserError, match="LoRA for SDXL"):
         pipe.unet.register_to_config(cross_attention_dim=768)  # pretend the tiny model is SD 1.x
         apply_loras(pipe, [(str(tmp_path / "sdxl.safetensors"), 1.0)])
+
+
+def test_engine_applies_the_requests_loras(tmp_path, tiny_model_dir):
+    from studio.core.events import Failed, Finished
+    from studio.core.request import GenerationRequest
+    from studio.engine.backend import DiffusersBackend
+    from studio.engine.jobs import JobQueue
+
+    lora = make_lora(tmp_path, "style", 3)
+    queue = JobQueue(DiffusersBackend())
+    events: list = []
+    queue.subscribe(events.append)
+    base = GenerationRequest("a red circle", steps=2, width=64, height=64, model=str(tiny_model_dir))
+    try:
+        for request in (base, base.replace(loras=((lora, 1.0),)), base,
+                        base.replace(loras=((str(tmp_path / "gone.safetensors"), 1.0),))):
+            queue.submit(request)
+        assert queue.wait_idle(timeout=120)
+    finally:
+        assert queue.shutdown(timeout=60)
+    done = [e for e in events if isinstance(e, (Finished, Failed))]
+    plain, styled, plain_again = (np.asarray(e.image, dtype=float) for e in done[:3])
+    assert np.abs(plain - styled).max() > 0 and np.array_equal(plain, plain_again)
+    assert isinstance(done[3], Failed) and "LoRA not found" in done[3].message

@@ -144,20 +144,13 @@ def put_back(plan: Plan, generated: Image.Image) -> Image.Image:
 
 # ---- sampling (torch) ----------------------------------------------------------------------------
 def _pipeline(model: LoadedModel, masked: bool) -> Any:
-    """The img2img or inpaint pipeline over the loaded model's components (no copy, no reload)."""
-    import diffusers
+    """The img2img or inpaint pipeline over the loaded model's components (no copy, no reload).
 
-    xl = model.arch == "sdxl"
-    # A 9-channel UNet needs the mask inputs even for a whole-image variation (all-white mask).
-    if masked or _unet_channels(model) == 9:
-        cls = diffusers.StableDiffusionXLInpaintPipeline if xl else diffusers.StableDiffusionInpaintPipeline
-    else:
-        cls = diffusers.StableDiffusionXLImg2ImgPipeline if xl else diffusers.StableDiffusionImg2ImgPipeline
-    if isinstance(model.pipe, cls):
-        return model.pipe
-    pipe = cls.from_pipe(model.pipe)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    A 9-channel UNet always gets the inpaint pipeline (a variation then uses an all-white mask).
+    """
+    from studio.engine._checkpoints import pipeline_for  # issue 7's one place for from_pipe
+
+    return pipeline_for(model.pipe, "inpaint" if masked else "img2img")
 
 
 def _unet_channels(model: LoadedModel) -> int:

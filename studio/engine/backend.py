@@ -92,6 +92,10 @@ class DiffusersBackend:
             self._loader = ModelLoader(self.settings)
         try:
             model = self._loader.get(job.request.model, job)
+            if job.request.loras or getattr(model.pipe, "_studio_loras", None):
+                from studio.engine._lora import apply_loras  # exactly the request's LoRAs, or none
+
+                apply_loras(model.pipe, job.request.loras, self.settings.allow_unsafe_pickles)
             load_time = time.perf_counter() - start
             job.check_cancelled()
             mode = job.request.mode
