@@ -1,0 +1,156 @@
+"""`studio strip PROMPT_A --to-prompt PROMPT_B -o OUT.webp`: frames walking from one prompt to another.
+
+Each frame is a blend request on the same engine as `studio generate`; the strip is written as an
+animated WebP/GIF, one side-by-side PNG, or numbered PNGs when -o is a folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from studio.cli.generate import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    CliError,
+    ProgressLine,
+    error,
+)
+from studio.core.events import Cancelled, Event, Finished, JobWarning, Loading, Progress
+from studio.core.request import (
+    BLEND_MODES,
+    SCHEDULERS,
+    GenerationRequest,
+    RequestError,
+    random_seed,
+)
+from studio.core.settings import load_settings
+
+FORMATS = (".webp", ".gif", ".png")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "strip",
+        help="render frames walking from one prompt to another",
+        description="Render N frames that walk from PROMPT_A to PROMPT_B (same seed, mixed text "
+        "embeddings) and write them as an animation, a side-by-side PNG, or numbered PNGs.",
+    )
+    parser.add_argument("prompt", metavar="PROMPT_A", help="where the strip starts")
+    parser.add_argument("--to-prompt", required=True, metavar="PROMPT_B", help="where the strip ends")
+    parser.add_argument(
+        "-o", "--output", required=True, type=Path,
+        help="OUT.webp or OUT.gif (animated), OUT.png (frames side by side), or a folder (numbered PNGs)",
+    )
+    parser.add_argument("--frames", type=int, default=8, help="number of frames, ends included (default: 8)")
+    parser.add_argument("--seed", type=int, default=None, help="noise seed (default: random, printed)")
+    parser.add_argument("--seed-b", type=int, default=None, metavar="N", help="also walk the noise to this seed")
+    parser.add_argument("--negative", default="", help="what to keep out of every frame")
+    parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
+    parser.add_argument("--guidance", type=float, default=5.0, help="prompt guidance scale (default: 5)")
+    parser.add_argument("--width", type=int, default=None, help="pixels (default: the model's native size)")
+    parser.add_argument("--height", type=int, default=None, help="pixels (default: the model's native size)")
+    parser.add_argument(
+        "--scheduler", default="Euler", metavar="NAME",
+        help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler; deterministic samplers give smoother strips)",
+    )
+    parser.add_argument("--mix-mode", choices=BLEND_MODES, default="slerp", help="how prompts mix (default: slerp)")
+    parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
+    parser.add_argument("--fps", type=float, default=8.0, help="frames per second of an animation (default: 8)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.engine.strip import strip_requests
+
+    try:
+        check_target(args.output)
+        base = build_base_request(args)
+        requests = strip_requests(base, args.to_prompt, args.frames, args.seed_b)
+    except (CliError, RequestError) as exc:
+        return error(str(exc), EXIT_BAD_INPUT)
+    if args.seed is None:
+        print(f"seed: {base.seed}")
+    return render_and_write(requests, args.output, args.fps)
+
+
+def check_target(path: Path) -> None:
+    """CliError unless `path` is an animation/PNG file name or a folder we can write into."""
+    is_folder = path.is_dir() or not path.suffix
+    if not is_folder and path.suffix.lower() not in FORMATS:
+        raise CliError(f"cannot write a strip as {path.suffix!r}; use .webp, .gif, .png or a folder")
+    folder = path if is_folder else (path.parent if str(path.parent) else Path("."))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot write into {folder}: {exc.strerror or exc}") from None
+
+
+def build_base_request(args: argparse.Namespace) -> GenerationRequest:
+    from studio.engine.backend import native_size
+    from studio.engine.jobs import UserError
+
+    width, height = args.width, args.height
+    if width is None or height is None:
+        try:
+            size = native_size(args.model)
+        except UserError as exc:
+            raise CliError(str(exc)) from None
+        width, height = width or size, height or size
+    return GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        seed=random_seed() if args.seed is None else args.seed,
+        steps=args.steps,
+        guidance_scale=args.guidance,
+        width=width,
+        height=height,
+        scheduler=args.scheduler,
+        model=str(Path(args.model).expanduser()) if args.model else "",
+        blend_mode=args.mix_mode,
+    ).validate()
+
+
+def render_and_write(requests: list[GenerationRequest], output: Path, fps: float) -> int:
+    from studio.engine.backend import create_engine
+    from studio.engine.jobs import UserError
+    from studio.engine.strip import export_strip, render_strip
+
+    engine = create_engine(load_settings())
+    line = ProgressLine()
+    frames = len(requests)
+    start = time.perf_counter()
+
+    def show(frame: int, event: Event) -> None:
+        if isinstance(event, Loading):
+            line.show(event.message + ("" if event.fraction == 1.0 else "..."))
+        elif isinstance(event, Progress):
+            line.show(f"frame {frame + 1}/{frames}  step {event.step}/{event.total}")
+        elif isinstance(event, JobWarning):
+            line.end()
+            print(f"studio: warning: {event.message}", file=sys.stderr)
+        elif isinstance(event, (Finished, Cancelled)) and frame == frames - 1:
+            line.end()
+
+    try:
+        images = render_strip(engine, requests, show)
+        paths = export_strip(images, output, fps)
+    except UserError as exc:
+        line.end()
+        return error(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:  # render_strip has cancelled what was left
+        line.end()
+        print("studio: cancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        engine.shutdown()
+    where = output if len(paths) == 1 else f"{output}/ ({len(paths)} PNGs)"
+    width, height = images[0].size
+    print(f"wrote {where} ({frames} frames, {width}x{height}, seed {requests[0].seed}, "
+          f"{time.perf_counter() - start:.1f} s)")
+    return 0
