@@ -217,12 +217,12 @@ class _Outline:
 
     def attach(self, scene: QGraphicsScene, radius: float) -> None:
         self.detach()
-        for colour, width in ((QColor(0, 0, 0, 160), 3.0), (QColor(255, 255, 255, 230), 1.0)):
+        for layer, (colour, width) in enumerate(((QColor(0, 0, 0, 160), 3.0), (QColor(255, 255, 255, 230), 1.0))):
             item = QGraphicsEllipseItem()
             pen = QPen(colour, width)
             pen.setCosmetic(True)  # same thickness at any zoom
             item.setPen(pen)
-            item.setZValue(OVERLAY_Z + 1 + width / 10)
+            item.setZValue(OVERLAY_Z + 1 + layer / 10)  # the light ring on top of the dark one
             item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
             item.setVisible(False)
             scene.addItem(item)

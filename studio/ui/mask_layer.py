@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 OVERLAY_Z = 10
-DEFAULT_TINT = QColor(255, 64, 96)
+DEFAULT_TINT = QColor(0, 235, 160)  # a green few pictures are full of, so the mask stands out
 DEFAULT_OPACITY = 0.5
 
 
