@@ -122,9 +122,8 @@ class Canvas(QGraphicsView):
         self._fit_mode = True
         if self._image.isNull():
             return
+        # Small images (64-256 px models) are scaled up too, so the artist can see them.
         self.fitInView(self.image_item, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.0:  # small images stay crisp at 100% rather than blown up
-            self.resetTransform()
         self.zoomChanged.emit(self.zoom())
 
     def actual_size(self) -> None:
