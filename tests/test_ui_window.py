@@ -200,3 +200,31 @@ def test_closing_the_window_joins_the_worker_thread(qtbot):
     assert not engine._thread.is_alive()
     assert "studio-fake-inference" not in [t.name for t in threading.enumerate()]
     QApplication.processEvents()  # late queued signals must not touch the closed window
+
+
+def test_the_prompt_is_saved_soon_after_typing_even_without_closing(qtbot, studio_home):
+    window, _ = open_window(qtbot)
+    qtbot.keyClicks(window.prompt_panel.prompt_edit, "a long prompt I would hate to lose")
+    window._autosave.setInterval(10)
+    qtbot.waitUntil(
+        lambda: (
+            "hate to lose" in (studio_home / "ui.ini").read_text(encoding="utf-8")
+            if (studio_home / "ui.ini").exists()
+            else False
+        ),
+        timeout=5_000,
+    )
+
+
+def test_generate_button_says_it_queues_while_busy(qtbot):
+    window, _ = open_window(qtbot, step_delay=0.05)
+    set_fields(window, steps=100)
+    assert window.prompt_panel.generate_button.text() == "Generate"
+    with qtbot.waitSignal(window.bridge.started, timeout=10_000):
+        window.generate()
+    qtbot.waitUntil(
+        lambda: window.prompt_panel.generate_button.text() == "Add to queue", timeout=5_000
+    )
+    with qtbot.waitSignal(window.bridge.cancelled, timeout=10_000):
+        window.cancel_current()
+    qtbot.waitUntil(lambda: window.prompt_panel.generate_button.text() == "Generate", timeout=5_000)

@@ -259,6 +259,12 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.prompt_panel.generateRequested.connect(self.generate)
+        # Save the panel a moment after each edit too, so a crash never loses a long prompt.
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(1500)
+        self._autosave.timeout.connect(self._save_panel_state)
+        self.prompt_panel.changed.connect(self._autosave.start)
         self.queue_view.cancelRequested.connect(self._cancel_job)
         bridge = self.bridge
         bridge.jobsChanged.connect(self._refresh_queue)
@@ -278,6 +284,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(any(j.state == "running" for j in jobs))
         waiting = sum(j.state == "queued" for j in jobs)
         self.queue_dock.setWindowTitle(f"Queue ({waiting} waiting)" if waiting else "Queue")
+        self.prompt_panel.generate_button.setText("Add to queue" if jobs else "Generate")
 
     def _on_loading(self, job_id: int, message: str, fraction: float) -> None:
         self.step_label.setText(message)
@@ -354,6 +361,13 @@ class MainWindow(QMainWindow):
         settings = ui_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(STATE_VERSION))
+        settings.setValue("panel/prompt", json.dumps(self.prompt_panel.state()))
+        settings.sync()
+
+    def _save_panel_state(self) -> None:
+        if self._closed:
+            return
+        settings = ui_settings()
         settings.setValue("panel/prompt", json.dumps(self.prompt_panel.state()))
         settings.sync()
 
