@@ -58,6 +58,13 @@ def test_seed_mix_ends_are_the_pure_seeds(engine, tiny_model_dir):
     assert not np.array_equal(middle, seed_a) and not np.array_equal(middle, seed_b)
 
 
+def test_seed_mix_one_is_seed_b_with_an_ancestral_sampler_too(engine, tiny_model_dir):
+    # "Euler a" adds fresh noise every step; at mix 1 it must come from seed B's stream as well
+    base = GenerationRequest("a red circle", seed=1, steps=3, width=64, height=64, model=str(tiny_model_dir))
+    assert base.scheduler == "Euler a"
+    assert np.array_equal(render(engine, base.replace(seed_b=2, seed_mix=1.0)), render(engine, base.replace(seed=2)))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not (bundled_model_path() / "model_index.json").is_file(), reason="bundled model not trained yet"

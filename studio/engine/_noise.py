@@ -39,3 +39,11 @@ def initial_latents(
     # one great circle per image in the batch: flatten everything but the batch axis
     mixed = slerp(a.reshape(shape[0], -1), b.reshape(shape[0], -1), mix, dim=1)
     return mixed.reshape(shape).to(device=device, dtype=dtype)
+
+
+def step_noise_seed(request: GenerationRequest) -> int:
+    """The seed of the fresh noise ancestral samplers ("Euler a") add at each step: seed A's until
+    the seed blend is all the way at B, so seed_mix 1 gives exactly seed B's image with any sampler."""
+    if request.seed_b is not None and request.seed_mix >= 1.0:
+        return request.seed_b
+    return request.seed

@@ -19,7 +19,7 @@ from PIL import Image
 from studio.core.events import Preview, Progress, Started
 from studio.core.settings import EngineSettings
 from studio.engine._loader import LoadedModel
-from studio.engine._noise import initial_latents
+from studio.engine._noise import initial_latents, step_noise_seed
 from studio.engine._previews import PreviewMap
 from studio.engine.jobs import JobContext
 
@@ -127,7 +127,7 @@ def run_txt2img(model: LoadedModel, job: JobContext, settings: EngineSettings) -
         num_inference_steps=request.steps,
         guidance_scale=request.guidance_scale,
         latents=latents,
-        generator=ancestral_generator(request.seed, shape),
+        generator=ancestral_generator(step_noise_seed(request), shape),
         output_type="latent",
         callback_on_step_end=reporter,
         callback_on_step_end_tensor_inputs=["latents"],
