@@ -1,0 +1,79 @@
+"""The model library panel: rows, choosing, LoRA weights, adding by drop, hashes off the GUI thread."""
+
+from __future__ import annotations
+
+import hashlib
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from test_models import fake_checkpoint, fake_lora
+
+from studio.core.settings import EngineSettings
+from studio.ui.model_library import ModelLibraryPanel
+
+
+def make_panel(qtbot, studio_home):
+    models = studio_home / "models"
+    models.mkdir(exist_ok=True)
+    fake_checkpoint(models / "a-sd15.safetensors")
+    fake_checkpoint(models / "b-xl.safetensors", "sdxl")
+    (models / "bad.ckpt").write_bytes(b"x")
+    fake_lora(models / "ink.safetensors")
+    panel = ModelLibraryPanel(EngineSettings())
+    qtbot.addWidget(panel)
+    return panel, models
+
+
+def names(panel):
+    return [panel.models.item(r, 0).text() for r in range(panel.models.rowCount())]
+
+
+def test_lists_models_and_loras_and_chooses(qtbot, studio_home):
+    panel, models = make_panel(qtbot, studio_home)
+    assert names(panel) == ["a-sd15.safetensors", "b-xl.safetensors", "bad.ckpt"]
+    assert panel.models.item(1, 1).text() == "SDXL"
+    assert panel.loras.rowCount() == 1
+    with qtbot.waitSignal(panel.modelChosen) as chosen:
+        panel.choose_row(1)
+    assert chosen.args == [str(models / "b-xl.safetensors")]
+    with qtbot.waitSignal(panel.message) as said:
+        panel.choose_row(2)  # the refused pickle: a reason, not a model
+    assert "can run code" in said.args[0]
+
+
+def test_lora_check_and_weight_emit_the_list(qtbot, studio_home):
+    panel, models = make_panel(qtbot, studio_home)
+    with qtbot.waitSignal(panel.lorasChanged) as changed:
+        panel.loras.item(0, 0).setCheckState(Qt.CheckState.Checked)
+    assert changed.args == [[(str(models / "ink.safetensors"), 1.0)]]
+    with qtbot.waitSignal(panel.lorasChanged) as changed:
+        panel.loras.cellWidget(0, 1).setValue(0.6)
+    assert changed.args == [[(str(models / "ink.safetensors"), 0.6)]]
+    panel.refresh()  # ticks and weights survive a refresh
+    assert panel.checked_loras() == [(str(models / "ink.safetensors"), 0.6)]
+
+
+def test_drop_adds_files_and_reports_bad_ones(qtbot, studio_home, tmp_path):
+    panel, _ = make_panel(qtbot, studio_home)
+    good = fake_checkpoint(tmp_path / "dropped.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"junk")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(good)), QUrl.fromLocalFile(str(junk))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    messages = []
+    panel.message.connect(messages.append)
+    panel.dropEvent(event)
+    assert "dropped.safetensors" in names(panel)
+    assert any("junk.safetensors" in m for m in messages) and any(m.startswith("added") for m in messages)
+
+
+def test_hashes_fill_in_from_a_worker_thread(qtbot, studio_home):
+    panel, models = make_panel(qtbot, studio_home)
+    with qtbot.waitSignal(panel.hashesDone, timeout=10_000):
+        panel.compute_hashes()
+    expected = hashlib.sha256((models / "a-sd15.safetensors").read_bytes()).hexdigest()[:10]
+    assert panel.models.item(0, 4).text() == expected
+    panel.refresh()  # from the cache now
+    assert panel.models.item(0, 4).text() == expected
