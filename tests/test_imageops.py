@@ -240,3 +240,27 @@ def test_save_input_is_content_addressed(studio_home):
     assert np.array_equal(np.asarray(Image.open(first)), np.asarray(image))
     other = imageops.save_input(_noise(16, 16, seed=2), "source")
     assert other != first
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    w=st.integers(8, 64), h=st.integers(8, 64), seed=st.integers(0, 2**16), feather=st.integers(1, 40)
+)
+def test_fast_paths_match_whole_image_references(w, h, seed, feather):
+    """feather_mask and composite work on the mask's box only; results equal the plain formulas."""
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(seed)
+    hard = np.zeros((h, w), np.uint8)
+    x0, y0 = rng.integers(0, w), rng.integers(0, h)
+    hard[y0 : y0 + rng.integers(1, 20), x0 : x0 + rng.integers(1, 20)] = rng.integers(1, 256)
+    mask = Image.fromarray(hard)
+    blur = ImageFilter.BoxBlur(feather / 4)
+    reference = mask.filter(blur).filter(blur)
+    soft = imageops.feather_mask(mask, feather)
+    assert np.array_equal(np.asarray(soft), np.asarray(reference))
+
+    source, generated = _noise(w, h, seed), _noise(w, h, seed + 7)
+    m = np.asarray(soft, dtype=np.uint32)[..., None]
+    expected = (np.asarray(source, np.uint32) * (255 - m) + np.asarray(generated, np.uint32) * m + 127) // 255
+    assert np.array_equal(np.asarray(imageops.composite(source, generated, soft)), expected.astype(np.uint8))

@@ -115,12 +115,20 @@ def feather_mask(mask: Image.Image, feather: int) -> Image.Image:
     """Soften the mask edge over a band about `feather` px wide, centred on the edge.
 
     Two box blurs of radius feather/4 make a smooth ramp; a box blur of zeros is exactly zero, so
-    the result is 0 everywhere farther than feather_reach(feather) from a painted pixel.
+    the result is 0 everywhere farther than feather_reach(feather) from a painted pixel. Only the
+    painted area plus that reach is blurred (the rest stays 0), so small masks on big pictures
+    cost little.
     """
     if feather <= 0:
         return mask.copy()
+    box = bounding_box(mask, feather_reach(feather) + 1)
+    if box is None:
+        return mask.copy()
     radius = feather / 4
-    return mask.filter(ImageFilter.BoxBlur(radius)).filter(ImageFilter.BoxBlur(radius))
+    part = mask.crop(box).filter(ImageFilter.BoxBlur(radius)).filter(ImageFilter.BoxBlur(radius))
+    out = Image.new("L", mask.size, 0)
+    out.paste(part, box[:2])
+    return out
 
 
 def bounding_box(mask: Image.Image, padding: int = 0) -> Box | None:
@@ -150,11 +158,18 @@ def composite(source: Image.Image, generated: Image.Image, mask: Image.Image) ->
     """source * (1 - m) + generated * m, in integers: exact source where m == 0."""
     if not source.size == generated.size == mask.size:
         raise ValueError(f"sizes differ: source {source.size}, generated {generated.size}, mask {mask.size}")
-    src = np.asarray(source.convert("RGB"), dtype=np.uint32)
-    gen = np.asarray(generated.convert("RGB"), dtype=np.uint32)
-    m = np.asarray(mask.convert("L"), dtype=np.uint32)[..., None]
-    out = (src * (255 - m) + gen * m + 127) // 255
-    return Image.fromarray(out.astype(np.uint8), "RGB")
+    out = source.convert("RGB")
+    out = out.copy() if out is source else out
+    box = mask.getbbox()  # outside it m == 0: the source as it is
+    if box is None:
+        return out
+    src = np.asarray(out.crop(box), dtype=np.uint16)
+    gen = np.asarray(generated.convert("RGB").crop(box), dtype=np.uint16)
+    m = np.asarray(mask.convert("L").crop(box), dtype=np.uint16)[..., None]
+    # At most 255 * 255 + 127 = 65152: fits in 16 bits.
+    blended = (src * (255 - m) + gen * m + 127) // 255
+    out.paste(Image.fromarray(blended.astype(np.uint8), "RGB"), box[:2])
+    return out
 
 
 def paste_back(source: Image.Image, generated: Image.Image, box: Box, mask: Image.Image) -> Image.Image:
