@@ -186,3 +186,26 @@ def test_drop_import_reads_parameters(panel, qtbot, tmp_path):
     with qtbot.waitSignal(panel.reuseParameters) as dropped:
         panel.dropEvent(drop)
     assert dropped.args[0].seed == 77
+
+
+def test_window_records_jobs_and_reuses_parameters(qtbot):
+    from studio.engine.fake import fake_engine
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
+    qtbot.addWidget(window)
+    window.show()
+    gallery_panel = window.gallery_panel
+    window.prompt_panel.prompt_edit.setPlainText("a lantern in fog")
+    window.prompt_panel.steps_spin.setValue(2)
+    window.prompt_panel.set_size(64, 64)
+    with qtbot.waitSignal(gallery_panel.recorded, timeout=20_000) as done:
+        window.generate()
+    record = done.args[0]
+    assert record.prompt == "a lantern in fog" and record.path.is_file()
+    assert gallery_panel.model.index(0).data(RecordRole).id == record.id
+    window.prompt_panel.prompt_edit.setPlainText("something else")
+    _select(gallery_panel, 0)
+    gallery_panel.reuse_button.click()
+    assert window.prompt_panel.build_request().prompt == "a lantern in fog"
+    window.close()

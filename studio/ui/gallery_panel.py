@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -103,6 +105,7 @@ class GalleryPanel(QWidget):
         self.status = QLabel(wordWrap=True)
 
         self.details = QPlainTextEdit(readOnly=True)
+        self.details.setMinimumHeight(120)
         self.details.setPlaceholderText("Select an image to see how it was made.")
         self.tags = QLineEdit(placeholderText="tags, comma separated")
         self.open_button = QPushButton("Open on canvas")
@@ -130,9 +133,15 @@ class GalleryPanel(QWidget):
         detail_layout.addLayout(actions)
         detail_layout.addLayout(more)
 
+        # In a scroll area so the panel stays small enough to share a dock column.
+        detail_scroll = QScrollArea()
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        detail_scroll.setWidget(detail)
+        self.view.setMinimumSize(THUMB + 24, THUMB // 2)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.view)
-        splitter.addWidget(detail)
+        splitter.addWidget(detail_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
@@ -168,8 +177,11 @@ class GalleryPanel(QWidget):
         self.parent_button.clicked.connect(self._show_parent)
         self.children_menu.triggered.connect(lambda action: self.show_record(int(action.data())))
         self._stored.connect(self._on_stored)
-        QShortcut(QKeySequence.StandardKey.Delete, self.view, self.delete_selected)
-        QShortcut(QKeySequence.StandardKey.Undo, self, self.undo_delete)
+        # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
+        for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
+                                 (QKeySequence.StandardKey.Undo, self, self.undo_delete)):
+            shortcut = QShortcut(key, owner, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     def as_dock(self, parent: QWidget | None = None) -> QDockWidget:
         """This panel in a dock named "galleryDock", ready for MainWindow.add_panel()."""
@@ -456,3 +468,54 @@ def describe(record: Record) -> str:
         lines.append(f"Tags: {', '.join(record.tags)}")
     lines.append(f"File: {record.path}")
     return "\n".join(lines)
+
+
+def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.main_window.MainWindow
+    """Add the Gallery panel to the main window (tabbed with the queue) and wire it: finished jobs
+    are recorded, "Reuse parameters" and dropped images fill the prompt panel, "Open on canvas"
+    shows the file, "Use as source" opens it in the Edit panel. A gallery that cannot open is a
+    message, never a window that fails to start."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QImage
+
+    try:
+        gallery = Gallery.open()
+    except GalleryError as exc:
+        window.show_message(f"The gallery is unavailable: {exc}", error=True)
+        return None
+    panel = GalleryPanel(gallery, window)
+    window.add_panel(panel.as_dock(window), Qt.DockWidgetArea.RightDockWidgetArea,
+                     tabify_with=getattr(window, "queue_dock", None))
+    window.bridge.finished.connect(lambda _job, _image, event: panel.record(event))
+    panel.reuseParameters.connect(window.prompt_panel.apply_request)
+    panel.message.connect(lambda text: window.show_message(text))
+
+    def open_on_canvas(record: Record) -> None:
+        image = QImage(str(record.path))
+        if image.isNull():
+            window.show_message(f"Cannot open {record.path.name}", error=True)
+        else:
+            window.canvas.set_image(image)
+
+    def use_as_source(record: Record) -> None:
+        editor = getattr(window, "mask_editor", None)
+        if editor is not None:
+            editor.open_file(record.path)
+        else:
+            open_on_canvas(record)
+
+    panel.openOnCanvas.connect(open_on_canvas)
+    panel.useAsSource.connect(use_as_source)
+    if gallery.notice:
+        window.show_message(gallery.notice, error=True)
+
+    class _CloseWatch(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Close:
+                panel.wait_recorded()  # let pending writes land before the app exits
+            return False
+
+    panel._close_watch = _CloseWatch(panel)  # kept alive with the panel
+    window.installEventFilter(panel._close_watch)
+    window.gallery_panel = panel
+    return panel

@@ -118,6 +118,9 @@ class MainWindow(QMainWindow):
         from studio.ui.mask_editor import install_mask_editor  # issue 4: Edit panel, mask brush
 
         install_mask_editor(self)
+        from studio.ui.gallery_panel import install_gallery  # issue 6: Gallery panel, recording
+
+        install_gallery(self)
         self._restore_settings()
 
     # ---- extension points --------------------------------------------------------------------
