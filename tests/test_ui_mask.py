@@ -264,3 +264,12 @@ def test_qimage_round_trip_is_exact():
     back = qimage_to_pil(pil_to_qimage(image))
     assert np.array_equal(np.asarray(back), np.asarray(image))
     assert isinstance(pil_to_qimage(image), QImage)
+
+
+def test_undo_keys_work_from_the_edit_panel_too(qtbot, tmp_path):
+    window, editor = _editing(qtbot, tmp_path)
+    editor.panel.fill_button.click()
+    assert not editor.layer.is_empty()
+    editor.panel.fill_button.setFocus()
+    qtbot.keyClick(editor.panel.fill_button, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert editor.layer.is_empty()

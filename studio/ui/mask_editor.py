@@ -234,8 +234,11 @@ class MaskEditor(QObject):
         redo = stack.createRedoAction(self, "Redo mask")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for action in (undo, redo):
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            # Canvas and Edit panel only: the gallery has its own Ctrl+Z, and two window-wide
+            # bindings of one key would cancel each other out (Qt calls that ambiguous).
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             canvas.addAction(action)
+            panel.addAction(action)
         self.undo_action, self.redo_action = undo, redo
         panel.undo_button.clicked.connect(stack.undo)
         panel.redo_button.clicked.connect(stack.redo)
