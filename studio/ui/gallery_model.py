@@ -27,7 +27,7 @@ class GalleryModel(QAbstractListModel):
     """Newest first. Holds the records loaded so far (small: no pixels) and at most `cache_size`
     decoded thumbnails; the view pulls more pages through canFetchMore/fetchMore."""
 
-    def __init__(self, gallery: Gallery, page_size: int = 200, cache_size: int = 600,
+    def __init__(self, gallery: Gallery, page_size: int = 100, cache_size: int = 600,
                  parent=None) -> None:
         super().__init__(parent)
         self.gallery = gallery
