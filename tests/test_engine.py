@@ -278,3 +278,22 @@ def test_native_size_from_configs(tiny_model_dir, tmp_path):
     assert native_size(str(xl)) == 1024
     with pytest.raises(UserError, match="model not found"):
         native_size(str(tmp_path / "missing"))
+
+
+@pytest.fixture(scope="module")
+def tiny_xl_dir(tmp_path_factory):
+    from studio.engine.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(tmp_path_factory.mktemp("models") / "tiny-xl", arch="sdxl")
+
+
+@pytest.mark.parametrize("scheduler", ["Euler a", "DPM++ 2M Karras"])
+def test_sdxl_matches_plain_diffusers_call(engine, tiny_xl_dir, scheduler):
+    request = request_for(tiny_xl_dir, scheduler=scheduler, negative_prompt="green")
+    events = run(engine, request)
+    done = finished(events)
+    assert done.info["arch"] == "sdxl" and done.info["preview_map"] == "sdxl"
+    assert len([e for e in events if isinstance(e, Preview)]) == request.steps
+    theirs = pixels(plain_pipeline_image(tiny_xl_dir, request))
+    assert np.abs(pixels(done.image) - theirs).max() == 0
+    assert native_size(str(tiny_xl_dir)) == 64

@@ -15,9 +15,10 @@ from diffusers import (
     AutoencoderKL,
     EulerAncestralDiscreteScheduler,
     StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 BOS, EOS, UNK = "<|startoftext|>", "<|endoftext|>", "<|unk|>"
 TOKEN_DIM = 32
@@ -71,8 +72,49 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     return pipe
 
 
-def save_tiny_pipeline(path: Path, seed: int = 0) -> Path:
-    """Write the tiny pipeline as a diffusers folder at `path` (created) and return it."""
+def build_tiny_xl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
+    """The same, SDXL-shaped: two text encoders (pooled output), size/crop conditioning, and a
+    VAE flagged force_upcast with SDXL's scaling factor, so the SDXL code paths run for real."""
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer()
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=TOKEN_DIM, intermediate_size=37, projection_dim=TOKEN_DIM,
+        num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77,
+        bos_token_id=1, eos_token_id=2, pad_token_id=2,
+    )
+    text_encoder, text_encoder_2 = CLIPTextModel(config), CLIPTextModelWithProjection(config)
+    time_embed_dim = 8
+    unet = UNet2DConditionModel(
+        sample_size=NATIVE_SIZE // 8, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(8, 16), norm_num_groups=4, cross_attention_dim=2 * TOKEN_DIM,
+        attention_head_dim=2, use_linear_projection=True,
+        # six size/crop numbers, each embedded, plus the pooled text embedding
+        addition_embed_type="text_time", addition_time_embed_dim=time_embed_dim,
+        projection_class_embeddings_input_dim=6 * time_embed_dim + TOKEN_DIM,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    )
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=4,
+        block_out_channels=(4, 4, 4, 4),
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        sample_size=NATIVE_SIZE, scaling_factor=0.13025, force_upcast=True,
+    )
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        timestep_spacing="leading",
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer, unet=unet, scheduler=scheduler, add_watermarker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_tiny_pipeline(path: Path, seed: int = 0, arch: str = "sd1") -> Path:
+    """Write the tiny pipeline ("sd1" or "sdxl") as a diffusers folder at `path` and return it."""
     path = Path(path)
-    build_tiny_pipeline(seed).save_pretrained(path)
+    build = build_tiny_xl_pipeline if arch == "sdxl" else build_tiny_pipeline
+    build(seed).save_pretrained(path)
     return path

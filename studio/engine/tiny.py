@@ -19,8 +19,9 @@ def tiny_model_cache() -> Path:
     return subdir("cache") / "tiny-model"
 
 
-def ensure_tiny_model(path: Path | None = None, seed: int = 0) -> Path:
-    """Build the tiny model into `path` (default: the cache) unless it is already there.
+def ensure_tiny_model(path: Path | None = None, seed: int = 0, arch: str = "sd1") -> Path:
+    """Build the tiny model ("sd1", or "sdxl" for tests) into `path` (default: the cache) unless
+    it is already there.
 
     Built in a temp folder beside it and renamed into place, so a crash never leaves half a model.
     """
@@ -32,7 +33,7 @@ def ensure_tiny_model(path: Path | None = None, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
-        save_tiny_pipeline(tmp, seed=seed)
+        save_tiny_pipeline(tmp, seed=seed, arch=arch)
         if path.exists():  # an incomplete earlier attempt
             shutil.rmtree(path)
         os.replace(tmp, path)
