@@ -11,13 +11,15 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished
 from studio.core.request import GenerationRequest, RequestError
 from studio.engine.jobs import JobQueue, UserError
+
+if TYPE_CHECKING:  # PIL loads when a strip is exported, not when the window opens
+    from PIL import Image
 
 MIN_FRAMES, MAX_FRAMES = 2, 240
 ANIMATED = {".webp": "WEBP", ".gif": "GIF"}
@@ -99,6 +101,8 @@ def render_strip(
 
 def contact_sheet(images: Sequence[Image.Image], gap: int = 0) -> Image.Image:
     """The frames side by side in one image (for a README or a quick look)."""
+    from PIL import Image
+
     if not images:
         raise ValueError("no frames to lay out")
     width, height = images[0].size
@@ -111,7 +115,10 @@ def contact_sheet(images: Sequence[Image.Image], gap: int = 0) -> Image.Image:
 def export_strip(images: Sequence[Image.Image], target: str | Path, fps: float = 8.0) -> list[Path]:
     """Write the frames: OUT.webp / OUT.gif animated (looping), OUT.png side by side, or numbered
     PNGs (frame-001.png...) when `target` is a folder or has no suffix. Every file is written
-    atomically. Returns the paths written; UserError (one line) for a target it cannot write."""
+    atomically. Returns the paths written; UserError (one line) for a target it cannot write.
+
+    GIF and WebP encoders fold a frame identical to the one before into it (adding its time), so an
+    animation can hold fewer frames than the strip while playing exactly the same."""
     if not images:
         raise UserError("there are no frames to export")
     target = Path(target).expanduser()

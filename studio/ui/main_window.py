@@ -122,6 +122,11 @@ class MainWindow(QMainWindow):
 
         install_gallery(self)
         self._restore_settings()
+        # issue 5: Blend panel, strips. Added after the saved layout is restored: add_panel then
+        # restores its place, and the window geometry is not stretched by an interim layout.
+        from studio.ui.blend_panel import install_blend_panel
+
+        install_blend_panel(self)
 
     # ---- extension points --------------------------------------------------------------------
     def add_panel(

@@ -231,6 +231,11 @@ class PromptPanel(QWidget):
         self.reuse_seed_button.setEnabled(True)
         return request
 
+    def current_request(self) -> GenerationRequest:
+        """The request the fields describe now, validated, without rolling a random seed (for
+        panels that vary it, like Blend). Raises RequestError."""
+        return self._compose().validate()
+
     def apply_request(self, request: GenerationRequest) -> None:
         """Fill every field from `request` (fixing the seed, so the same image comes back)."""
         self.prompt_edit.setPlainText(request.prompt)
