@@ -154,7 +154,12 @@ def test_preview_every_n_steps(tiny_model_dir):
     finished(events)
 
 
-def test_cancel_takes_effect_within_a_step_and_next_job_runs(engine, tiny_model_dir):
+def test_cancel_takes_effect_within_a_step_and_next_job_runs(engine, tiny_model_dir, monkeypatch):
+    from studio.engine import _sampler
+
+    decodes = []
+    real_decode = _sampler.decode_latents
+    monkeypatch.setattr(_sampler, "decode_latents", lambda *a: decodes.append(1) or real_decode(*a))
     after_cancel: list = []
 
     def cancel_on_first_preview(queue, event):
@@ -167,11 +172,13 @@ def test_cancel_takes_effect_within_a_step_and_next_job_runs(engine, tiny_model_
     assert isinstance(events[-1], Cancelled)
     assert events[-1].last_preview is not None
     assert not [e for e in after_cancel if isinstance(e, (Progress, Preview))]
+    assert decodes == []  # a cancelled job skips the VAE decode
     # The next job is unaffected by the interrupted one.
     request = request_for(tiny_model_dir)
     assert np.array_equal(
         pixels(finished(run(engine, request)).image), pixels(plain_pipeline_image(tiny_model_dir, request))
     )
+    assert decodes == [1]
 
 
 def test_model_loads_once_and_is_reused(engine, tiny_model_dir):
