@@ -49,7 +49,8 @@ def tiny_sdxl(seed: int = 0) -> Any:
     tokenizer = _tokenizer()
     common = dict(
         vocab_size=len(tokenizer), intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-        max_position_embeddings=32, bos_token_id=1, eos_token_id=2, pad_token_id=2, hidden_act="gelu",
+        max_position_embeddings=tokenizer.model_max_length, bos_token_id=1, eos_token_id=2, pad_token_id=2,
+        hidden_act="gelu",
     )
     text_encoder = CLIPTextModel(CLIPTextConfig(hidden_size=32, **common))
     text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=48, projection_dim=48, **common))

@@ -64,3 +64,13 @@ def test_single_file_runs_and_bad_models_keep_the_previous_one(engine, tmp_path,
 def test_native_size_of_single_files(tmp_path, monkeypatch):
     single = save_single_file(tiny_sd1(), tmp_path / "some-sd1.safetensors")
     assert native_size(str(single)) == 512
+
+
+def test_inpainting_model_refuses_text_to_image_in_one_line(engine, tmp_path, monkeypatch):
+    from checkpoint_support import tiny_sd1_inpaint
+
+    queue, backend = engine
+    folder = tmp_path / "inpaint-folder"
+    tiny_sd1_inpaint().save_pretrained(folder)
+    events = run(queue, folder)
+    assert isinstance(events[-1], Failed) and "inpainting model" in events[-1].message

@@ -304,9 +304,13 @@ def pipeline_for(pipe: Any, mode: str) -> Any:
     wanted = getattr(diffusers, pipeline_class_name(family, mode))
     if type(pipe) is wanted:
         return pipe
-    derived = wanted.from_pipe(pipe)
-    derived.set_progress_bar_config(disable=True)
-    return derived
+    # Kept on the pipe: later jobs reuse the wrapper (it holds no weights of its own).
+    derived_by_class = pipe.__dict__.setdefault("_studio_derived", {})
+    if wanted.__name__ not in derived_by_class:
+        derived = wanted.from_pipe(pipe)
+        derived.set_progress_bar_config(disable=True)
+        derived_by_class[wanted.__name__] = derived
+    return derived_by_class[wanted.__name__]
 
 
 # ---- bundled configs and tokenizer -------------------------------------------------------------

@@ -99,6 +99,11 @@ class DiffusersBackend:
             load_time = time.perf_counter() - start
             job.check_cancelled()
             mode = job.request.mode
+            if mode in ("txt2img", "blend") and int(model.pipe.unet.config.in_channels) == 9:
+                raise UserError(
+                    f"{model.name} is an inpainting model: give it a source image (and a mask), "
+                    "or choose a regular model for text-to-image"
+                )
             if mode in ("txt2img", "blend"):  # a blend is txt2img with mixed conditioning/noise
                 image, timings = _sampler.run_txt2img(model, job, self.settings)
             else:
