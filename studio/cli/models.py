@@ -95,7 +95,12 @@ def _download(repo_id: str) -> int:
     from studio.engine.models import download_from_hub
 
     print(f"downloading {repo_id} ...", file=sys.stderr)
-    folder = download_from_hub(repo_id)
+
+    def show(size: int) -> None:
+        print(f"\r  {human_size(size)} downloaded", end="", file=sys.stderr, flush=True)
+
+    folder = download_from_hub(repo_id, progress=show)
+    print(file=sys.stderr)
     print(f"downloaded {repo_id} to {folder}")
     return 0
 

@@ -327,11 +327,12 @@ def _folder_native_size(folder: Path, fallback: int) -> int:
         return fallback
 
 
-def download_from_hub(repo_id: str) -> Path:
+def download_from_hub(repo_id: str, progress: Callable[[int], None] | None = None) -> Path:
     """Download a diffusers pipeline (safetensors only) into the HF cache when the user asks.
 
-    Refused while HF_HUB_OFFLINE is set. Returns the local snapshot folder, which the library
-    lists from then on.
+    Refused while HF_HUB_OFFLINE is set. `progress` gets the bytes downloaded so far about once a
+    second (read from the cache folder's size, as diffusers takes no progress callback). Returns
+    the local snapshot folder, which the library lists from then on. Remote code is never trusted.
     """
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise UserError(f"downloads are turned off (HF_HUB_OFFLINE is set); unset it to download {repo_id}")
@@ -339,9 +340,21 @@ def download_from_hub(repo_id: str) -> Path:
         raise UserError(f"{repo_id!r} is not a Hugging Face model id (expected owner/name)")
     from diffusers import DiffusionPipeline
 
+    done = threading.Event()
+    blobs = hf_cache_dir() / f"models--{repo_id.replace('/', '--')}" / "blobs"
+
+    def report() -> None:
+        while not done.wait(1.0):
+            progress(_size(blobs))  # type: ignore[misc]
+
+    watcher = threading.Thread(target=report, name="studio-download-progress", daemon=True)
+    if progress is not None:
+        watcher.start()
     try:
-        folder = DiffusionPipeline.download(repo_id, use_safetensors=True)
+        folder = DiffusionPipeline.download(repo_id, use_safetensors=True, trust_remote_code=False)
     except Exception as exc:  # network, auth, missing repo: all reported in one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"could not download {repo_id}: {first}") from None
+    finally:
+        done.set()
     return Path(folder)
