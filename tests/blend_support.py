@@ -42,7 +42,7 @@ def char_tokenizer(pad_token: str = "<|endoftext|>") -> CLIPTokenizer:
 
 
 def _text_config(hidden: int, **extra) -> CLIPTextConfig:
-    return CLIPTextConfig(
+    fields = dict(
         vocab_size=100,
         hidden_size=hidden,
         intermediate_size=37,
@@ -52,8 +52,8 @@ def _text_config(hidden: int, **extra) -> CLIPTextConfig:
         bos_token_id=0,
         eos_token_id=1,
         pad_token_id=1,
-        **extra,
     )
+    return CLIPTextConfig(**{**fields, **extra})
 
 
 def _vae() -> AutoencoderKL:
@@ -99,6 +99,22 @@ def tiny_sd() -> StableDiffusionPipeline:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@functools.cache
+def tiny_sd_real_tokenizer() -> StableDiffusionPipeline:
+    """The tiny SD1 pipeline with the real CLIP BPE tokenizer (and a text encoder sized for it)."""
+    from studio.engine._checkpoints import clip_tokenizer
+
+    torch.manual_seed(0)
+    base = tiny_sd()
+    encoder = CLIPTextModel(_text_config(32, vocab_size=49408, bos_token_id=49406, eos_token_id=49407)).eval()
+    pipe = StableDiffusionPipeline(
+        vae=base.vae, text_encoder=encoder, tokenizer=clip_tokenizer(), unet=base.unet,
+        scheduler=base.scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -150,3 +150,18 @@ def test_weighted_negative_and_long_negative_pad_the_positive(pipe):
     kwargs = encoder.encode(request)
     assert kwargs["prompt_embeds"].shape[1] == kwargs["negative_prompt_embeds"].shape[1] == 2 * 77
     torch.testing.assert_close(kwargs["prompt_embeds"][:, :77], encoder.encode_text("red").hidden)
+
+
+def test_real_clip_tokenizer_weighting_and_chunks():
+    from blend_support import tiny_sd_real_tokenizer
+
+    encoder = PromptEncoder(tiny_sd_real_tokenizer())
+    plain = encoder.encode_text("a red ball on grass")
+    assert torch.equal(encoder.encode_text("a (red:1.0) ball on grass").hidden, plain.hidden)
+    weighted = encoder.encode_text("a (red:1.4) ball on grass").hidden
+    assert weighted.shape == plain.hidden.shape and not torch.allclose(weighted, plain.hidden)
+    split = encoder.encode_text("a red ball BREAK on grass").hidden
+    torch.testing.assert_close(split[:, :77], encoder.encode_text("a red ball").hidden, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(split[:, 77:], encoder.encode_text("on grass").hidden, atol=1e-5, rtol=1e-5)
+    words = " ".join(["red ball"] * 100)  # 200 real CLIP tokens
+    assert encoder.encode_text(words).hidden.shape[1] == 3 * 77
