@@ -248,3 +248,23 @@ def test_path_is_chosen_from_the_unet(tiny_model_dir, tiny_inpaint_model_dir):
     assert inpaint_pipe.unet is plain.pipe.unet  # from_pipe shares the weights
     nine = loader.get(str(tiny_inpaint_model_dir), job)
     assert isinstance(_pipeline(nine, masked=False), diffusers.StableDiffusionInpaintPipeline)
+
+
+# ---- SDXL ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_sdxl_dir(tmp_path_factory):
+    from checkpoint_support import tiny_sdxl
+
+    path = tmp_path_factory.mktemp("models") / "tiny-sdxl"
+    tiny_sdxl().save_pretrained(path)
+    return path
+
+
+def test_sdxl_inpaint_and_variation(engine, tiny_sdxl_dir, tmp_path):
+    size = (72, 64)
+    source = _noise_png(tmp_path / "src.png", size, seed=4)
+    mask = _mask_png(tmp_path / "mask.png", size, (30, 10, 60, 40))
+    events = _run(engine, _request(tiny_sdxl_dir, source, mask_image=str(mask), strength=1.0, mask_feather=4))
+    _assert_identical_outside(_finished(events).image, source, mask, 4)
+    variation = _finished(_run(engine, _request(tiny_sdxl_dir, source, strength=0.5))).image
+    assert variation.size == size
