@@ -273,3 +273,24 @@ def test_undo_keys_work_from_the_edit_panel_too(qtbot, tmp_path):
     editor.panel.fill_button.setFocus()
     qtbot.keyClick(editor.panel.fill_button, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert editor.layer.is_empty()
+
+
+def test_zoom_and_pan_still_work_while_painting(qtbot, tmp_path):
+    window, editor = _editing(qtbot, tmp_path, size=(1200, 900))  # larger than the view: scrollable
+    canvas = window.canvas
+    assert editor.is_painting()
+    zoom = canvas.zoom()
+    canvas._zoom_by(2.0)  # what a wheel notch does, anchored at the centre
+    assert canvas.zoom() == pytest.approx(zoom * 2)
+    bar = canvas.horizontalScrollBar()
+    before = bar.value()
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(viewport, QPoint(120, 200))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(120, 200))
+    assert bar.value() != before  # panned
+    assert editor.layer.is_empty()  # and painted nothing
+    # After zooming, a stroke still lands at the image pixel under the pointer.
+    editor.brush.set_size(6)
+    _stroke(qtbot, canvas, [(600, 450), (601, 450)])
+    assert editor.layer.array[450, 600] == 255 and editor.layer.array[450, 560] == 0
