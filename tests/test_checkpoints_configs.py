@@ -43,3 +43,15 @@ def test_clip_tokenizer_matches_openai_ids():
     assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
     assert len(tok) == 49408 and tok.pad_token_id == 49407
     assert clip_tokenizer(pad_token="!").pad_token_id == 0  # OpenCLIP pads with "!"
+
+
+@pytest.mark.parametrize("arch", sorted(EXPECTED))
+def test_model_configs_are_complete(arch):
+    # diffusers' single-file converters read keys such as layers_per_block straight from the
+    # config file, without the class defaults, so every init parameter must be written out.
+    import inspect
+
+    for sub, cls in (("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
+        written = set(cls.load_config(configs_root() / arch / sub))
+        wanted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        assert wanted <= written, (sub, wanted - written)
