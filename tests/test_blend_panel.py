@@ -88,6 +88,8 @@ def test_sliders_and_spin_boxes_are_linked(panel):
     assert panel.mix.slider.value() == 800
     panel.seed_mix.spin.setValue(0.333)
     assert panel.seed_mix.slider.value() == 333
+    extra = panel.add_prompt()
+    assert extra.weight.slider.value() == 500 and extra.weight.value() == 0.5
 
 
 def test_request_is_the_base_with_the_panels_prompts_and_seeds(panel):
@@ -165,6 +167,9 @@ def test_strip_fills_the_filmstrip_and_exports(qtbot, panel, bridge, tmp_path):
     assert panel.export_button.isEnabled()
     assert all(not panel.filmstrip.item(i).icon().isNull() for i in range(4))
     assert "4/4" in panel.status_label.text()
+    with qtbot.waitSignal(panel.frameChosen) as chosen:
+        panel.filmstrip.itemClicked.emit(panel.filmstrip.item(2))
+    assert chosen.args[0].width() == 64
     target = tmp_path / "strip.gif"
     assert panel.export_to(target) == [target]
     with Image.open(target) as animation:

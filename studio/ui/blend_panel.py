@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QRegularExpression, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap, QRegularExpressionValidator
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -109,7 +109,8 @@ class MixSlider(QWidget):
         return round(self.spin.value(), 3)
 
     def set_value(self, value: float) -> None:
-        self.spin.setValue(value)  # the slider follows through _from_spin
+        self.spin.setValue(value)
+        self._sync_slider(self.spin.value())
 
     def _from_slider(self, position: int) -> None:
         value = position / SLIDER_STEPS
@@ -117,10 +118,13 @@ class MixSlider(QWidget):
             self.spin.setValue(value)
 
     def _from_spin(self, value: float) -> None:
+        self._sync_slider(value)
+        self.changed.emit(self.value())
+
+    def _sync_slider(self, value: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(round(value * SLIDER_STEPS))
         self.slider.blockSignals(False)
-        self.changed.emit(self.value())
 
 
 class ExtraPrompt(QWidget):
@@ -129,21 +133,21 @@ class ExtraPrompt(QWidget):
     changed = Signal()
     removeRequested = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText("Another prompt")
+        self.edit.setPlaceholderText("Another prompt to mix in")
         self.weight = MixSlider(0.5, "How much of this prompt to mix in")
         remove = QPushButton("×")
         remove.setFixedWidth(28)
         remove.setToolTip("Remove this prompt")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 4)
         top = QHBoxLayout()
         top.addWidget(self.edit, 1)
         top.addWidget(remove)
-        layout.addLayout(top)
-        layout.addWidget(self.weight)
+        form = _form(self)
+        form.setContentsMargins(0, 4, 0, 0)
+        form.addRow(f"Prompt {name}", top)
+        form.addRow("Weight", self.weight)
         self.edit.textChanged.connect(self.changed)
         self.weight.changed.connect(self.changed)
         remove.clicked.connect(lambda: self.removeRequested.emit(self))
@@ -153,6 +157,7 @@ class BlendPanel(QWidget):
     """Prompt A ↔ B (and more) mix, seed A ↔ B noise mix, live rendering and strips."""
 
     requestChanged = Signal(object)  # GenerationRequest, debounced
+    frameChosen = Signal(QImage)  # a filmstrip frame the artist clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +168,7 @@ class BlendPanel(QWidget):
         self.live: LiveRenderer | None = None
         self._strip_jobs: dict[int, int] = {}  # job id -> frame index
         self._frames: list[Image | None] = []
+        self._thumbs: dict[int, QImage] = {}  # frame index -> full-size image, to show on click
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -211,6 +217,8 @@ class BlendPanel(QWidget):
         self.filmstrip.setWrapping(False)
         self.filmstrip.setMovement(QListView.Movement.Static)
         self.filmstrip.setIconSize(QSize(THUMB, THUMB))
+        self.filmstrip.setGridSize(QSize(THUMB + 10, THUMB + 24))
+        self.filmstrip.setUniformItemSizes(True)
         self.filmstrip.setFixedHeight(THUMB + 44)
         self.filmstrip.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.export_button = QPushButton("Export…")
@@ -226,9 +234,7 @@ class BlendPanel(QWidget):
         self.error_label.setStyleSheet("color: #ff8a80;")
         self.error_label.hide()
 
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = _form()
         form.addRow("Prompt A", self.prompt_a)
         form.addRow("Prompt B", self.prompt_b)
         form.addRow("A ↔ B", self.mix)
@@ -238,9 +244,7 @@ class BlendPanel(QWidget):
         prompts.addLayout(self.extras_box)
         prompts.addWidget(self.add_prompt_button, 0, Qt.AlignmentFlag.AlignLeft)
 
-        seed_form = QFormLayout()
-        seed_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        seed_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        seed_form = _form()
         seed_form.addRow("Seeds", seeds)
         seed_form.addRow("Noise A ↔ B", self.seed_mix)
 
@@ -286,6 +290,7 @@ class BlendPanel(QWidget):
         self.render_strip_button.clicked.connect(self.render_strip)
         self.export_button.clicked.connect(self._export_dialog)
         self.export_frames_button.clicked.connect(self._export_frames_dialog)
+        self.filmstrip.itemClicked.connect(self._on_frame_clicked)
 
     # ---- the host's side -----------------------------------------------------------------------
     def set_base_request(self, request: GenerationRequest) -> None:
@@ -322,7 +327,7 @@ class BlendPanel(QWidget):
 
     # ---- requests ------------------------------------------------------------------------------
     def add_prompt(self) -> ExtraPrompt:
-        extra = ExtraPrompt()
+        extra = ExtraPrompt(chr(ord("C") + len(self._extras)) if len(self._extras) < 24 else "+")
         extra.changed.connect(self._schedule)
         extra.removeRequested.connect(self._remove_prompt)
         self._extras.append(extra)
@@ -407,9 +412,10 @@ class BlendPanel(QWidget):
             self._engine.cancel(job_id)
         self._strip_jobs.clear()
         self._frames = [None] * len(requests)
+        self._thumbs.clear()
         self.filmstrip.clear()
         for index in range(len(requests)):
-            item = QListWidgetItem(f"{index + 1}")
+            item = QListWidgetItem(_placeholder(), f"{index + 1}")
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.filmstrip.addItem(item)
         ids = []
@@ -432,11 +438,17 @@ class BlendPanel(QWidget):
         if index is None:
             return
         self._frames[index] = getattr(event, "image", None)
+        self._thumbs[index] = image
         thumb = QPixmap.fromImage(image).scaled(
             THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
         self.filmstrip.item(index).setIcon(QIcon(thumb))
         self._update_strip_status()
+
+    def _on_frame_clicked(self, item: QListWidgetItem) -> None:
+        image = self._thumbs.get(self.filmstrip.row(item))
+        if image is not None:
+            self.frameChosen.emit(image)
 
     def _on_failed(self, job_id: int, message: str, _detail: str = "") -> None:
         index = self._strip_jobs.pop(job_id, None)
@@ -510,6 +522,20 @@ def _seed(edit: QLineEdit, name: str) -> int:
     return int(text)
 
 
+def _form(parent: QWidget | None = None) -> QFormLayout:
+    form = QFormLayout(parent)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _placeholder() -> QIcon:
+    """A dark square where a frame will appear, so every filmstrip cell has the same size."""
+    pixmap = QPixmap(THUMB, THUMB)
+    pixmap.fill(QColor("#2b2d31"))
+    return QIcon(pixmap)
+
+
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("sectionHeading")
@@ -525,6 +551,7 @@ def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_
     if provider is not None:
         panel.set_base_provider(provider)
     panel.attach(window.bridge)
+    panel.frameChosen.connect(window.canvas.set_image)
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(panel)
