@@ -42,6 +42,18 @@ def tiny_sd1_inpaint(seed: int = 0) -> Any:
     return pipe
 
 
+def tiny_sd2(seed: int = 0) -> Any:
+    """SD 2.x wiring at toy size: linear projections in the UNet's transformers, GELU text encoder
+    (saved in OpenCLIP's layout by `to_original_layout(pipe, sd2=True)`)."""
+    base = build_tiny_pipeline(seed)
+    torch.manual_seed(seed + 2)
+    config = dict(base.text_encoder.config.to_dict(), hidden_act="gelu")
+    base.text_encoder = CLIPTextModel(CLIPTextConfig(**config))
+    base.unet = UNet2DConditionModel.from_config(base.unet.config, use_linear_projection=True)
+    base.register_modules(text_encoder=base.text_encoder, unet=base.unet)
+    return base
+
+
 def tiny_sdxl(seed: int = 0) -> Any:
     """SDXL wiring (two text encoders, pooled + time ids) at toy size. The encoders differ in width,
     as CLIP-L (768) and bigG (1280) do, which is how the loader tells their weights apart."""
@@ -156,6 +168,8 @@ def open_clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, t
              "text_model.embeddings.position_embedding.weight": "positional_embedding",
              "text_model.final_layer_norm.weight": "ln_final.weight",
              "text_model.final_layer_norm.bias": "ln_final.bias"}
+    state = {k if k.startswith(("text_model.", "text_projection")) else "text_model." + k: v
+             for k, v in state.items()}
     for key, value in state.items():
         if key in fixed:
             out[prefix + fixed[key]] = value
@@ -177,7 +191,7 @@ def open_clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, t
     return out
 
 
-def to_original_layout(pipe: Any) -> dict[str, torch.Tensor]:
+def to_original_layout(pipe: Any, sd2: bool = False) -> dict[str, torch.Tensor]:
     unet_state = pipe.unet.state_dict()
     per_block = pipe.unet.config.layers_per_block
     up_has_attn = {int(k.split(".")[1]) for k in unet_state if k.startswith("up_blocks.") and ".attentions." in k}
@@ -191,11 +205,15 @@ def to_original_layout(pipe: Any) -> dict[str, torch.Tensor]:
     if hasattr(pipe, "text_encoder_2"):
         out.update(clip_to_ldm(pipe.text_encoder.state_dict(), "conditioner.embedders.0.transformer."))
         out.update(open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
+    elif sd2:
+        out.update(open_clip_to_ldm(pipe.text_encoder.state_dict(), "cond_stage_model.model."))
+        width = pipe.text_encoder.config.hidden_size  # SD 2.x files carry a projection diffusers ignores
+        out["cond_stage_model.model.text_projection"] = torch.zeros(width, width)
     else:
         out.update(clip_to_ldm(pipe.text_encoder.state_dict(), "cond_stage_model.transformer."))
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 
 
-def save_single_file(pipe: Any, path: Path, metadata: dict[str, str] | None = None) -> Path:
-    save_file(to_original_layout(pipe), str(path), metadata=metadata)
+def save_single_file(pipe: Any, path: Path, metadata: dict[str, str] | None = None, sd2: bool = False) -> Path:
+    save_file(to_original_layout(pipe, sd2), str(path), metadata=metadata)
     return path

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from checkpoint_support import save_single_file, tiny_sd1, tiny_sd1_inpaint, tiny_sdxl
+from checkpoint_support import save_single_file, tiny_sd1, tiny_sd1_inpaint, tiny_sd2, tiny_sdxl
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -28,10 +28,12 @@ def models(tmp_path_factory):
     """Each tiny architecture as a diffusers folder and as an original-layout single file."""
     root = tmp_path_factory.mktemp("checkpoints")
     out = {}
-    for name, build in (("sd1", tiny_sd1), ("sd1-inpaint", tiny_sd1_inpaint), ("sdxl", tiny_sdxl)):
+    builders = (("sd1", tiny_sd1), ("sd1-inpaint", tiny_sd1_inpaint), ("sd2-base", tiny_sd2), ("sdxl", tiny_sdxl))
+    for name, build in builders:
         pipe = build()
         pipe.save_pretrained(root / name)
-        out[name] = (root / name, save_single_file(pipe, root / f"{name}.safetensors"), pipe)
+        file = save_single_file(pipe, root / f"{name}.safetensors", sd2=name.startswith("sd2"))
+        out[name] = (root / name, file, pipe)
     return out
 
 
@@ -43,21 +45,25 @@ def _same_weights(a, b) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "arch", "inpaint"), [("sd1", "sd1", False), ("sd1-inpaint", "sd1", True), ("sdxl", "sdxl", False)]
+    ("name", "arch", "inpaint"),
+    [("sd1", "sd1", False), ("sd1-inpaint", "sd1", True), ("sd2-base", "sd2", False), ("sdxl", "sdxl", False)],
 )
 def test_detects_architecture_of_files_and_folders(models, name, arch, inpaint):
     folder, file, _ = models[name]
-    for source, kind in ((folder, "diffusers"), (file, "checkpoint")):
+    sources = ((folder, "diffusers"), (file, "checkpoint"))
+    if name == "sd2-base":
+        sources = sources[1:]  # a toy folder's 32-wide cross attention does not say "SD 2"
+    for source, kind in sources:
         info = inspect_source(source)
         assert (info.kind, info.arch, info.inpaint, info.prediction) == (kind, arch, inpaint, "epsilon")
 
 
-@pytest.mark.parametrize("name", ["sd1", "sd1-inpaint", "sdxl"])
+@pytest.mark.parametrize("name", ["sd1", "sd1-inpaint", "sd2-base", "sdxl"])
 def test_single_file_loads_every_weight_offline(models, name):
     folder, file, original = models[name]
     pipe = load_single_file(inspect_source(file), config_dir=folder)
     expected_class = {"sd1": "StableDiffusionPipeline", "sd1-inpaint": "StableDiffusionInpaintPipeline",
-                      "sdxl": "StableDiffusionXLPipeline"}[name]
+                      "sd2-base": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline"}[name]
     assert type(pipe).__name__ == expected_class
     for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
         if hasattr(original, component):
