@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from studio.core.request import GenerationRequest
-from studio.engine._prompt_syntax import Section, has_syntax, parse_prompt, plain_text
+from studio.engine._prompt_syntax import Section, parse_prompt, plain_text
 from studio.engine._slerp import weighted_lerp, weighted_slerp
 
 CACHE_SIZE = 32  # encoded prompts kept per model (~0.25 MB each for SD1, ~0.6 MB for SDXL)
@@ -124,12 +124,10 @@ class PromptEncoder:
     # ---- encoding --------------------------------------------------------------------------------
     def _encode_uncached(self, text: str) -> Encoded:
         self.encoder_calls += 1
-        sections = parse_prompt(text) if has_syntax(text) else None
-        plain = text if sections is None else plain_text(sections)
+        sections = parse_prompt(text)
+        plain = plain_text(sections)  # text without syntax comes back unchanged
         if plain is not None and self._fits(plain):
             return self._encode_plain(plain)
-        if sections is None:
-            sections = parse_prompt(text)
         return self._encode_weighted(sections)
 
     def _encode_plain(self, text: str) -> Encoded:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 ROUND_FACTOR = 1.1
 SQUARE_FACTOR = 1 / 1.1
 
-_SPECIAL = re.compile(r"[()\[\]\\]|\bBREAK\b")
 _WEIGHT_CLOSE = re.compile(r":\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*\)")
 _BREAK = re.compile(r"\bBREAK\b")
 
@@ -34,11 +33,6 @@ class Fragment:
 
 
 Section = list[Fragment]
-
-
-def has_syntax(prompt: str) -> bool:
-    """True if the prompt uses brackets, escapes or BREAK (else it is plain text)."""
-    return _SPECIAL.search(prompt) is not None
 
 
 def parse_prompt(prompt: str) -> list[Section]:
