@@ -161,3 +161,29 @@ def test_cli_lists_as_json_and_table_and_adds(library, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("studio: error:") and err.count("\n") == 1
     assert main(["models", "download", "a/b"]) == 1  # HF_HUB_OFFLINE is set in tests
+
+
+def test_taesd_folder_gives_full_size_previews_in_the_engine(studio_home, tiny_model_dir):
+    from diffusers import AutoencoderTiny
+
+    from studio.core.events import Finished, Preview
+    from studio.core.request import GenerationRequest
+    from studio.engine.backend import DiffusersBackend
+    from studio.engine.jobs import JobQueue
+
+    torch.manual_seed(0)
+    tiny = AutoencoderTiny(encoder_block_out_channels=(4, 4, 4, 4), decoder_block_out_channels=(4, 4, 4, 4),
+                           num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1))
+    tiny.save_pretrained(studio_home / "models" / "taesd")
+    queue = JobQueue(DiffusersBackend(EngineSettings()))
+    events: list = []
+    queue.subscribe(events.append)
+    try:
+        queue.submit(GenerationRequest("a red circle", steps=2, width=64, height=64, model=str(tiny_model_dir)))
+        assert queue.wait_idle(timeout=120)
+    finally:
+        assert queue.shutdown(timeout=60)
+    finished = [e for e in events if isinstance(e, Finished)]
+    assert finished and finished[0].info["preview_map"] == "taesd"
+    previews = [e.image for e in events if isinstance(e, Preview)]
+    assert previews and all(image.size == (64, 64) for image in previews)

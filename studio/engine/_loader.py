@@ -25,6 +25,7 @@ from studio.engine._devices import DevicePlan, place_pipeline, plan
 from studio.engine._embeddings import PromptEncoder
 from studio.engine._previews import PreviewMap, preview_map_for
 from studio.engine._schedulers import SchedulerCache
+from studio.engine._taesd import tiny_decoder_preview
 from studio.engine.backend import default_model_dir, model_dir_for
 from studio.engine.jobs import JobContext, UserError
 from studio.engine.tiny import ensure_tiny_model
@@ -187,7 +188,9 @@ class ModelLoader:
             pipe=pipe,
             device=device,
             dtype=dtype,
-            preview_map=preview_map_for(folder, arch, int(pipe.unet.config.in_channels)),
+            # a TAESD decoder in the models folder when the user has one, else the linear map
+            preview_map=tiny_decoder_preview(self.settings.resolved_models_dir(), arch, device, dtype)
+            or preview_map_for(folder, arch, int(pipe.unet.config.in_channels)),
             encoder=PromptEncoder(pipe),
             schedulers=SchedulerCache(pipe.scheduler.config),
         )
