@@ -513,6 +513,7 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
             if event.type() == QEvent.Type.Close:
                 panel.wait_recorded()  # let pending writes land before the app exits
+                gallery.close()
             return False
 
     panel._close_watch = _CloseWatch(panel)  # kept alive with the panel
