@@ -241,3 +241,11 @@ def test_variant_configs_are_patched_copies(models):
     assert json.loads((folder / "unet" / "config.json").read_text())["in_channels"] == 9
     assert json.loads((folder / "model_index.json").read_text())["_class_name"] == "StableDiffusionInpaintPipeline"
     assert variant_config_dir(info) == folder  # reused, not rebuilt
+
+
+def test_allowed_legacy_pickles_load_without_mmap(tmp_path):
+    from studio.engine._checkpoints import load_pickle_weights
+
+    old = tmp_path / "old.ckpt"
+    torch.save({"state_dict": {"a": torch.ones(2)}}, old, _use_new_zipfile_serialization=False)
+    assert torch.equal(load_pickle_weights(old)["a"], torch.ones(2))

@@ -168,7 +168,12 @@ def load_pickle_weights(path: Path) -> dict[str, Any]:
     import torch
 
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:  # files from before torch 1.6's zip format cannot be mapped
+            if "mmap" not in str(exc):
+                raise
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
         raise UserError(
             f"{path.name} holds more than plain weights and cannot be opened safely ({_first_line(exc)}); "
