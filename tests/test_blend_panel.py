@@ -159,22 +159,22 @@ def test_live_rendering_through_the_bridge_keeps_only_the_newest(qtbot, panel):
 
 def test_strip_fills_the_filmstrip_and_exports(qtbot, panel, bridge, tmp_path):
     panel.attach(bridge)
-    panel.frames_spin.setValue(4)
-    assert not panel.export_button.isEnabled()
+    panel.strip.frames_spin.setValue(4)
+    assert not panel.strip.export_button.isEnabled()
     ids = panel.render_strip()
-    assert len(ids) == 4 and panel.filmstrip.count() == 4
-    qtbot.waitUntil(lambda: len(panel.frames()) == 4, timeout=5000)
-    assert panel.export_button.isEnabled()
-    assert all(not panel.filmstrip.item(i).icon().isNull() for i in range(4))
-    assert "4/4" in panel.status_label.text()
-    with qtbot.waitSignal(panel.frameChosen) as chosen:
-        panel.filmstrip.itemClicked.emit(panel.filmstrip.item(2))
+    assert len(ids) == 4 and panel.strip.filmstrip.count() == 4
+    qtbot.waitUntil(lambda: len(panel.strip.frames()) == 4, timeout=5000)
+    assert panel.strip.export_button.isEnabled()
+    assert all(not panel.strip.filmstrip.item(i).icon().isNull() for i in range(4))
+    assert "4/4" in panel.strip.status_label.text()
+    with qtbot.waitSignal(panel.strip.frameChosen) as chosen:
+        panel.strip.filmstrip.itemClicked.emit(panel.strip.filmstrip.item(2))
     assert chosen.args[0].width() == 64
     target = tmp_path / "strip.gif"
-    assert panel.export_to(target) == [target]
+    assert panel.strip.export_to(target) == [target]
     with Image.open(target) as animation:
         assert animation.n_frames == 4
-    assert len(panel.export_to(tmp_path / "frames")) == 4
+    assert len(panel.strip.export_to(tmp_path / "frames")) == 4
 
 
 def test_strip_needs_prompt_b(panel, bridge):
