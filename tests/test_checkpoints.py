@@ -234,6 +234,21 @@ def test_wrong_folders_are_refused(tmp_path):
         inspect_source(broken)
 
 
+def test_folders_without_safe_weights_are_refused(tmp_path, models):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(models["sd1"][0], folder)
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.rename(weights.with_suffix(".bin"))
+    with pytest.raises(UserError, match="pickled files, which can run code"):
+        inspect_source(folder)
+    assert inspect_source(folder, allow_unsafe_pickles=True).arch == "sd1"
+    (folder / "unet" / "diffusion_pytorch_model.bin").unlink()
+    with pytest.raises(UserError, match="no unet weights"):
+        inspect_source(folder)
+
+
 def test_variant_configs_are_patched_copies(models):
     _, file, _ = models["sd1-inpaint"]
     info = inspect_source(file)

@@ -42,10 +42,13 @@ def fake_checkpoint(path, arch="sd1", in_channels=4, metadata=None):
 def fake_folder(path, class_name="StableDiffusionPipeline", cross=768, scheduler="EulerDiscreteScheduler"):
     for sub in ("unet", "vae", "scheduler"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    (path / "model_index.json").write_text(json.dumps({"_class_name": class_name}))
+    (path / "model_index.json").write_text(json.dumps(
+        {"_class_name": class_name, "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}))
     (path / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": cross, "sample_size": 64}))
     (path / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [1, 2, 3, 4]}))
     (path / "scheduler" / "scheduler_config.json").write_text(json.dumps({"_class_name": scheduler}))
+    for part in ("unet", "vae"):  # weights only need to exist for listing
+        (path / part / "diffusion_pytorch_model.safetensors").write_bytes(b"")
     return path
 
 

@@ -82,16 +82,17 @@ def inspect_source(path: Path | str, allow_unsafe_pickles: bool = False) -> Mode
     if not path.exists():
         raise UserError(f"model not found: {path}")
     if path.is_dir():
-        return inspect_folder(path)
+        return inspect_folder(path, allow_unsafe_pickles)
     return inspect_file(path, allow_unsafe_pickles)
 
 
-def inspect_folder(folder: Path) -> ModelInfo:
+def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
     index = _read_json(folder / "model_index.json", folder, "model_index.json")
     class_name = str(index.get("_class_name", ""))
     family = PIPELINE_ARCH.get(class_name)
     if family is None:
         raise UserError(f"{folder.name} is a {class_name or 'unknown pipeline'}, which Studio cannot run")
+    _check_folder_weights(folder, index, allow_unsafe_pickles)
     unet = _read_json(folder / "unet" / "config.json", folder, "unet/config.json")
     scheduler = {}
     sched_path = folder / "scheduler" / "scheduler_config.json"
@@ -111,6 +112,24 @@ def inspect_folder(folder: Path) -> ModelInfo:
         distilled=distilled,
         scheduler=sched_class,
     )
+
+
+def _check_folder_weights(folder: Path, index: dict[str, Any], allow_unsafe_pickles: bool) -> None:
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        entry = index.get(part)
+        if not isinstance(entry, list) or not entry or entry[0] is None:
+            continue
+        files = [p.name for p in (folder / part).glob("*") if p.is_file()]
+        if any(name.endswith(".safetensors") for name in files):
+            continue
+        if any(name.endswith(PICKLE_SUFFIXES) for name in files):
+            if allow_unsafe_pickles:
+                continue
+            raise UserError(
+                f"{folder.name} stores its {part} weights as pickled files, which can run code when loaded; "
+                "find a .safetensors version or turn on allow_unsafe_pickles in the engine settings"
+            )
+        raise UserError(f"{folder.name} has no {part} weights (an incomplete download, or configs only?)")
 
 
 def inspect_file(path: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:

@@ -117,11 +117,12 @@ def pipeline_from_source(
     source: Path, device: torch.device, dtype: torch.dtype, settings: EngineSettings | None = None
 ) -> Any:
     """Turn a model source into a ready pipeline on `device`. The one plug-in point for new sources."""
-    settings = settings or EngineSettings()
-    if source.is_file():  # a single-file checkpoint (.safetensors; pickles only when allowed)
-        from studio.engine._checkpoints import inspect_source, load_single_file
+    from studio.engine._checkpoints import inspect_source, load_single_file
 
-        info = inspect_source(source, settings.allow_unsafe_pickles)
+    settings = settings or EngineSettings()
+    # One-line errors for wrong files/folders, refused pickles and missing weights, before loading.
+    info = inspect_source(source, settings.allow_unsafe_pickles)
+    if source.is_file():  # a single-file checkpoint (.safetensors; pickles only when allowed)
         pipe = load_single_file(info, dtype=dtype, allow_unsafe_pickles=settings.allow_unsafe_pickles)
         for note in place_pipeline(pipe, settings, DevicePlan(device, dtype)):
             log.warning("%s", note)
