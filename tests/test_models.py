@@ -134,6 +134,14 @@ def test_recommended_defaults_follow_architecture_and_distillation(library, tmp_
     assert (turbo["steps"], turbo["guidance_scale"], turbo["width"]) == (4, 0.0, 512)
     xl = recommended_defaults(str(fake_checkpoint(tmp_path / "xl.safetensors", "sdxl")))
     assert xl["width"] == 1024
+    finetune = recommended_defaults(str(fake_checkpoint(tmp_path / "dreamXL_turboDPM.safetensors", "sdxl")))
+    assert (finetune["steps"], finetune["width"]) == (4, 1024)  # Turbo fine-tunes stay at 1024
+    realism = recommended_defaults(str(fake_checkpoint(tmp_path / "hyperrealism_v3.safetensors")))
+    assert realism["steps"] == 25  # "hyper" in a name is not Hyper-SD
+    hf_turbo = tmp_path / "hub" / "models--stabilityai--sdxl-turbo" / "snapshots" / "abc"
+    hf_turbo.parent.mkdir(parents=True)
+    turbo_folder = recommended_defaults(str(fake_folder(hf_turbo, "StableDiffusionXLPipeline", 2048)))
+    assert (turbo_folder["steps"], turbo_folder["guidance_scale"]) == (4, 0.0)
     lcm = recommended_defaults(str(fake_folder(tmp_path / "fast", scheduler="LCMScheduler")))
     assert (lcm["scheduler"], lcm["steps"], lcm["guidance_scale"]) == ("LCM", 4, 1.0)
     from studio.core.request import SCHEDULERS

@@ -44,7 +44,12 @@ PIPELINE_ARCH = {
     "StableDiffusionXLImg2ImgPipeline": "sdxl",
     "StableDiffusionXLInpaintPipeline": "sdxl",
 }
-DISTILLED_HINTS = ("turbo", "lcm", "lightning", "hyper")
+# Name fragments of few-step distilled models, checked in order ("hyper" alone would match
+# "hyperrealistic", so only Hyper-SD's own spellings count).
+DISTILLED_HINTS = (("turbo", "turbo"), ("lcm", "lcm"), ("lightning", "lightning"),
+                   ("hyper-sd", "hyper"), ("hyper_sd", "hyper"), ("hypersd", "hyper"))
+# Stability's own Turbo models are trained at 512 px; Turbo fine-tunes of SDXL keep 1024.
+OFFICIAL_TURBO_NAMES = ("sd_xl_turbo", "sdxl-turbo", "sdxl_turbo", "sd-turbo", "sd_turbo")
 
 
 def pickle_refusal(path: Path) -> str:
@@ -101,7 +106,7 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
     arch = "sdxl" if family == "sdxl" else ("sd2" if unet.get("cross_attention_dim") == 1024 else "sd1")
     in_channels = int(unet.get("in_channels", 4))
     sched_class = str(scheduler.get("_class_name", ""))
-    hints = f"{folder.name} {sched_class} {json.dumps(scheduler)}".lower()
+    hints = f"{_name_hints(folder)} {sched_class} {json.dumps(scheduler)}".lower()
     distilled = "lcm" if sched_class == "LCMScheduler" else _distilled_hint(hints)
     return ModelInfo(
         path=folder,
@@ -257,13 +262,18 @@ def _prediction(arch: str, keys: set[str], metadata: dict[str, str], hints: str)
 
 
 def _distilled_hint(text: str) -> str:
-    return next((hint for hint in DISTILLED_HINTS if hint in text), "")
+    return next((kind for fragment, kind in DISTILLED_HINTS if fragment in text), "")
+
+
+def _name_hints(path: Path) -> str:
+    # The last three parts: a HF cache snapshot is models--owner--name/snapshots/<hash>.
+    return " ".join(path.parts[-3:]).lower()
 
 
 def native_size_for(info: ModelInfo) -> int:
     """The image size (px) a checkpoint was trained at, from its architecture and variant."""
-    if info.distilled == "turbo":
-        return 512  # SD-Turbo and SDXL-Turbo are both trained at 512 px
+    if info.distilled == "turbo" and any(name in _name_hints(info.path) for name in OFFICIAL_TURBO_NAMES):
+        return 512
     if info.arch == "sdxl":
         return 1024
     if info.arch == "sd2" and info.prediction == "v_prediction":

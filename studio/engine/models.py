@@ -310,8 +310,6 @@ def recommended_defaults(model: str | Path | ModelEntry) -> dict[str, Any]:
         size = native_size_for(info) if info.kind == "checkpoint" else _folder_native_size(path, base["size"])
         if info.distilled:
             base.update(_DISTILLED_DEFAULTS[info.distilled])
-            if info.distilled == "turbo":
-                size = 512
     base.pop("size", None)
     return {**base, "width": size, "height": size}
 
