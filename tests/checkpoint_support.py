@@ -91,6 +91,20 @@ def tiny_sdxl(seed: int = 0) -> Any:
     return pipe
 
 
+def tiny_sdxl_inpaint(seed: int = 0) -> Any:
+    from diffusers import StableDiffusionXLInpaintPipeline
+
+    base = tiny_sdxl(seed)
+    torch.manual_seed(seed + 1)
+    unet = UNet2DConditionModel.from_config(base.unet.config, in_channels=9)
+    pipe = StableDiffusionXLInpaintPipeline(
+        vae=base.vae, text_encoder=base.text_encoder, text_encoder_2=base.text_encoder_2,
+        tokenizer=base.tokenizer, tokenizer_2=base.tokenizer_2, unet=unet, scheduler=base.scheduler,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 # ---- diffusers -> original layout --------------------------------------------------------------
 
 _RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",

@@ -9,7 +9,14 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from checkpoint_support import save_single_file, tiny_sd1, tiny_sd1_inpaint, tiny_sd2, tiny_sdxl
+from checkpoint_support import (
+    save_single_file,
+    tiny_sd1,
+    tiny_sd1_inpaint,
+    tiny_sd2,
+    tiny_sdxl,
+    tiny_sdxl_inpaint,
+)
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -28,7 +35,8 @@ def models(tmp_path_factory):
     """Each tiny architecture as a diffusers folder and as an original-layout single file."""
     root = tmp_path_factory.mktemp("checkpoints")
     out = {}
-    builders = (("sd1", tiny_sd1), ("sd1-inpaint", tiny_sd1_inpaint), ("sd2-base", tiny_sd2), ("sdxl", tiny_sdxl))
+    builders = (("sd1", tiny_sd1), ("sd1-inpaint", tiny_sd1_inpaint), ("sd2-base", tiny_sd2), ("sdxl", tiny_sdxl),
+                ("sdxl-inpaint", tiny_sdxl_inpaint))
     for name, build in builders:
         pipe = build()
         pipe.save_pretrained(root / name)
@@ -46,7 +54,8 @@ def _same_weights(a, b) -> None:
 
 @pytest.mark.parametrize(
     ("name", "arch", "inpaint"),
-    [("sd1", "sd1", False), ("sd1-inpaint", "sd1", True), ("sd2-base", "sd2", False), ("sdxl", "sdxl", False)],
+    [("sd1", "sd1", False), ("sd1-inpaint", "sd1", True), ("sd2-base", "sd2", False), ("sdxl", "sdxl", False),
+     ("sdxl-inpaint", "sdxl", True)],
 )
 def test_detects_architecture_of_files_and_folders(models, name, arch, inpaint):
     folder, file, _ = models[name]
@@ -58,12 +67,13 @@ def test_detects_architecture_of_files_and_folders(models, name, arch, inpaint):
         assert (info.kind, info.arch, info.inpaint, info.prediction) == (kind, arch, inpaint, "epsilon")
 
 
-@pytest.mark.parametrize("name", ["sd1", "sd1-inpaint", "sd2-base", "sdxl"])
+@pytest.mark.parametrize("name", ["sd1", "sd1-inpaint", "sd2-base", "sdxl", "sdxl-inpaint"])
 def test_single_file_loads_every_weight_offline(models, name):
     folder, file, original = models[name]
     pipe = load_single_file(inspect_source(file), config_dir=folder)
     expected_class = {"sd1": "StableDiffusionPipeline", "sd1-inpaint": "StableDiffusionInpaintPipeline",
-                      "sd2-base": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline"}[name]
+                      "sd2-base": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
+                      "sdxl-inpaint": "StableDiffusionXLInpaintPipeline"}[name]
     assert type(pipe).__name__ == expected_class
     for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
         if hasattr(original, component):
@@ -97,13 +107,14 @@ def test_txt2img_img2img_inpaint_run_from_one_load(models, name):
     assert result.images[0].size == (64, 64)
 
 
-def test_nine_channel_unet_always_gets_the_inpaint_pipeline(models):
-    folder, file, _ = models["sd1-inpaint"]
+@pytest.mark.parametrize("name", ["sd1-inpaint", "sdxl-inpaint"])
+def test_nine_channel_unet_always_gets_the_inpaint_pipeline(models, name):
+    folder, file, _ = models[name]
     pipe = load_single_file(inspect_source(file), config_dir=folder)
     for mode in ("txt2img", "img2img", "inpaint"):
-        assert type(pipeline_for(pipe, mode)).__name__ == "StableDiffusionInpaintPipeline"
+        assert type(pipeline_for(pipe, mode)).__name__.endswith("InpaintPipeline")
     result = pipe(prompt="x", image=_image(), mask_image=_mask(), height=64, width=64,
-                  num_inference_steps=1, guidance_scale=1.0)
+                  num_inference_steps=2, strength=1.0, guidance_scale=1.0)
     assert result.images[0].size == (64, 64)
 
 
