@@ -72,6 +72,7 @@ def test_generate_blend_flags_map_to_the_request(tmp_path):
         (["generate", "a", "--blend", "b", "--mix", "1.5"], "blend weights must be between 0 and 1"),
         (["strip", "a", "--to-prompt", "b", "--frames", "1"], "between 2 and"),
         (["strip", "a", "--to-prompt", " "], "second prompt"),
+        (["strip", "a", "--to-prompt", "b", "--fps", "0"], "--fps must be above 0"),
     ],
 )
 def test_bad_blend_input_is_one_line(tiny_model_dir, tmp_path, capsys, argv, message):

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from studio.engine.strip import strip_requests
 
     try:
+        if not args.fps > 0:
+            raise CliError(f"--fps must be above 0 (got {args.fps:g})")
         check_target(args.output)
         base = build_base_request(args)
         requests = strip_requests(base, args.to_prompt, args.frames, args.seed_b)
@@ -101,7 +103,8 @@ def build_base_request(args: argparse.Namespace) -> GenerationRequest:
             size = native_size(args.model)
         except UserError as exc:
             raise CliError(str(exc)) from None
-        width, height = width or size, height or size
+        width = size if width is None else width
+        height = size if height is None else height
     return GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative,
