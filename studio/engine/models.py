@@ -95,6 +95,9 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     if path.is_dir() and path.name.lower() in TINY_DECODER_NAMES and (path / "config.json").is_file():
         arch = "sdxl" if path.name.lower() == "taesdxl" else "sd1"
         return ModelEntry(name, str(path), "taesd", source, size, arch=arch)
+    if path.is_file() and path.suffix.lower() in MODEL_SUFFIXES[1:] and settings.allow_unsafe_pickles:
+        # An allowed pickle has no header: telling its architecture means loading it all. Later.
+        return ModelEntry(name, str(path), "checkpoint", source, size)
     try:
         info = inspect_source(path, settings.allow_unsafe_pickles)
     except UserError as exc:
