@@ -7,6 +7,8 @@
 2. Real-size SD 1.x and SDXL UNets built from resources/configs with random weights (nothing is
    downloaded): 20 CFG steps at 512 / 1024 px in fp16 (and SD 1.x in fp32 as the reference);
    steps/s, max memory, NaN check, and attention slicing's cost.
+3. A real-size random SD 1.x pipeline written as an original-layout single file (2 GB, temp dir),
+   loaded back offline with the shipped configs and tokenizer, and run for 20 steps at 512 px.
 
 Figures are relative to references measured in the same run. Without CUDA it prints
 "no CUDA: skipped" and exits 0.
@@ -110,6 +112,48 @@ def check_real_unets(steps: int) -> None:
     print(f"sd1   UNet fp16/fp32 speed ratio {rates[('sd1', torch.float16)] / rates[('sd1', torch.float32)]:.2f}")
 
 
+def check_real_single_file(steps: int) -> None:
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from checkpoint_support import save_single_file
+
+    from studio.engine._checkpoints import (
+        clip_tokenizer,
+        configs_root,
+        inspect_source,
+        load_single_file,
+    )
+
+    cfg = configs_root() / "sd1"
+    with torch.device("cuda"):
+        pipe = StableDiffusionPipeline(
+            vae=AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae")),
+            text_encoder=CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder")),
+            unet=UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet")),
+            tokenizer=clip_tokenizer(), scheduler=EulerDiscreteScheduler.from_pretrained(cfg / "scheduler"),
+            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        )
+    pipe.to(torch.float16)
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_single_file(pipe, Path(folder) / "random-sd15.safetensors")
+        del pipe
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        loaded = load_single_file(inspect_source(path), dtype=torch.float16).to("cuda")
+        load_time = time.perf_counter() - start
+    rate, finite = timed_pipeline(loaded, steps, 512)
+    print(f"sd1   single file 512px float16 {rate:7.2f} steps/s  load {load_time:5.1f} s  "
+          f"max {torch.cuda.max_memory_allocated() / 2**30:6.2f} GiB  finite={finite}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -123,6 +167,7 @@ def main() -> int:
     check_loader(args.steps)
     if not args.skip_real:
         check_real_unets(args.steps)
+        check_real_single_file(args.steps)
     return 0
 
 
