@@ -116,6 +116,21 @@ def test_request_is_the_base_with_the_panels_prompts_and_seeds(panel):
     assert panel.prompt_a.text() == "my own prompt"
 
 
+def test_apply_request_fills_the_sliders_without_rendering(qtbot, panel):
+    emitted = []
+    panel.requestChanged.connect(emitted.append)
+    blend = BASE.replace(
+        prompt="a cat", blend_prompts=("a dog", "a fox"), blend_weights=(0.3, 0.2), blend_mode="lerp",
+        seed=5, seed_b=6, seed_mix=0.7,
+    )
+    assert panel.apply_request(blend)
+    assert panel.build_request() == blend
+    qtbot.wait(DEBOUNCE_MS * 2)
+    assert not emitted
+    assert not panel.apply_request(BASE)  # nothing to blend: the sliders stay as they are
+    assert panel.build_request() == blend
+
+
 def test_moving_a_slider_emits_one_debounced_request(qtbot, panel):
     emitted = []
     panel.requestChanged.connect(emitted.append)
@@ -199,6 +214,10 @@ def test_panel_is_mounted_in_the_main_window(qtbot):
         request = panel.build_request()
         assert request.prompt == "a violet ring" and request.seed == 77
         assert window.prompt_panel.seed_edit.text() == seed_before  # no random seed rolled
+        # the gallery's "Reuse parameters" on a blend fills the sliders too
+        blend = request.replace(blend_prompts=("a grey cloud",), blend_weights=(0.6,))
+        window.gallery_panel.reuseParameters.emit(blend)
+        assert panel.prompt_b.text() == "a grey cloud" and panel.mix.value() == 0.6
     finally:
         window.close()
 

@@ -179,6 +179,30 @@ class BlendPanel(QWidget):
         self._schedule()
         return extra
 
+    def apply_request(self, request: GenerationRequest) -> bool:
+        """Fill the sliders from a blend request (e.g. the gallery's "Reuse parameters").
+        Returns False, changing nothing, for a request that blends nothing."""
+        if not request.blend_prompts and request.seed_b is None:
+            return False
+        for extra in list(self._extras):
+            self._remove_prompt(extra)
+        pairs = list(zip(request.blend_prompts, request.blend_weights, strict=False))
+        self.prompt_a.setText(request.prompt)
+        self.prompt_b.setText(pairs[0][0] if pairs else "")
+        self.mix.set_value(pairs[0][1] if pairs else 0.0)
+        for text, weight in pairs[1:]:
+            extra = self.add_prompt()
+            extra.edit.setText(text)
+            extra.weight.set_value(weight)
+        if request.blend_mode in BLEND_MODES:
+            self.mode_combo.setCurrentText(request.blend_mode)
+        self.seed_a.setText(str(request.seed))
+        if request.seed_b is not None:
+            self.seed_b.setText(str(request.seed_b))
+        self.seed_mix.set_value(request.seed_mix)
+        self._debounce.stop()  # reusing parameters shows them; it does not start a render
+        return True
+
     def _remove_prompt(self, extra: ExtraPrompt) -> None:
         self._extras.remove(extra)
         extra.deleteLater()
@@ -271,5 +295,8 @@ def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_
     dock.setObjectName("blendDock")
     dock.setWidget(scroll)
     window.add_panel(dock, Qt.DockWidgetArea.LeftDockWidgetArea, tabify_with=window.prompt_dock)
+    gallery = getattr(window, "gallery_panel", None)
+    if gallery is not None:  # "Reuse parameters" on a blend also fills the sliders, and shows them
+        gallery.reuseParameters.connect(lambda request: panel.apply_request(request) and dock.raise_())
     window.blend_panel = panel
     return panel
