@@ -209,3 +209,14 @@ def test_window_records_jobs_and_reuses_parameters(qtbot):
     gallery_panel.reuse_button.click()
     assert window.prompt_panel.build_request().prompt == "a lantern in fog"
     window.close()
+
+
+def test_leftover_files_are_cleaned_on_the_worker_thread(panel):
+    folder = panel.gallery.images_dir / "2020" / "01"
+    folder.mkdir(parents=True)
+    leftover = folder / ".x.png.123.tmp"
+    leftover.write_bytes(b"half")
+    panel.clean_in_background(min_age=0)
+    panel.wait_recorded()
+    assert not leftover.exists()
+    assert panel.gallery.verify_files() == []

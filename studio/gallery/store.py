@@ -96,13 +96,16 @@ class Gallery:
         self._db = db
 
     @classmethod
-    def open(cls, home: Path | None = None, clean_min_age: float = 600.0) -> Gallery:
+    def open(cls, home: Path | None = None, clean_min_age: float | None = 600.0) -> Gallery:
         """Open STUDIO_HOME/gallery (or home/gallery): create or migrate the database, move an
-        unreadable one aside (see `notice`), and remove files a crashed writer left behind."""
+        unreadable one aside (see `notice`), and remove files a crashed writer left behind.
+        `clean_min_age=None` skips that scan (the window runs it on a worker thread instead:
+        it walks every image file, a few hundred ms for 10,000)."""
         root = (Path(home) if home is not None else studio_home()) / "gallery"
         (root / "images").mkdir(parents=True, exist_ok=True)
         gallery = cls(root, Database.open(root / "gallery.db"))
-        gallery.clean_orphans(clean_min_age)
+        if clean_min_age is not None:
+            gallery.clean_orphans(clean_min_age)
         return gallery
 
     @property

@@ -358,9 +358,6 @@ class GalleryPanel(QWidget):
     def record(self, finished: Any, parent_id: int | None = None) -> None:
         """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
         first in the grid. The parent defaults to the gallery entry the request started from."""
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
-
         def store() -> None:
             try:
                 parent = parent_id
@@ -375,7 +372,24 @@ class GalleryPanel(QWidget):
                 log.exception("recording to the gallery failed")
                 self._stored.emit(GalleryError(f"could not record the image: {exc}"))
 
-        self._writer.submit(store)
+        self._background(store)
+
+    def _background(self, work) -> None:
+        # One worker thread for all gallery writes, so they never race each other.
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
+        self._writer.submit(work)
+
+    def clean_in_background(self, min_age: float = 600.0) -> None:
+        """Remove files a crashed writer left behind, on the worker thread."""
+
+        def clean() -> None:
+            try:
+                self.gallery.clean_orphans(min_age)
+            except Exception:  # housekeeping: never worth a message
+                log.exception("gallery clean-up failed")
+
+        self._background(clean)
 
     def wait_recorded(self) -> None:
         """Block until pending recordings are stored (for tests and shutdown)."""
@@ -480,11 +494,12 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
     from PySide6.QtGui import QImage
 
     try:
-        gallery = Gallery.open()
+        gallery = Gallery.open(clean_min_age=None)  # the file scan runs off the start-up path
     except GalleryError as exc:
         window.show_message(f"The gallery is unavailable: {exc}", error=True)
         return None
     panel = GalleryPanel(gallery, window)
+    panel.clean_in_background()
     window.add_panel(panel.as_dock(window), Qt.DockWidgetArea.RightDockWidgetArea,
                      tabify_with=getattr(window, "queue_dock", None))
     window.bridge.finished.connect(lambda _job, _image, event: panel.record(event))
