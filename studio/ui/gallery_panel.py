@@ -358,6 +358,7 @@ class GalleryPanel(QWidget):
     def record(self, finished: Any, parent_id: int | None = None) -> None:
         """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
         first in the grid. The parent defaults to the gallery entry the request started from."""
+
         def store() -> None:
             try:
                 parent = parent_id
