@@ -56,8 +56,8 @@ def test_render_strip_returns_frames_in_order():
 def test_render_strip_reports_a_failed_frame_and_stops_the_rest():
     engine = fake_engine(step_delay=0.01)
     try:
-        requests = [BASE, BASE.replace(prompt="please FAIL"), BASE, BASE]
-        with pytest.raises(UserError, match="frame 2 failed"):
+        requests = [BASE.replace(steps=30), BASE, BASE.replace(prompt="please FAIL"), BASE]
+        with pytest.raises(UserError, match="frame 3 failed"):
             render_strip(engine, requests)
         assert engine.wait_idle(5)
     finally:

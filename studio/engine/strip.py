@@ -84,19 +84,16 @@ def render_strip(
             pass
     finally:
         unsubscribe()
-        if len(results) < len(requests) or any(not isinstance(e, Finished) for e in results.values()):
-            for job_id, frame in ids.items():
-                if frame not in results:
-                    engine.cancel(job_id)
-    images = []
-    for index in range(len(requests)):
-        event = results.get(index)
-        if isinstance(event, Failed):
-            raise UserError(f"frame {index + 1} failed: {event.message}")
-        if not isinstance(event, Finished):
-            raise UserError(f"frame {index + 1} was cancelled")
-        images.append(event.image)
-    return images
+        for job_id, frame in ids.items():  # stop what is left after a failure or Ctrl-C
+            if frame not in results:
+                engine.cancel(job_id)
+    failed = sorted((frame, e.message) for frame, e in results.items() if isinstance(e, Failed))
+    if failed:
+        raise UserError(f"frame {failed[0][0] + 1} failed: {failed[0][1]}")
+    missing = [i for i in range(len(requests)) if not isinstance(results.get(i), Finished)]
+    if missing:
+        raise UserError(f"frame {missing[0] + 1} was cancelled")
+    return [results[i].image for i in range(len(requests))]
 
 
 def contact_sheet(images: Sequence[Image.Image], gap: int = 0) -> Image.Image:
