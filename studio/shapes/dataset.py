@@ -189,7 +189,7 @@ def compose_caption(label: dict[str, Any], said: list[dict[str, bool]], bg_said:
     """Build a caption from a label, per-object 'said' flags and a template index (0..4)."""
     objs = label["objects"]
     article = template != 1
-    body = " and ".join(_noun_phrase(o, s, article) for o, s in zip(objs, said))
+    body = " and ".join(_noun_phrase(o, s, article) for o, s in zip(objs, said, strict=True))
     bg = label["background"]
     if template == 0:
         return body + (f" on {_article(bg)} {bg} background" if bg_said else "")

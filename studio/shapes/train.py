@@ -1,0 +1,426 @@
+"""Train Studio's embedded shapes model: VAE first, then UNet + text encoder on cached latents.
+
+    python -m studio.shapes.train --out resources/models/studio-shapes [--steps N] [--tiny] [--resume]
+
+Checkpoints, the loss log and intermediate artefacts live in ``--work`` (outside the
+repo); only the exported diffusers folder is written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, StableDiffusionPipeline
+from transformers import CLIPTokenizer
+
+from studio.shapes import dataset as ds
+from studio.shapes.model import (
+    build_sampling_scheduler,
+    build_scheduler,
+    build_text_encoder,
+    build_tokenizer,
+    build_unet,
+    build_vae,
+    piece_token_ids,
+)
+
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover - tqdm is optional
+    tqdm = None
+
+
+class Progress:
+    """tqdm when available, otherwise a printed line every few percent."""
+
+    def __init__(self, total: int, start: int, desc: str) -> None:
+        self.total, self.n, self.desc = total, start, desc
+        self.bar = tqdm(total=total, initial=start, desc=desc, mininterval=5.0, file=sys.stdout) if tqdm else None
+        self._last = time.time()
+
+    def update(self, loss: float) -> None:
+        self.n += 1
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            self.bar.update(1)
+        elif time.time() - self._last > 10 or self.n == self.total:
+            self._last = time.time()
+            print(f"{self.desc} {self.n}/{self.total} loss={loss:.4f}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _save_ckpt(path: Path, **state: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a kill mid-save never leaves a corrupt checkpoint
+
+
+def _lr_at(step: int, total: int, base: float, warmup: int, time_frac: float = 0.0) -> float:
+    """Warmup then cosine to 10%; progress is the larger of step and wall-clock fraction,
+    so a time-capped run still anneals instead of stopping at full learning rate."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = max((step - warmup) / max(1, total - warmup), time_frac)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def _image_batch(rng: random.Random, n: int) -> torch.Tensor:
+    return torch.from_numpy(np.stack([ds.image_to_array(ds.sample(rng)[0]) for _ in range(n)]))
+
+
+# --------------------------------------------------------------------------- VAE
+
+
+def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -> AutoencoderKL:
+    """Phase 1: reconstruction (L1 + MSE) with a tiny KL term; returns the VAE with scaling_factor set."""
+    final = work / "vae"
+    if args.resume and (final / "config.json").exists():
+        print("VAE: reusing finished", final)
+        return AutoencoderKL.from_pretrained(final).to(device)
+    vae = build_vae(args.tiny).to(device)
+    # Auxiliary linear probe latent -> pooled RGB (thrown away after training): without it the
+    # encoder collapsed red/orange/yellow onto one latent direction; it also makes the fast
+    # linear preview map accurate.
+    probe = torch.nn.Conv2d(vae.config.latent_channels, 3, 1).to(device)
+    opt = torch.optim.AdamW(list(vae.parameters()) + list(probe.parameters()), lr=args.vae_lr, weight_decay=0.0)
+    ckpt, step = work / "vae_ckpt.pt", 0
+    rng = random.Random(args.seed + 1)
+    if args.resume and ckpt.exists():
+        st = torch.load(ckpt, map_location=device, weights_only=False)
+        vae.load_state_dict(st["model"])
+        if "probe" in st:
+            probe.load_state_dict(st["probe"])
+            opt.load_state_dict(st["opt"])
+        step, rng = st["step"], st["rng"]
+    bar = Progress(args.vae_steps, step, "vae")
+    vae.train()
+    while step < args.vae_steps:
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, args.vae_steps, args.vae_lr, 20)
+        x = _image_batch(rng, args.vae_batch)
+        if args.vae_crop < x.shape[-1]:
+            # The VAE is fully convolutional (no attention), so random crops teach it the
+            # same local job at a fraction of the cost of full 128x128 images.
+            oy, ox = (rng.randrange(x.shape[-1] - args.vae_crop + 1) for _ in range(2))
+            x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
+        x = x.contiguous().to(device)
+        post = vae.encode(x).latent_dist
+        # Decode the mean plus a little noise rather than a full posterior sample: converges far
+        # faster on a CPU budget, and the noise keeps the decoder tolerant of imperfect latents.
+        z = post.mean + 0.05 * torch.randn_like(post.mean)
+        rec = vae.decode(z).sample
+        # L1 keeps flat colours crisp; MSE punishes the rare big miss (a lost star tip);
+        # the variance term drives logvar down so img2img's posterior samples stay near the mean.
+        pooled = F.avg_pool2d(x, x.shape[-1] // post.mean.shape[-1])
+        loss = (F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-3 * post.var.mean()
+                + F.mse_loss(probe(post.mean), pooled))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(loss.item())
+        log.write(f"vae\t{step}\t{loss.item():.5f}\n")
+        if step % args.save_every == 0 or step == args.vae_steps:
+            log.flush()
+            _save_ckpt(ckpt, model=vae.state_dict(), probe=probe.state_dict(), opt=opt.state_dict(), step=step,
+                       rng=rng)
+    bar.close()
+    vae.eval()
+    # Scale latents to ~unit variance, as SD does with its 0.18215.
+    with torch.no_grad():
+        lat = torch.cat([vae.encode(_image_batch(random.Random(7), 32).to(device)).latent_dist.mean
+                         for _ in range(4 if args.tiny else 16)])
+    scale = float(1.0 / lat.std())
+    vae.register_to_config(scaling_factor=scale)
+    print(f"VAE latent mean {lat.mean():.3f} std {lat.std():.3f} -> scaling_factor {scale:.4f}")
+    vae.save_pretrained(final, safe_serialization=True)
+    return vae
+
+
+def finetune_decoder(args: argparse.Namespace, work: Path, device: torch.device, log) -> AutoencoderKL:
+    """Phase 1b: sharpen the decoder on full 128x128 images with the encoder frozen.
+
+    The latent space (what the UNet learns) is unchanged, so this phase can also run
+    in parallel with UNet training. Writes ``work/vae_final``.
+    """
+    final = work / "vae_final"
+    vae = AutoencoderKL.from_pretrained(work / "vae").to(device)
+    if args.decoder_steps <= 0:
+        return vae
+    if args.resume and (final / "config.json").exists():
+        return AutoencoderKL.from_pretrained(final).to(device)
+    vae.requires_grad_(False)
+    dec = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    for p_ in dec:
+        p_.requires_grad_(True)
+    opt = torch.optim.AdamW(dec, lr=args.decoder_lr, weight_decay=0.0)
+    ckpt, step = work / "decoder_ckpt.pt", 0
+    rng = random.Random(args.seed + 5)
+    if args.resume and ckpt.exists():
+        st = torch.load(ckpt, map_location=device, weights_only=False)
+        vae.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, rng = st["step"], st["rng"]
+    bar = Progress(args.decoder_steps, step, "decoder")
+    t0 = time.time()
+    while step < args.decoder_steps:
+        if args.decoder_minutes and time.time() - t0 > args.decoder_minutes * 60:
+            break
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, args.decoder_steps, args.decoder_lr, 10)
+        x = _image_batch(rng, args.vae_batch).to(device)
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mean
+        rec = vae.decode(z + 0.05 * torch.randn_like(z)).sample
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(loss.item())
+        log.write(f"decoder\t{step}\t{loss.item():.5f}\n")
+        if step % args.save_every == 0 or step == args.decoder_steps:
+            log.flush()
+            _save_ckpt(ckpt, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng)
+    bar.close()
+    vae.requires_grad_(False)
+    vae.eval().save_pretrained(final, safe_serialization=True)
+    return vae
+
+
+# --------------------------------------------------------------------------- latent cache
+
+
+def cache_latents(args: argparse.Namespace, work: Path, vae: AutoencoderKL,
+                  device: torch.device) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Encode a fixed pool of scenes once; captions are re-sampled from labels every epoch."""
+    path = work / "latents.pt"
+    if path.exists():
+        st = torch.load(path, weights_only=False)
+        if st["n"] == args.n_scenes and st["scale"] == vae.config.scaling_factor:
+            return st["latents"], st["labels"]
+    rng = random.Random(args.seed + 2)
+    lats, labels = [], []
+    bs = 64
+    with torch.no_grad():
+        for i in range(0, args.n_scenes, bs):
+            items = [ds.sample(rng) for _ in range(min(bs, args.n_scenes - i))]
+            x = torch.from_numpy(np.stack([ds.image_to_array(im) for im, _, _ in items])).to(device)
+            lats.append((vae.encode(x).latent_dist.mean * vae.config.scaling_factor).cpu())
+            labels += [{k: v for k, v in lab.items() if k in ("objects", "background")} for _, _, lab in items]
+    latents = torch.cat(lats)
+    torch.save({"n": args.n_scenes, "scale": vae.config.scaling_factor, "latents": latents, "labels": labels}, path)
+    return latents, labels
+
+
+def _caption(label: dict[str, Any], rng: random.Random) -> str:
+    for _ in range(50):
+        cap, _ = ds.describe(label, rng)
+        if not ds.is_heldout(cap):
+            return cap
+    return ""
+
+
+# --------------------------------------------------------------------------- UNet + text encoder
+
+
+def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log) -> None:
+    tok = build_tokenizer(work / "tokenizer")
+    latents, labels = cache_latents(args, work, vae, device)
+    te = build_text_encoder(len(tok), args.tiny).to(device)
+    unet = build_unet(te.config.hidden_size, args.tiny).to(device)
+    sched = build_scheduler()
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
+    ema = [p.detach().clone() for p in params]
+    ckpt, step = work / "unet_ckpt.pt", 0
+    rng = random.Random(args.seed + 3)
+    gen = torch.Generator().manual_seed(args.seed + 4)
+    frac0 = 0.0
+    if args.resume and ckpt.exists():
+        st = torch.load(ckpt, map_location=device, weights_only=False)
+        unet.load_state_dict(st["unet"])
+        te.load_state_dict(st["te"])
+        opt.load_state_dict(st["opt"])
+        ema = [e.to(device) for e in st["ema"]]
+        step, rng = st["step"], st["rng"]
+        gen.set_state(st["gen"])
+        frac0 = st.get("time_frac", 0.0)
+    alphas = sched.alphas_cumprod.to(device)
+    snr = alphas / (1 - alphas)
+    t0 = time.time()
+    # Wall-clock budget (minutes from now, or an absolute --stop-at time), whichever is sooner.
+    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+    if args.stop_at:
+        budget = min(budget, args.stop_at - t0)
+    bar = Progress(args.steps, step, "unet")
+    unet.train()
+    te.train()
+    time_frac = frac0
+    while step < args.steps:
+        time_frac = frac0 + (1 - frac0) * (time.time() - t0) / budget if budget < float("inf") else 0.0
+        if time_frac >= 1.0:
+            print(f"time budget reached at step {step}; exporting", flush=True)
+            break
+        lr = _lr_at(step, args.steps, args.lr, 100, time_frac)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(latents), (args.batch,), generator=gen)
+        x0 = latents[idx].to(device)
+        # ~10% empty captions teach the unconditional branch used by classifier-free guidance.
+        caps = ["" if rng.random() < 0.1 else _caption(labels[i], rng) for i in idx.tolist()]
+        ids = tok(caps, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids.to(device)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (args.batch,), generator=gen).to(device)
+        xt = sched.add_noise(x0, noise, t)
+        emb = te(ids)[0]
+        pred = unet(xt, t, emb).sample
+        # Min-SNR-5 weighting: converges faster than plain epsilon MSE on short budgets.
+        w = torch.clamp(snr[t], max=5.0) / snr[t]
+        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema, params, strict=True):
+                e.lerp_(p.detach(), 1 - decay)
+        bar.update(loss.item())
+        log.write(f"unet\t{step}\t{loss.item():.5f}\t{lr:.2e}\n")
+        if step % args.save_every == 0 or step == args.steps:
+            log.flush()
+            _save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
+                       step=step, rng=rng, gen=gen.get_state(), time_frac=time_frac)
+    bar.close()
+    with torch.no_grad():
+        for e, p in zip(ema, params, strict=True):
+            p.copy_(e)
+    export(args.out, vae, te, tok, unet, build_sampling_scheduler())
+
+
+def export_checkpoint(args: argparse.Namespace, work: Path) -> None:
+    """Export the EMA weights of the latest UNet checkpoint (e.g. a run stopped early)."""
+    vae_dir = work / "vae_final" if (work / "vae_final" / "config.json").exists() else work / "vae"
+    vae = AutoencoderKL.from_pretrained(vae_dir)
+    tok = CLIPTokenizer.from_pretrained(work / "tokenizer")
+    te = build_text_encoder(len(tok), args.tiny)
+    unet = build_unet(te.config.hidden_size, args.tiny)
+    st = torch.load(work / "unet_ckpt.pt", map_location="cpu", weights_only=False)
+    with torch.no_grad():
+        for e, p in zip(st["ema"], list(unet.parameters()) + list(te.parameters()), strict=True):
+            p.copy_(e)
+    print(f"exporting EMA weights of step {st['step']}")
+    export(args.out, vae, te, tok, unet, build_sampling_scheduler())
+
+
+def export(out: str | Path, vae, te, tok, unet, sched) -> None:
+    """Write a standard diffusers folder loadable with StableDiffusionPipeline.from_pretrained."""
+    out = Path(out)
+    with torch.no_grad():
+        emb = te.get_input_embeddings().weight
+        emb[piece_token_ids(tok)] = emb[tok.unk_token_id].clone()  # word pieces behave exactly like unk
+    pipe = StableDiffusionPipeline(
+        vae=copy.deepcopy(vae).cpu().eval(), text_encoder=te.cpu().eval(), tokenizer=tok,
+        unet=unet.cpu().eval(), scheduler=sched, safety_checker=None, feature_extractor=None,
+        image_encoder=None, requires_safety_checker=False,
+    )
+    if out.exists():
+        keep = out / "preview_map.json"
+        saved = keep.read_text() if keep.exists() else None
+        shutil.rmtree(out)
+    else:
+        saved = None
+    pipe.save_pretrained(out, safe_serialization=True)
+    if saved is not None:
+        (out / "preview_map.json").write_text(saved)
+    for name in ("vocab.json", "merges.txt"):  # the classic CLIP pair alongside tokenizer.json
+        src = Path(tok.name_or_path) / name
+        if src.exists():
+            shutil.copy(src, out / "tokenizer" / name)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"exported {out} ({size / 1e6:.1f} MB)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="diffusers folder to write")
+    p.add_argument("--work", default="/work/train-work/studio-shapes", help="checkpoints and logs")
+    p.add_argument("--steps", type=int, default=1800, help="UNet+text-encoder steps")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema", type=float, default=0.995)
+    p.add_argument("--vae-steps", type=int, default=1100)
+    p.add_argument("--vae-batch", type=int, default=12)
+    p.add_argument("--vae-lr", type=float, default=2e-3)
+    p.add_argument("--vae-crop", type=int, default=64, help="random crop size for VAE training")
+    p.add_argument("--decoder-steps", type=int, default=1000, help="decoder-only fine-tune steps")
+    p.add_argument("--decoder-lr", type=float, default=5e-4)
+    p.add_argument("--decoder-minutes", type=float, default=0.0, help="time cap for the decoder phase")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="run only the decoder phase (e.g. in parallel with UNet training)")
+    p.add_argument("--n-scenes", type=int, default=8000, help="size of the cached latent pool")
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--max-minutes", type=float, default=50.0, help="stop UNet training early and export")
+    p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
+                   help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--tiny", action="store_true", help="seconds-long smoke run with tiny models")
+    p.add_argument("--export-only", action="store_true", help="export the latest checkpoint in --work")
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.steps, args.batch, args.vae_steps, args.vae_batch, args.n_scenes = 4, 4, 4, 4, 32
+        args.decoder_steps = 2
+        args.save_every = 2
+    torch.set_num_threads(args.threads)
+    _seed_all(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    work = Path(args.work)
+    if args.export_only:
+        export_checkpoint(args, work)
+        return
+    if args.decoder_only:
+        with open(work / "decoder_log.tsv", "a") as log:
+            finetune_decoder(args, work, device, log)
+        return
+    if work.exists() and not args.resume:
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "args.json").write_text(json.dumps(vars(args), indent=1))
+    t0 = time.time()
+    with open(work / "loss_log.tsv", "a") as log:
+        train_vae(args, work, device, log)
+        vae = finetune_decoder(args, work, device, log)
+        print(f"VAE done after {(time.time() - t0) / 60:.1f} min", flush=True)
+        train_unet(args, work, vae, device, log)
+    print(f"total {(time.time() - t0) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
