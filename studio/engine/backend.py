@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,18 @@ from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
 from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
 from studio.engine.tiny import tiny_model_cache
+
+
+class _DropTorchvisionFallbackNotice(logging.Filter):
+    """transformers announces, on every first load, that it uses its PIL image processor because
+    torchvision is absent. Studio never uses image processors, so the notice is only noise in the
+    CLI's progress line and the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision" not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.import_utils").addFilter(_DropTorchvisionFallbackNotice())
 
 OOM_HINT = (
     "out of memory: try a smaller size, or turn on CPU offload, attention slicing "
