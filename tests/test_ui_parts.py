@@ -252,3 +252,55 @@ def test_native_size_follows_the_model(qtbot, tmp_path):
     assert panel.build_request().width == 160
     panel.set_model(str(tmp_path / "gone"))  # unreadable: a usable size, the job explains the rest
     assert panel.width_spin.value() == 512
+
+
+def test_open_checkpoint_file_and_model_folder_from_the_picker(qtbot, monkeypatch, tmp_path):
+    from test_models import fake_checkpoint, fake_folder, fake_lora
+
+    from studio.ui.prompt_panel import OPEN_FILE_LABEL, OPEN_FOLDER_LABEL
+
+    panel = _panel(qtbot)
+    messages = []
+    panel.message.connect(messages.append)
+    combo = panel.model_combo
+    checkpoint = fake_checkpoint(tmp_path / "dreamy-sd15.safetensors")
+    picked = {"file": str(checkpoint), "folder": ""}
+    monkeypatch.setattr("studio.ui.prompt_panel.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (picked["file"], "Checkpoints (*.safetensors)"))
+    monkeypatch.setattr("studio.ui.prompt_panel.QFileDialog.getExistingDirectory", lambda *a, **k: picked["folder"])
+
+    combo.activated.emit(combo.findText(OPEN_FILE_LABEL))
+    assert panel.model() == str(checkpoint) and combo.currentText() == "dreamy-sd15.safetensors"
+    assert panel.width_spin.value() == 512  # the checkpoint's own size, from its header
+    combo.activated.emit(combo.findText(OPEN_FOLDER_LABEL))  # cancelled: the model in use stays
+    assert panel.model() == str(checkpoint)
+
+    picked["file"] = str(fake_lora(tmp_path / "ink.safetensors"))  # a LoRA is not a model
+    combo.activated.emit(combo.findText(OPEN_FILE_LABEL))
+    assert panel.model() == str(checkpoint) and "LoRA" in messages[-1]
+
+    picked["folder"] = str(fake_folder(tmp_path / "my-sd15"))
+    combo.activated.emit(combo.findText(OPEN_FOLDER_LABEL))
+    panel.prompt_edit.setPlainText("x")
+    assert panel.build_request().model == picked["folder"]
+    combo.activated.emit(0)  # back to the bundled model
+    assert panel.build_request().model == ""
+    assert panel.recent_models() == [picked["folder"], str(checkpoint)]
+
+
+def test_loras_are_carried_and_malformed_saved_ones_dropped(qtbot):
+    panel = _panel(qtbot)
+    panel.prompt_edit.setPlainText("x")
+    assert not panel.loras_label.isVisibleTo(panel)
+    panel.restore_state({"loras": [["/l/ink.safetensors", 0.5], ["", 1], "junk", ["/l/x.safetensors", "heavy"]]})
+    assert panel.build_request().loras == (("/l/ink.safetensors", 0.5),)
+    assert panel.loras_label.isVisibleTo(panel) and "ink (0.50)" in panel.loras_label.text()
+    assert panel.state()["loras"] == [["/l/ink.safetensors", 0.5]]
+
+
+def test_the_app_icon_is_a_256_px_picture():
+    from studio.ui.app import app_icon
+
+    icon = app_icon()
+    assert not icon.isNull()
+    assert icon.availableSizes()[0].toTuple() == (256, 256)

@@ -228,3 +228,25 @@ def test_generate_button_says_it_queues_while_busy(qtbot):
     with qtbot.waitSignal(window.bridge.cancelled, timeout=10_000):
         window.cancel_current()
     qtbot.waitUntil(lambda: window.prompt_panel.generate_button.text() == "Generate", timeout=5_000)
+
+
+def test_gallery_detail_buttons_fit_the_default_dock_width(qtbot):
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QAbstractButton
+
+    window, _ = open_window(qtbot)
+    gallery = window.gallery_panel
+    set_fields(window, prompt="a long prompt " * 8)
+    with qtbot.waitSignal(gallery.recorded, timeout=10_000):
+        window.generate()
+    gallery.view.setCurrentIndex(gallery.model.index(0))
+    assert gallery.current_record() is not None
+    assert window.size().toTuple() == (1280, 820) and gallery.isVisible()
+    buttons = (gallery.open_button, gallery.reuse_button, gallery.source_button, gallery.favourite_button,
+               gallery.parent_button, gallery.children_button, gallery.delete_button)
+    for button in buttons:
+        assert isinstance(button, QAbstractButton) and button.isVisible()
+        rect = QRect(button.mapTo(gallery, QPoint(0, 0)), button.size())
+        assert gallery.rect().contains(rect), f"{button.text()} is clipped"
+        assert button.width() >= button.sizeHint().width() - 1, f"{button.text()} is squeezed"
+        assert button.visibleRegion().boundingRect().size() == button.size(), f"{button.text()} is covered"

@@ -19,7 +19,18 @@ import sys
 import time
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
+
+from studio.core.paths import repo_resources
+
+ICON_FILE = "icons/studio.png"  # drawn by resources/icons/make_icon.py
+
+
+def app_icon() -> QIcon:
+    """Studio's icon; an empty icon (the platform's default) if the file is missing."""
+    path = repo_resources() / ICON_FILE
+    return QIcon(str(path)) if path.is_file() else QIcon()
 
 
 def run_app(argv: list[str] | None = None) -> int:
@@ -31,6 +42,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
+    app.setWindowIcon(app_icon())  # title bar, task bar and window switcher
     apply_theme(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

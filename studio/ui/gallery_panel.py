@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -105,7 +104,6 @@ class GalleryPanel(QWidget):
         self.status = QLabel(wordWrap=True)
 
         self.details = QPlainTextEdit(readOnly=True)
-        self.details.setMinimumHeight(120)
         self.details.setPlaceholderText("Select an image to see how it was made.")
         self.tags = QLineEdit(placeholderText="tags, comma separated")
         self.open_button = QPushButton("Open", toolTip="Open on the canvas (double-click)")
@@ -116,6 +114,8 @@ class GalleryPanel(QWidget):
         self.parent_button = QPushButton("Parent")
         self.children_button = QToolButton(text="Children")
         self.children_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Never squeezed below its text (a tool button would be, unlike the push buttons beside it).
+        self.children_button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.children_menu = QMenu(self.children_button)
         self.children_button.setMenu(self.children_menu)
 
@@ -125,26 +125,18 @@ class GalleryPanel(QWidget):
         more = QHBoxLayout()
         for button in (self.favourite_button, self.parent_button, self.children_button, self.delete_button):
             more.addWidget(button)
-        detail = QWidget()
-        detail_layout = QVBoxLayout(detail)
-        detail_layout.setContentsMargins(0, 0, 0, 0)
-        detail_layout.addWidget(self.details, 1)
-        detail_layout.addWidget(self.tags)
-        detail_layout.addLayout(actions)
-        detail_layout.addLayout(more)
 
-        # In a scroll area so the panel stays small enough to share a dock column.
-        detail_scroll = QScrollArea()
-        detail_scroll.setWidgetResizable(True)
-        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        detail_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        detail_scroll.setWidget(detail)
+        # The grid and the parameters share a splitter; tags and actions sit below it, so they are
+        # always in full view whatever the split (the parameters text scrolls on its own).
+        self.details.setMinimumHeight(64)
         self.view.setMinimumSize(THUMB + 24, THUMB // 2)
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.view)
-        splitter.addWidget(detail_scroll)
+        splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
 
         footer = QHBoxLayout()
         footer.addWidget(self.count_label, 1)
@@ -152,6 +144,9 @@ class GalleryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.tags)
+        layout.addLayout(actions)
+        layout.addLayout(more)
         layout.addLayout(footer)
         layout.addWidget(self.status)
 

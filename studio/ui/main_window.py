@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         from studio.ui.gallery_panel import install_gallery  # issue 6: Gallery panel, recording
 
         install_gallery(self)
+        from studio.ui.model_library import install_model_library  # Models panel: models, LoRAs
+
+        install_model_library(self)
         self._restore_settings()
         # issue 5: Blend panel, strips. Added after the saved layout is restored: add_panel then
         # restores its place, and the window geometry is not stretched by an interim layout.
@@ -267,6 +270,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.prompt_panel.generateRequested.connect(self.generate)
+        self.prompt_panel.message.connect(self.show_message)
         # Save the panel a moment after each edit too, so a crash never loses a long prompt.
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)

@@ -4,6 +4,7 @@ and the LoRA list with a weight for each.
 Signals: modelChosen(str path), lorasChanged(list[(path, weight)]) with the checked LoRAs,
 message(str) one line for the status bar. Listing reads headers only (fast, on the GUI thread);
 hashes read whole files, so they are computed on a worker thread and cached by the library.
+`install_model_library(window)` docks it beside the Gallery and wires it to the prompt panel.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -50,10 +52,15 @@ class ModelLibraryPanel(QWidget):
     hashesDone = Signal()
     _hashed = Signal(str, str)  # path, sha256: worker thread -> GUI thread
 
-    def __init__(self, settings: EngineSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: EngineSettings | None = None, parent: QWidget | None = None, load: bool = True
+    ) -> None:
+        """`load=False` leaves the lists empty until `refresh()` (the window lists on first show)."""
         super().__init__(parent)
         self.settings = settings or load_settings()
         self.entries: list[ModelEntry] = []
+        self.loaded = False
+        self._checked: dict[str, float] = {}  # ticked LoRAs, kept even before the list is loaded
         self._hash_thread: threading.Thread | None = None
         self.setAcceptDrops(True)
 
@@ -63,42 +70,62 @@ class ModelLibraryPanel(QWidget):
         self.models.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.models.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(MODEL_COLUMNS)):
+            self.models.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # Kind and Source are in each row's tooltip; hidden so the table fits a dock column.
+        for name in ("Kind", "Source"):
+            self.models.setColumnHidden(MODEL_COLUMNS.index(name), True)
+        self.models.setWordWrap(False)
+        self.models.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.models.verticalHeader().hide()
         self.models.cellDoubleClicked.connect(lambda row, _col: self.choose_row(row))
 
         self.loras = QTableWidget(0, 2)
         self.loras.setHorizontalHeaderLabels(("LoRA", "Weight"))
         self.loras.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.loras.setWordWrap(False)
+        self.loras.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.loras.verticalHeader().hide()
         self.loras.itemChanged.connect(lambda _item: self._emit_loras())
 
-        use = QPushButton("Use model")
-        use.clicked.connect(lambda: self.choose_row(self.models.currentRow()))
-        add_file = QPushButton("Add file…")
+        self.use_button = QPushButton("Use model", toolTip="Use the selected model (or double-click it)")
+        self.use_button.clicked.connect(lambda: self.choose_row(self.models.currentRow()))
+        add_file = QPushButton("Add file…", toolTip="Add .safetensors checkpoints or LoRAs")
         add_file.clicked.connect(self._add_file_dialog)
-        add_folder = QPushButton("Add folder…")
+        add_folder = QPushButton("Add folder…", toolTip="Add a diffusers model folder")
         add_folder.clicked.connect(self._add_folder_dialog)
-        refresh = QPushButton("Refresh")
+        refresh = QPushButton("Refresh", toolTip="List the models folder again")
         refresh.clicked.connect(self.refresh)
-        self.hash_button = QPushButton("Compute hashes")
+        self.hash_button = QPushButton("Hashes", toolTip="Compute the sha256 of every file (slow for big ones)")
         self.hash_button.clicked.connect(self.compute_hashes)
-        buttons = QHBoxLayout()
-        for button in (use, add_file, add_folder, refresh, self.hash_button):
-            buttons.addWidget(button)
+        # Two rows, so a dock column as narrow as the Gallery's fits every button.
+        buttons = QGridLayout()
+        buttons.setHorizontalSpacing(6)
+        buttons.addWidget(self.use_button, 0, 0, 1, 2)
+        buttons.addWidget(add_file, 0, 2, 1, 2)
+        buttons.addWidget(add_folder, 0, 4, 1, 2)
+        buttons.addWidget(refresh, 1, 0, 1, 3)
+        buttons.addWidget(self.hash_button, 1, 3, 1, 3)
 
+        hint = QLabel("Drop .safetensors files or diffusers folders here.", objectName="hint")
+        hint.setWordWrap(True)
+        hint.setContentsMargins(0, 0, 0, 0)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Models (drop .safetensors files or diffusers folders here)"))
+        layout.addWidget(_heading("Models"))
         layout.addWidget(self.models, 3)
         layout.addLayout(buttons)
-        layout.addWidget(QLabel("LoRAs (tick to use, set the weight)"))
+        layout.addWidget(_heading("LoRAs: tick to use, set the weight"))
         layout.addWidget(self.loras, 2)
+        layout.addWidget(hint)
         self._hashed.connect(self._show_hash)
-        self.refresh()
+        if load:
+            self.refresh()
 
     # ---- listing -----------------------------------------------------------------------------
     def refresh(self) -> None:
         self.entries = list_models(self.settings)
-        checked = dict(self.checked_loras())
+        self.loaded = True
+        checked = self._checked
         models = [e for e in self.entries if e.kind in ("diffusers", "checkpoint")]
         self.models.setRowCount(len(models))
         for row, entry in enumerate(models):
@@ -107,7 +134,7 @@ class ModelLibraryPanel(QWidget):
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(PATH_ROLE, entry.path)
-                item.setToolTip(entry.error or entry.path)
+                item.setToolTip(entry.error or f"{entry.path}\n{entry.kind}, {entry.source}")
                 if entry.error:
                     item.setForeground(QColor("gray"))
                 self.models.setItem(row, col, item)
@@ -155,8 +182,26 @@ class ModelLibraryPanel(QWidget):
                 out.append((item.data(PATH_ROLE), spin.value() if spin is not None else 1.0))
         return out
 
+    def set_checked_loras(self, loras: list[tuple[str, float]]) -> None:
+        """Tick exactly `loras` (restored or reused parameters) without emitting lorasChanged."""
+        self._checked = {path: float(weight) for path, weight in loras}
+        self.loras.blockSignals(True)
+        for row in range(self.loras.rowCount()):
+            item, spin = self.loras.item(row, 0), self.loras.cellWidget(row, 1)
+            path = item.data(PATH_ROLE) if item is not None else None
+            if item is not None:
+                ticked = path in self._checked
+                item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+            if spin is not None and path in self._checked:
+                spin.blockSignals(True)
+                spin.setValue(self._checked[path])
+                spin.blockSignals(False)
+        self.loras.blockSignals(False)
+
     def _emit_loras(self) -> None:
-        self.lorasChanged.emit(self.checked_loras())
+        checked = self.checked_loras()
+        self._checked = dict(checked)
+        self.lorasChanged.emit(checked)
 
     # ---- adding ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> int:
@@ -227,3 +272,37 @@ class ModelLibraryPanel(QWidget):
             item = self.models.item(row, 4)
             if item is not None and item.data(PATH_ROLE) == path:
                 item.setText(digest[:10] if not digest.startswith("error") else "?")
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionHeading")
+    return label
+
+
+def install_model_library(window) -> ModelLibraryPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow
+    """Dock the model library in the right column, tabbed with the Queue and Gallery (the Prompt
+    stays in view beside it while LoRAs are ticked), and wire it: a chosen model goes to the
+    prompt panel's picker (a few-step model brings its settings), ticked LoRAs ride in every
+    request and are saved with the prompt, messages go to the status bar. The folder is listed
+    when the tab is first shown, so a big library never slows the window's start."""
+    prompt = window.prompt_panel
+    panel = ModelLibraryPanel(load_settings(), window, load=False)
+    dock = QDockWidget("Models", window)
+    dock.setObjectName("modelsDock")
+    dock.setWidget(panel)
+    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea, tabify_with=getattr(window, "queue_dock", None))
+
+    def list_on_first_show(visible: bool) -> None:
+        if visible and not panel.loaded:
+            panel.refresh()
+
+    dock.visibilityChanged.connect(list_on_first_show)
+    panel.modelChosen.connect(prompt.choose_model)
+    panel.lorasChanged.connect(prompt.set_loras)
+    prompt.lorasChanged.connect(panel.set_checked_loras)  # restored state, reused parameters
+    panel.message.connect(lambda text: window.show_message(text))
+    panel.set_checked_loras(prompt.loras())
+    window.model_library = panel
+    window.models_dock = dock
+    return panel

@@ -3,6 +3,11 @@
 `build_request()` turns the fields into a validated GenerationRequest (raising RequestError with a
 one-line message that is also shown inline); `apply_request()` fills the fields back from one (the
 gallery's "reuse parameters"). `state()`/`restore_state()` give the plain dict the window persists.
+
+Models: `set_model()` just selects one (restoring, reusing parameters); `choose_model()` is the
+artist picking one (the Open… entries, a recent entry, the model library): it checks the model and
+applies the sampler settings a few-step (Turbo/LCM/Lightning/Hyper) model needs, saying so in
+`message`. LoRAs come from the model library through `set_loras()` and ride along in every request.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.paths import bundled_model_path
 from studio.core.request import (
     MAX_GUIDANCE,
     MAX_SEED,
@@ -58,9 +64,13 @@ NATIVE_SIZE_LABEL = "Model's own size"
 _NATIVE = "native"  # item data of the native-size entry
 FALLBACK_NATIVE = 512
 BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
-OPEN_FOLDER_LABEL = "Open folder…"
+OPEN_FOLDER_LABEL = "Open model folder…"
+OPEN_FILE_LABEL = "Open checkpoint file…"
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 MAX_RECENT_MODELS = 8
-_OPEN_FOLDER = "\0open"  # item data of the "Open folder…" entry
+_OPEN_FOLDER = "\0open-folder"  # item data of the "Open model folder…" entry
+_OPEN_FILE = "\0open-file"  # item data of the "Open checkpoint file…" entry
+_SAMPLER_KEYS = ("steps", "guidance_scale", "scheduler")
 
 
 class PromptPanel(QWidget):
@@ -68,11 +78,18 @@ class PromptPanel(QWidget):
 
     generateRequested = Signal()
     changed = Signal()
+    message = Signal(str)  # one line for the status bar (e.g. "Turbo model: 4 steps…")
+    lorasChanged = Signal(list)  # [(path, weight), ...] whenever the LoRAs are set
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._last_seed: int | None = None
         self._recent_models: list[str] = []
+        self._loras: tuple[tuple[str, float], ...] = ()
+        self._model_in_use = ""
+        # The artist's own steps/guidance/sampler while a few-step model's settings are applied,
+        # so going back to an ordinary model gives them back.
+        self._settings_before_distilled: dict[str, Any] | None = None
         self._build()
         self._connect()
         self._on_size_preset()
@@ -153,6 +170,11 @@ class PromptPanel(QWidget):
         self.model_combo.setMinimumContentsLength(14)
         self._fill_models("")
 
+        self.loras_label = QLabel()
+        self.loras_label.setObjectName("lorasLabel")
+        self.loras_label.setWordWrap(True)
+        self.loras_label.setToolTip("Tick LoRAs and set their weights in the Models panel")
+
         self.error_label = QLabel()
         self.error_label.setObjectName("inlineError")
         self.error_label.setWordWrap(True)
@@ -172,12 +194,15 @@ class PromptPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(8)
         form.addRow("Model", self.model_combo)
+        form.addRow("LoRAs", self.loras_label)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Guidance", self.guidance_spin)
         form.addRow("Size", self.size_combo)
         form.addRow("", size_row)
         form.addRow("Sampler", self.scheduler_combo)
+        self._form = form
+        self._show_loras()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
@@ -248,6 +273,7 @@ class PromptPanel(QWidget):
         if request.scheduler in SCHEDULERS:
             self.scheduler_combo.setCurrentText(request.scheduler)
         self.set_model(request.model)
+        self.set_loras(request.loras)
         self._recheck()
 
     def _compose(self) -> GenerationRequest:
@@ -264,6 +290,7 @@ class PromptPanel(QWidget):
             height=self.height_spin.value(),
             scheduler=self.scheduler_combo.currentText(),
             model=self.model(),
+            loras=self._loras,
         )
 
     def _recheck(self) -> None:
@@ -309,15 +336,12 @@ class PromptPanel(QWidget):
         self.changed.emit()
 
     def _native_size(self) -> int:
-        """The model's training size, from its config files (cheap; no model load, no torch)."""
-        model = self.model()
-        if model and Path(model).is_file():
-            return self.width_spin.value() or FALLBACK_NATIVE  # checkpoint files: keep the size
+        """The model's training size, from its configs or file header (cheap: no torch, no weights)."""
         from studio.engine.backend import native_size
         from studio.engine.jobs import UserError
 
         try:
-            return native_size(model)
+            return native_size(self.model())
         except UserError:
             return FALLBACK_NATIVE  # the job will explain what is wrong with the model
 
@@ -325,17 +349,64 @@ class PromptPanel(QWidget):
     def model(self) -> str:
         """The model path ("" = the bundled default)."""
         data = self.model_combo.currentData()
-        return "" if data in (None, _OPEN_FOLDER) else str(data)
+        return "" if data in (None, _OPEN_FOLDER, _OPEN_FILE) else str(data)
 
     def set_model(self, path: str) -> None:
+        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults."""
         if path and path not in self._recent_models:
             self._recent_models.insert(0, path)
             del self._recent_models[MAX_RECENT_MODELS:]
         self._fill_models(path)
         self._on_size_preset()  # a native size follows the model
 
+    def choose_model(self, path: str) -> bool:
+        """The artist picked `path`: check it, select it, and give a few-step model the steps,
+        guidance and sampler it needs (an ordinary model gets the artist's own back). One line
+        goes to `message` either way. False (and nothing changes) when it cannot be used."""
+        from studio.engine.models import describe, recommended_defaults
+
+        if path and Path(path).resolve() == bundled_model_path().resolve():
+            path = ""  # the library lists the bundled model by its folder; the picker by name
+        entry = describe(Path(path), "added") if path else None
+        if entry is not None and (entry.error or entry.kind not in ("diffusers", "checkpoint")):
+            problem = entry.error or f"{entry.name} is a LoRA, not a model: tick it in the Models panel"
+            self.message.emit(f"Can't use that model: {problem}")
+            self._fill_models(self._model_in_use)  # the picker goes back to the model in use
+            return False
+        self.set_model(path)
+        name = entry.name if entry is not None else BUNDLED_MODEL_LABEL
+        if entry is not None and entry.distilled:
+            if self._settings_before_distilled is None:
+                self._settings_before_distilled = self._sampler_settings()
+            defaults = recommended_defaults(path)
+            self._apply_sampler_settings(defaults)
+            self.message.emit(
+                f"{name}: a {entry.distilled.capitalize()} model, so {defaults['steps']} steps, "
+                f"guidance {defaults['guidance_scale']:g}, {defaults['scheduler']} (its recommended settings)"
+            )
+        elif self._settings_before_distilled is not None:
+            mine, self._settings_before_distilled = self._settings_before_distilled, None
+            self._apply_sampler_settings(mine)
+            self.message.emit(
+                f"Model: {name}; your {mine['steps']} steps, guidance {mine['guidance_scale']:g} "
+                f"and {mine['scheduler']} are back"
+            )
+        else:
+            self.message.emit(f"Model: {name}")
+        return True
+
     def recent_models(self) -> list[str]:
         return list(self._recent_models)
+
+    def _sampler_settings(self) -> dict[str, Any]:
+        return {"steps": self.steps_spin.value(), "guidance_scale": round(self.guidance_spin.value(), 2),
+                "scheduler": self.scheduler_combo.currentText()}
+
+    def _apply_sampler_settings(self, values: dict[str, Any]) -> None:
+        self.steps_spin.setValue(int(values["steps"]))
+        self.guidance_spin.setValue(float(values["guidance_scale"]))
+        if values["scheduler"] in SCHEDULERS:
+            self.scheduler_combo.setCurrentText(values["scheduler"])
 
     def _fill_models(self, current: str) -> None:
         combo = self.model_combo
@@ -347,17 +418,52 @@ class PromptPanel(QWidget):
             combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         combo.insertSeparator(combo.count())
         combo.addItem(OPEN_FOLDER_LABEL, _OPEN_FOLDER)
+        combo.setItemData(combo.count() - 1, "A diffusers folder (with model_index.json)",
+                          Qt.ItemDataRole.ToolTipRole)
+        combo.addItem(OPEN_FILE_LABEL, _OPEN_FILE)
+        combo.setItemData(combo.count() - 1, "A single .safetensors checkpoint (SD 1.x, 2.x, SDXL)",
+                          Qt.ItemDataRole.ToolTipRole)
         index = combo.findData(current)
         combo.setCurrentIndex(max(0, index))
         combo.blockSignals(False)
+        # What to go back to when an Open… dialog is cancelled (the combo has moved to that entry).
+        self._model_in_use = self.model()
 
     def _on_model_activated(self, index: int) -> None:
-        if self.model_combo.itemData(index) != _OPEN_FOLDER:
-            self._on_size_preset()
+        data = self.model_combo.itemData(index)
+        if data == _OPEN_FOLDER:
+            path = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
+        elif data == _OPEN_FILE:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint file", "", CHECKPOINT_FILTER)
+        else:
+            path = str(data or "")
+        if data in (_OPEN_FOLDER, _OPEN_FILE) and not path:  # dialog cancelled
+            self._fill_models(self._model_in_use)
             return
-        previous = self._recent_models[0] if self._recent_models else ""
-        folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
-        self.set_model(folder or previous)
+        self.choose_model(path)
+
+    # ---- LoRAs -------------------------------------------------------------------------------
+    def loras(self) -> list[tuple[str, float]]:
+        return list(self._loras)
+
+    def set_loras(self, loras: Any) -> None:
+        """The LoRAs every request carries: (path, weight) pairs; malformed pairs are dropped."""
+        clean = []
+        for pair in loras or ():
+            if (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and pair[0]
+                    and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
+                clean.append((pair[0], round(float(pair[1]), 3)))
+        if tuple(clean) == self._loras:
+            return
+        self._loras = tuple(clean)
+        self._show_loras()
+        self.lorasChanged.emit(list(self._loras))
+        self.changed.emit()
+
+    def _show_loras(self) -> None:
+        text = ", ".join(f"{Path(path).stem} ({weight:.2f})" for path, weight in self._loras)
+        self.loras_label.setText(text)
+        self._form.setRowVisible(self.loras_label, bool(self._loras))
 
     # ---- errors ------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -388,6 +494,7 @@ class PromptPanel(QWidget):
             "scheduler": self.scheduler_combo.currentText(),
             "model": self.model(),
             "recent_models": list(self._recent_models),
+            "loras": [list(pair) for pair in self._loras],
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -425,6 +532,7 @@ class PromptPanel(QWidget):
                 :MAX_RECENT_MODELS
             ]
         self.set_model(get("model", str, ""))
+        self.set_loras(get("loras", list, []))
         self._recheck()
 
 
