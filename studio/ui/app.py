@@ -95,7 +95,17 @@ def _install_env_switches(window) -> None:
             window.generate()
 
         window.shown.connect(lambda: QTimer.singleShot(300, demo))
-        window.bridge.finished.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))
+        gallery = getattr(window, "gallery_panel", None)
+        if gallery is not None:  # show the new image's details too: grab once it is recorded
+
+            def select_newest(record) -> None:
+                gallery.show_record(record.id)
+                QTimer.singleShot(400, grab_and_quit)
+
+            gallery.recorded.connect(select_newest)
+            gallery.message.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))  # not recorded
+        else:
+            window.bridge.finished.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))
         window.bridge.failed.connect(lambda *_: QTimer.singleShot(400, grab_and_quit))
     else:
         window.shown.connect(lambda: QTimer.singleShot(600, grab_and_quit))
