@@ -128,7 +128,7 @@ class GalleryPanel(QWidget):
 
         # The grid and the parameters share a splitter; tags and actions sit below it, so they are
         # always in full view whatever the split (the parameters text scrolls on its own).
-        self.details.setMinimumHeight(64)
+        self.details.setMinimumHeight(40)
         self.view.setMinimumSize(THUMB + 24, THUMB // 2)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)

@@ -121,15 +121,15 @@ class MainWindow(QMainWindow):
         from studio.ui.gallery_panel import install_gallery  # issue 6: Gallery panel, recording
 
         install_gallery(self)
-        from studio.ui.model_library import install_model_library  # Models panel: models, LoRAs
-
-        install_model_library(self)
         self._restore_settings()
         # issue 5: Blend panel, strips. Added after the saved layout is restored: add_panel then
         # restores its place, and the window geometry is not stretched by an interim layout.
         from studio.ui.blend_panel import install_blend_panel
 
         install_blend_panel(self)
+        from studio.ui.model_library import install_model_library  # Models panel: models, LoRAs
+
+        install_model_library(self)  # after the restore too, for the same reasons
 
     # ---- extension points --------------------------------------------------------------------
     def add_panel(

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -107,16 +108,20 @@ class ModelLibraryPanel(QWidget):
         buttons.addWidget(refresh, 1, 0, 1, 3)
         buttons.addWidget(self.hash_button, 1, 3, 1, 3)
 
-        hint = QLabel("Drop .safetensors files or diffusers folders here.", objectName="hint")
-        hint.setWordWrap(True)
-        hint.setContentsMargins(0, 0, 0, 0)
+        hint = QLabel("drop files or folders here", objectName="dropHint")
+        hint.setToolTip("Drop .safetensors checkpoints, LoRAs or diffusers model folders on this panel")
+        heading = QHBoxLayout()
+        heading.addWidget(_heading("Models"))
+        heading.addStretch(1)
+        heading.addWidget(hint)
+        for table in (self.models, self.loras):
+            table.setMinimumHeight(60)
         layout = QVBoxLayout(self)
-        layout.addWidget(_heading("Models"))
+        layout.addLayout(heading)
         layout.addWidget(self.models, 3)
         layout.addLayout(buttons)
         layout.addWidget(_heading("LoRAs: tick to use, set the weight"))
         layout.addWidget(self.loras, 2)
-        layout.addWidget(hint)
         self._hashed.connect(self._show_hash)
         if load:
             self.refresh()
@@ -291,7 +296,11 @@ def install_model_library(window) -> ModelLibraryPanel:  # noqa: ANN001 - studio
     dock = QDockWidget("Models", window)
     dock.setObjectName("modelsDock")
     dock.setWidget(panel)
-    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea, tabify_with=getattr(window, "queue_dock", None))
+    # Installed after the saved layout is restored: add_panel puts it back where the artist left
+    # it, or (first run, or a layout saved before this panel existed) behind the Gallery's tab,
+    # which stays in front.
+    beside = window.findChild(QDockWidget, "galleryDock") or getattr(window, "queue_dock", None)
+    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea, tabify_with=beside)
 
     def list_on_first_show(visible: bool) -> None:
         if visible and not panel.loaded:

@@ -9,6 +9,7 @@ _STYLE = """
 QDockWidget::title { padding: 6px 8px; background: #2b2d31; }
 QLabel#sectionHeading { color: #b8bcc4; font-weight: 600; }
 QLabel#hint { color: #80858f; padding: 12px; }
+QLabel#dropHint { color: #80858f; }
 QFrame#banner { background: #5c2a2a; border-bottom: 1px solid #8c3b3b; }
 QFrame#banner QLabel { color: #ffe3e0; }
 QPushButton#generateButton { background: #3d6fd6; color: white; font-weight: 600;
