@@ -112,6 +112,12 @@ def test_a_turbo_model_brings_its_settings_and_an_ordinary_one_gives_yours_back(
     assert (request.steps, request.guidance_scale, request.scheduler) == (4, 0.0, "Euler a")
     assert request.width == 512  # Stability's own Turbo is trained at 512 px
     assert "Turbo" in window.statusBar().currentMessage()
+    window.close()  # the artist's own settings are remembered across a restart
+
+    window = open_window(qtbot)
+    panel = window.prompt_panel
+    assert panel.steps_spin.value() == 4
+    library = show_library(qtbot, window)
     library.choose_row(row_of(library, "dreamy-sd15.safetensors"))
     request = panel.build_request()
     assert (request.steps, request.guidance_scale, request.scheduler) == (30, 6.5, "DDIM")

@@ -292,7 +292,9 @@ def test_loras_are_carried_and_malformed_saved_ones_dropped(qtbot):
     panel = _panel(qtbot)
     panel.prompt_edit.setPlainText("x")
     assert not panel.loras_label.isVisibleTo(panel)
-    panel.restore_state({"loras": [["/l/ink.safetensors", 0.5], ["", 1], "junk", ["/l/x.safetensors", "heavy"]]})
+    panel.restore_state({"loras": [["/l/ink.safetensors", 0.5], ["", 1], "junk", ["/l/x.safetensors", "heavy"]],
+                         "settings_before_distilled": {"steps": "many", "scheduler": "Nope"}})
+    assert panel.state()["settings_before_distilled"] is None
     assert panel.build_request().loras == (("/l/ink.safetensors", 0.5),)
     assert panel.loras_label.isVisibleTo(panel) and "ink (0.50)" in panel.loras_label.text()
     assert panel.state()["loras"] == [["/l/ink.safetensors", 0.5]]

@@ -495,6 +495,7 @@ class PromptPanel(QWidget):
             "model": self.model(),
             "recent_models": list(self._recent_models),
             "loras": [list(pair) for pair in self._loras],
+            "settings_before_distilled": self._settings_before_distilled,
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -533,7 +534,17 @@ class PromptPanel(QWidget):
             ]
         self.set_model(get("model", str, ""))
         self.set_loras(get("loras", list, []))
+        mine = state.get("settings_before_distilled")
+        if isinstance(mine, dict) and _valid_sampler_settings(mine):
+            self._settings_before_distilled = {key: mine[key] for key in _SAMPLER_KEYS}
         self._recheck()
+
+
+def _valid_sampler_settings(values: dict[str, Any]) -> bool:
+    steps, guidance = values.get("steps"), values.get("guidance_scale")
+    return (isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS
+            and isinstance(guidance, (int, float)) and not isinstance(guidance, bool)
+            and 0 <= guidance <= MAX_GUIDANCE and values.get("scheduler") in SCHEDULERS)
 
 
 def _heading(text: str) -> QLabel:
