@@ -66,8 +66,44 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
     return sorted(comps, key=len, reverse=True)
 
 
+def _hull_area(pts: np.ndarray) -> float:
+    # Andrew's monotone chain + shoelace; pts are pixel centres (y, x).
+    p = sorted({(float(x), float(y)) for y, x in pts})
+    if len(p) < 3:
+        return 0.0
+
+    def half(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        h: list[tuple[float, float]] = []
+        for q in points:
+            while len(h) >= 2 and ((h[-1][0] - h[-2][0]) * (q[1] - h[-2][1])
+                                   - (h[-1][1] - h[-2][1]) * (q[0] - h[-2][0])) <= 0:
+                h.pop()
+            h.append(q)
+        return h
+
+    hull = half(p)[:-1] + half(p[::-1])[:-1]
+    xs, ys = np.array([q[0] for q in hull]), np.array([q[1] for q in hull])
+    return 0.5 * abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
+
+
+def solidity(pix: np.ndarray) -> float:
+    """Blob area over convex-hull area (pixel squares): ~0.6 for a star, ~1 for the others."""
+    y0, x0 = pix.min(0)
+    m = np.zeros(tuple(pix.max(0) - pix.min(0) + 1), dtype=bool)
+    m[pix[:, 0] - y0, pix[:, 1] - x0] = True
+    # Hull of pixel corners (not centres) so small convex blobs still score ~1.
+    corners = np.concatenate([pix + d for d in ((0, 0), (0, 1), (1, 0), (1, 1))])
+    return len(pix) / max(1.0, _hull_area(corners))
+
+
 def classify_shape(pix: np.ndarray) -> str:
-    """Best template IoU after stretching the blob's bounding box to a square."""
+    """Star if clearly non-convex, else best template IoU after stretching the bbox to a square.
+
+    The convexity test is robust to the soft edges of decoded images, where template IoU alone
+    tends to read a blurred star as a circle.
+    """
+    if solidity(pix) < 0.85:
+        return "star"
     y0, x0 = pix.min(0)
     y1, x1 = pix.max(0)
     m = np.zeros((y1 - y0 + 1, x1 - x0 + 1), dtype=np.uint8)
