@@ -294,7 +294,16 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         ids = tok(caps, padding="max_length", max_length=tok.model_max_length, truncation=True,
                   return_tensors="pt").input_ids.to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
-        t = torch.randint(0, sched.config.num_train_timesteps, (args.batch,), generator=gen).to(device)
+        if args.offset_noise:
+            # Offset noise: flat backgrounds give x_T a strong global-mean signal even at t~950 (SD's
+            # schedule never reaches zero SNR), so the model learned to read the background colour
+            # and layout from that leak instead of the caption; sampling starts from pure noise and
+            # has no leak. A random per-channel offset makes the leak unreliable.
+            noise = noise + args.offset_noise * torch.randn(x0.shape[0], x0.shape[1], 1, 1,
+                                                            generator=gen).to(device)
+        # t = T * u**p: p < 1 spends more steps at high noise, where layout and colour are decided.
+        u = torch.rand(args.batch, generator=gen)
+        t = (u ** args.t_power * sched.config.num_train_timesteps).long().clamp(max=999).to(device)
         xt = sched.add_noise(x0, noise, t)
         emb = te(ids)[0]
         pred = unet(xt, t, emb).sample
@@ -388,6 +397,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=50.0, help="stop UNet training early and export")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
+    p.add_argument("--t-power", type=float, default=1.0,
+                   help="timestep sampling t = 1000*u**p; <1 favours high noise levels")
+    p.add_argument("--offset-noise", type=float, default=0.0, help="per-channel offset noise strength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
