@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QPushButton
 from test_models import fake_checkpoint, fake_folder, fake_lora
 
+from studio.core.paths import bundled_model_path
 from studio.engine.fake import fake_engine
 from studio.ui.main_window import MainWindow
 
@@ -59,7 +60,8 @@ def test_the_library_is_a_tab_beside_the_gallery_and_lists_on_first_show(qtbot, 
     assert not window.model_library.loaded  # the Gallery is in front at first run
     assert window.models_dock.toggleViewAction() in window.view_menu.actions()
     library = show_library(qtbot, window)
-    assert library.models.rowCount() == 2 and library.loras.rowCount() == 2
+    bundled = (bundled_model_path() / "model_index.json").is_file()
+    assert library.models.rowCount() == 2 + bundled and library.loras.rowCount() == 2
 
 
 def test_a_model_chosen_in_the_library_reaches_the_request(qtbot, models):

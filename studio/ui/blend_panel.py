@@ -34,9 +34,9 @@ from studio.ui.blend_widgets import (
     LiveRenderer,
     MixSlider,
     form_layout,
-    heading,
     seed_from,
 )
+from studio.ui.theme import heading
 
 __all__ = ["BlendPanel", "LiveRenderer", "install_blend_panel"]
 

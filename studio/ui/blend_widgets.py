@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSlider,
@@ -137,8 +136,3 @@ def form_layout(parent: QWidget | None = None) -> QFormLayout:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     return form
 
-
-def heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionHeading")
-    return label

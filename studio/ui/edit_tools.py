@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from studio.core.request import MAX_SIZE
 from studio.ui.mask_brush import MAX_SIZE as MAX_BRUSH
 from studio.ui.mask_brush import MIN_SIZE as MIN_BRUSH
+from studio.ui.theme import heading
 
 SIDES = ("left", "top", "right", "bottom")
 SIDE_ARROWS = {"left": "◀", "top": "▲", "right": "▶", "bottom": "▼"}
@@ -56,7 +57,7 @@ class EditPanel(QWidget):
         source_row.addWidget(self.paste_button)
         layout.addLayout(source_row)
 
-        layout.addWidget(_heading("Mask"))
+        layout.addWidget(heading("Mask"))
         self.paint_button = QToolButton()
         self.paint_button.setText("Paint mask")
         self.paint_button.setCheckable(True)
@@ -122,7 +123,7 @@ class EditPanel(QWidget):
         settings.addRow("Padding", self.padding_spin)
         layout.addLayout(settings)
 
-        layout.addWidget(_heading("Strength"))
+        layout.addWidget(heading("Strength"))
         self.strength_slider, self.strength_spin = _slider_with_spin(0, 100, 75, " %")
         self.strength_slider.setToolTip("0%: keep the picture, 100%: repaint from scratch")
         layout.addWidget(_row(self.strength_slider, self.strength_spin))
@@ -137,7 +138,7 @@ class EditPanel(QWidget):
         actions.addWidget(self.variation_button)
         layout.addLayout(actions)
 
-        layout.addWidget(_heading("Outpaint"))
+        layout.addWidget(heading("Outpaint"))
         out_row = QHBoxLayout()
         self.outpaint_spin = QSpinBox()
         self.outpaint_spin.setRange(8, MAX_SIZE)
@@ -199,11 +200,3 @@ def _row(*widgets: QWidget) -> QWidget:
         layout.addWidget(widget, 1 if i == 0 else 0)
     return box
 
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionHeading")
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
-    return label

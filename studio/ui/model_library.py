@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
 from studio.engine.models import ModelEntry, add_model, cached_sha256, file_sha256, list_models
+from studio.ui.theme import heading
 
 ARCH_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "": "?"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -110,17 +111,17 @@ class ModelLibraryPanel(QWidget):
 
         hint = QLabel("drop files or folders here", objectName="dropHint")
         hint.setToolTip("Drop .safetensors checkpoints, LoRAs or diffusers model folders on this panel")
-        heading = QHBoxLayout()
-        heading.addWidget(_heading("Models"))
-        heading.addStretch(1)
-        heading.addWidget(hint)
+        title_row = QHBoxLayout()
+        title_row.addWidget(heading("Models"))
+        title_row.addStretch(1)
+        title_row.addWidget(hint)
         for table in (self.models, self.loras):
             table.setMinimumHeight(60)
         layout = QVBoxLayout(self)
-        layout.addLayout(heading)
+        layout.addLayout(title_row)
         layout.addWidget(self.models, 3)
         layout.addLayout(buttons)
-        layout.addWidget(_heading("LoRAs: tick to use, set the weight"))
+        layout.addWidget(heading("LoRAs: tick to use, set the weight"))
         layout.addWidget(self.loras, 2)
         self._hashed.connect(self._show_hash)
         if load:
@@ -278,11 +279,6 @@ class ModelLibraryPanel(QWidget):
             if item is not None and item.data(PATH_ROLE) == path:
                 item.setText(digest[:10] if not digest.startswith("error") else "?")
 
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionHeading")
-    return label
 
 
 def install_model_library(window) -> ModelLibraryPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow

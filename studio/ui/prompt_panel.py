@@ -44,6 +44,7 @@ from studio.core.request import (
     RequestError,
     random_seed,
 )
+from studio.ui.theme import heading
 
 # (label, width, height); "Custom" unlocks the W/H boxes.
 SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
@@ -207,9 +208,9 @@ class PromptPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(6)
-        layout.addWidget(_heading("Prompt"))
+        layout.addWidget(heading("Prompt"))
         layout.addWidget(self.prompt_edit, 3)
-        layout.addWidget(_heading("Negative prompt"))
+        layout.addWidget(heading("Negative prompt"))
         layout.addWidget(self.negative_edit, 1)
         layout.addSpacing(4)
         layout.addLayout(form)
@@ -546,8 +547,3 @@ def _valid_sampler_settings(values: dict[str, Any]) -> bool:
             and isinstance(guidance, (int, float)) and not isinstance(guidance, bool)
             and 0 <= guidance <= MAX_GUIDANCE and values.get("scheduler") in SCHEDULERS)
 
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionHeading")
-    return label

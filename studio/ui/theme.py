@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 _STYLE = """
 QDockWidget::title { padding: 6px 8px; background: #2b2d31; }
@@ -51,3 +51,10 @@ def apply_theme(app: QApplication) -> None:
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b6f78"))
     app.setPalette(palette)
     app.setStyleSheet(_STYLE)
+
+
+def heading(text: str) -> QLabel:
+    """A section heading inside a panel; its look comes from the theme's #sectionHeading rule."""
+    label = QLabel(text)
+    label.setObjectName("sectionHeading")
+    return label
