@@ -25,19 +25,25 @@ def make_panel(qtbot, studio_home):
 
 
 def names(panel):
-    return [panel.models.item(r, 0).text() for r in range(panel.models.rowCount())]
+    """The listed models, less the bundled one (present once it has been trained)."""
+    listed = [panel.models.item(r, 0).text() for r in range(panel.models.rowCount())]
+    return [name for name in listed if not name.endswith("(bundled)")]
+
+
+def row(panel, name):
+    return next(r for r in range(panel.models.rowCount()) if panel.models.item(r, 0).text() == name)
 
 
 def test_lists_models_and_loras_and_chooses(qtbot, studio_home):
     panel, models = make_panel(qtbot, studio_home)
     assert names(panel) == ["a-sd15.safetensors", "b-xl.safetensors", "bad.ckpt"]
-    assert panel.models.item(1, 1).text() == "SDXL"
+    assert panel.models.item(row(panel, "b-xl.safetensors"), 1).text() == "SDXL"
     assert panel.loras.rowCount() == 1
     with qtbot.waitSignal(panel.modelChosen) as chosen:
-        panel.choose_row(1)
+        panel.choose_row(row(panel, "b-xl.safetensors"))
     assert chosen.args == [str(models / "b-xl.safetensors")]
     with qtbot.waitSignal(panel.message) as said:
-        panel.choose_row(2)  # the refused pickle: a reason, not a model
+        panel.choose_row(row(panel, "bad.ckpt"))  # the refused pickle: a reason, not a model
     assert "can run code" in said.args[0]
 
 
@@ -74,6 +80,6 @@ def test_hashes_fill_in_from_a_worker_thread(qtbot, studio_home):
     with qtbot.waitSignal(panel.hashesDone, timeout=10_000):
         panel.compute_hashes()
     expected = hashlib.sha256((models / "a-sd15.safetensors").read_bytes()).hexdigest()[:10]
-    assert panel.models.item(0, 4).text() == expected
+    assert panel.models.item(row(panel, "a-sd15.safetensors"), 4).text() == expected
     panel.refresh()  # from the cache now
-    assert panel.models.item(0, 4).text() == expected
+    assert panel.models.item(row(panel, "a-sd15.safetensors"), 4).text() == expected

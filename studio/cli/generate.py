@@ -109,8 +109,9 @@ def check_output(path: Path) -> str:
     return image_format
 
 
-def build_request(args: argparse.Namespace) -> GenerationRequest:
-    """The validated request; the size defaults to the model's native one (read from its configs)."""
+def base_request(args: argparse.Namespace, **fields: object) -> GenerationRequest:
+    """The request from the options every generating command shares, plus `fields`, validated.
+    The size defaults to the model's native one, read from its configs without loading it."""
     from studio.engine.backend import native_size
     from studio.engine.jobs import UserError
 
@@ -132,9 +133,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         height=height,
         scheduler=args.scheduler,
         model=str(Path(args.model).expanduser()) if args.model else "",
-        **edit_fields(args),
-        **blend_fields(args),
+        **fields,
     ).validate()
+
+
+def build_request(args: argparse.Namespace) -> GenerationRequest:
+    return base_request(args, **edit_fields(args), **blend_fields(args))
 
 
 def generate(request: GenerationRequest) -> Finished | Failed | Cancelled:

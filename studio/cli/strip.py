@@ -18,6 +18,7 @@ from studio.cli.generate import (
     EXIT_INTERRUPTED,
     CliError,
     ProgressLine,
+    base_request,
     error,
 )
 from studio.core.events import Cancelled, Event, Finished, JobWarning, Loading, Progress
@@ -26,7 +27,6 @@ from studio.core.request import (
     SCHEDULERS,
     GenerationRequest,
     RequestError,
-    random_seed,
 )
 from studio.core.settings import load_settings
 
@@ -94,29 +94,7 @@ def check_target(path: Path) -> None:
 
 
 def build_base_request(args: argparse.Namespace) -> GenerationRequest:
-    from studio.engine.backend import native_size
-    from studio.engine.jobs import UserError
-
-    width, height = args.width, args.height
-    if width is None or height is None:
-        try:
-            size = native_size(args.model)
-        except UserError as exc:
-            raise CliError(str(exc)) from None
-        width = size if width is None else width
-        height = size if height is None else height
-    return GenerationRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        seed=random_seed() if args.seed is None else args.seed,
-        steps=args.steps,
-        guidance_scale=args.guidance,
-        width=width,
-        height=height,
-        scheduler=args.scheduler,
-        model=str(Path(args.model).expanduser()) if args.model else "",
-        blend_mode=args.mix_mode,
-    ).validate()
+    return base_request(args, blend_mode=args.mix_mode)
 
 
 def render_and_write(requests: list[GenerationRequest], output: Path, fps: float) -> int:
