@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from studio.core.paths import subdir
 from studio.shapes import dataset as ds
 
 PALETTE_NAMES = list(ds.COLORS)
@@ -287,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scheduler", default="default", choices=["default", "euler", "euler_a", "dpmpp_2m", "ddim",
                                                              "unipc"])
     p.add_argument("--sheet", default="resources/models/studio-shapes-samples.png")
-    p.add_argument("--report", default="/work/train-work/studio-shapes-eval", help="folder for JSON/markdown")
+    p.add_argument("--report", default=None,
+                   help="folder for JSON/markdown (default: STUDIO_HOME/training/studio-shapes-eval)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
             pick = single[:18] + two[:6] if two else single[:24]
             contact_sheet([s[0] for s in pick], [s[1] for s in pick], [s[2] for s in pick], Path(args.sheet))
     report["runs"] = runs
-    out = Path(args.report)
+    out = Path(args.report) if args.report else subdir("training") / "studio-shapes-eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     lines = ["| guidance | set | n | color % | shape % | position % | size % | background % | all three % |",

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, StableDiffusionPipeline
 from transformers import CLIPTokenizer
 
+from studio.core.paths import subdir
 from studio.shapes import dataset as ds
 from studio.shapes.model import (
     build_sampling_scheduler,
@@ -378,7 +379,8 @@ def export(out: str | Path, vae, te, tok, unet, sched) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="diffusers folder to write")
-    p.add_argument("--work", default="/work/train-work/studio-shapes", help="checkpoints and logs")
+    p.add_argument("--work", default=None,
+                   help="checkpoints and logs (default: STUDIO_HOME/training/studio-shapes)")
     p.add_argument("--steps", type=int, default=1800, help="UNet+text-encoder steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -413,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     _seed_all(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    work = Path(args.work)
+    work = Path(args.work) if args.work else subdir("training") / "studio-shapes"
     if args.export_only:
         export_checkpoint(args, work)
         return
