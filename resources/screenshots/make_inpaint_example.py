@@ -1,11 +1,12 @@
 """Make the README's inpainting example: a red circle painted over and regenerated as a green triangle.
 
 Runs the real engine on the bundled model (or --model PATH): generates a picture with a red circle,
-masks the circle (found by colour, grown a little), inpaints the mask with the new prompt for a few
+masks the circle (found by colour, grown a little; when no seed gives a clear circle, the source is
+a red circle drawn by the training-data renderer instead), inpaints the mask with the new prompt for a few
 seeds, keeps the seed whose masked area turned most green and least red, and writes source | mask |
 result side by side. Everything outside the feathered mask is the source, pixel for pixel (checked).
 
-    python scripts/inpaint_example.py [-o resources/screenshots/inpaint-example.png] [--model PATH]
+    python resources/screenshots/make_inpaint_example.py [-o resources/screenshots/inpaint-example.png] [--model PATH]
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ def circle_mask(image: Image.Image, grow: int) -> Image.Image | None:
     return mask.filter(ImageFilter.MaxFilter(2 * grow + 1))
 
 
+def drawn_red_circle(size: int) -> Image.Image:
+    from studio.shapes.dataset import SIZE_RADIUS, render
+
+    label = {"background": "blue", "objects": [
+        {"shape": "circle", "color": "red", "cx": 48, "cy": 64, "r": SIZE_RADIUS["large"]}]}
+    return render(label, size)
+
+
 def labelled(images: list[Image.Image], labels: list[str], scale: int) -> Image.Image:
     width, height = images[0].width * scale, images[0].height * scale
     gap, text_h = 8, 22
@@ -90,8 +99,10 @@ def main() -> int:
                 source = candidate
                 print(f"source: seed {seed}")
                 break
-        if source is None or mask is None:
-            raise SystemExit("no seed gave a clear red circle; try more --tries")
+        if source is None or mask is None:  # fall back to a drawn picture of the same scene
+            source = drawn_red_circle(size)
+            mask = circle_mask(source, grow=max(2, size // 32))
+            print("source: drawn (no seed gave a clear red circle)")
         source_path = imageops.save_input(source, "source")
         mask_path = imageops.save_input(mask, "mask")
         feather = max(2, size // 32)
