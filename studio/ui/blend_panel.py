@@ -36,7 +36,7 @@ from studio.ui.blend_widgets import (
     form_layout,
     seed_from,
 )
-from studio.ui.theme import heading
+from studio.ui.theme import InlineError, heading
 
 __all__ = ["BlendPanel", "LiveRenderer", "install_blend_panel"]
 
@@ -92,10 +92,7 @@ class BlendPanel(QWidget):
         self.live_check.setChecked(True)
 
         self.strip = StripSection()
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #ff8a80;")
-        self.error_label.hide()
+        self.error_label = InlineError()
 
         form = form_layout()
         form.addRow("Prompt A", self.prompt_a)
@@ -270,15 +267,13 @@ class BlendPanel(QWidget):
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
-        self.error_label.setText(message)
-        self.error_label.show()
+        self.error_label.show_message(message)
 
     def clear_error(self) -> None:
-        self.error_label.clear()
-        self.error_label.hide()
+        self.error_label.clear_message()
 
     def error_text(self) -> str:
-        return "" if self.error_label.isHidden() else self.error_label.text()
+        return self.error_label.message()
 
 
 def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow

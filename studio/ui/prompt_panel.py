@@ -44,7 +44,7 @@ from studio.core.request import (
     RequestError,
     random_seed,
 )
-from studio.ui.theme import heading
+from studio.ui.theme import InlineError, heading
 
 # (label, width, height); "Custom" unlocks the W/H boxes.
 SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
@@ -176,11 +176,7 @@ class PromptPanel(QWidget):
         self.loras_label.setWordWrap(True)
         self.loras_label.setToolTip("Tick LoRAs and set their weights in the Models panel")
 
-        self.error_label = QLabel()
-        self.error_label.setObjectName("inlineError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #ff8a80;")
-        self.error_label.hide()
+        self.error_label = InlineError()
 
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
@@ -468,15 +464,13 @@ class PromptPanel(QWidget):
 
     # ---- errors ------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
-        self.error_label.setText(message)
-        self.error_label.show()
+        self.error_label.show_message(message)
 
     def clear_error(self) -> None:
-        self.error_label.clear()
-        self.error_label.hide()
+        self.error_label.clear_message()
 
     def error_text(self) -> str:
-        return self.error_label.text() if self.error_label.isVisibleTo(self) else ""
+        return self.error_label.message()
 
     # ---- persistence -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

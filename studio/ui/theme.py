@@ -58,3 +58,25 @@ def heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("sectionHeading")
     return label
+
+
+class InlineError(QLabel):
+    """A one-line, red, word-wrapped error shown inside a panel; hidden while there is none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("inlineError")
+        self.setWordWrap(True)
+        self.setStyleSheet("color: #ff8a80;")
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.setText(message)
+        self.show()
+
+    def clear_message(self) -> None:
+        self.clear()
+        self.hide()
+
+    def message(self) -> str:
+        return "" if self.isHidden() else self.text()
