@@ -248,6 +248,9 @@ def test_path_is_chosen_from_the_unet(tiny_model_dir, tiny_inpaint_model_dir):
     assert inpaint_pipe.unet is plain.pipe.unet  # from_pipe shares the weights
     nine = loader.get(str(tiny_inpaint_model_dir), job)
     assert isinstance(_pipeline(nine, masked=False), diffusers.StableDiffusionInpaintPipeline)
+    # Latents (and so previews) have the VAE's 4 channels, not the 9 the UNet takes in.
+    assert nine.latent_channels == 4 and nine.preview_map.channels == 4
+    assert nine.preview_map.source == "sd1"
 
 
 # ---- SDXL ---------------------------------------------------------------------------------------

@@ -157,10 +157,6 @@ def _unet_channels(model: LoadedModel) -> int:
     return int(model.pipe.unet.config.in_channels)
 
 
-def _latent_channels(model: LoadedModel) -> int:
-    return int(model.pipe.vae.config.latent_channels)
-
-
 @torch.no_grad()
 def _sample(
     model: LoadedModel,
@@ -175,7 +171,7 @@ def _sample(
     pipe.scheduler = model.schedulers.get(request.scheduler)
     width, height = plan.model_image.size
     factor = model.vae_scale_factor
-    shape = (1, _latent_channels(model), height // factor, width // factor)
+    shape = (1, model.latent_channels, height // factor, width // factor)
 
     reporter = reporter_factory(steps)
     reporter.preview_map = CompositePreview(_latent_preview_map(model), plan)
@@ -204,7 +200,7 @@ def _sample(
 
 def _latent_preview_map(model: LoadedModel) -> PreviewMap:
     # An inpainting UNet has 9 input channels but the latents it denoises have the VAE's 4.
-    channels = _latent_channels(model)
+    channels = model.latent_channels
     if model.preview_map.channels == channels:
         return model.preview_map
     return preview_map_for(model.source, model.arch, channels)

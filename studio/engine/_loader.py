@@ -64,7 +64,8 @@ class LoadedModel:
 
     @property
     def latent_channels(self) -> int:
-        return int(self.pipe.unet.config.in_channels)
+        # The VAE's, not the UNet's input channels: inpainting UNets take 9 (latents + mask + image).
+        return int(self.pipe.vae.config.latent_channels)
 
     def native_size(self) -> int:
         sample = self.pipe.unet.config.sample_size
@@ -191,7 +192,7 @@ class ModelLoader:
             dtype=dtype,
             # a TAESD decoder in the models folder when the user has one, else the linear map
             preview_map=tiny_decoder_preview(self.settings.resolved_models_dir(), arch, device, dtype)
-            or preview_map_for(folder, arch, int(pipe.unet.config.in_channels)),
+            or preview_map_for(folder, arch, int(pipe.vae.config.latent_channels)),
             encoder=PromptEncoder(pipe),
             schedulers=SchedulerCache(pipe.scheduler.config),
         )
