@@ -14,7 +14,7 @@ from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from studio.core.events import Finished  # noqa: E402
 from studio.core.request import GenerationRequest  # noqa: E402
-from studio.gallery import Gallery  # noqa: E402
+from studio.gallery import Gallery, GalleryError  # noqa: E402
 from studio.gallery.export import save_with_parameters  # noqa: E402
 from studio.gallery.files import thumbnail_bytes  # noqa: E402
 from studio.ui.gallery_model import RecordRole  # noqa: E402
@@ -220,3 +220,20 @@ def test_leftover_files_are_cleaned_on_the_worker_thread(panel):
     panel.wait_recorded()
     assert not leftover.exists()
     assert panel.gallery.verify_files() == []
+
+
+def test_old_deletions_are_purged_and_recent_ones_kept(panel, tmp_path):
+    records = []
+    for name in ("old", "recent"):
+        record = panel.gallery.add(GenerationRequest(prompt=name), Image.new("RGB", (8, 8), "red"))
+        panel.gallery.delete(record.id)
+        records.append(record)
+    old, recent = records
+    with panel.gallery.transaction() as cur:  # deleted 31 days ago
+        cur.execute("UPDATE images SET deleted_at = deleted_at - ? WHERE id = ?", (31 * 86400, old.id))
+    panel.clean_in_background(min_age=0)
+    panel.wait_recorded()
+    assert not old.path.exists() and recent.path.exists()
+    with pytest.raises(GalleryError):
+        panel.gallery.get(old.id)
+    assert panel.gallery.get(recent.id).deleted

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 MODES = ("txt2img", "img2img", "inpaint", "blend")
 
 
+PURGE_AFTER = 30 * 86400.0  # deleted entries keep their files this long
+
+
 class GalleryPanel(QWidget):
     """Browse, search and act on past images. Emits, never reaches into other widgets."""
 
@@ -376,12 +379,14 @@ class GalleryPanel(QWidget):
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
         self._writer.submit(work)
 
-    def clean_in_background(self, min_age: float = 600.0) -> None:
-        """Remove files a crashed writer left behind, on the worker thread."""
+    def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
+        """On the worker thread: remove files a crashed writer left behind, and entries deleted
+        more than `purge_after` seconds ago (deleting is undoable until then)."""
 
         def clean() -> None:
             try:
                 self.gallery.clean_orphans(min_age)
+                self.gallery.purge_deleted(purge_after)
             except Exception:  # housekeeping: never worth a message
                 log.exception("gallery clean-up failed")
 
