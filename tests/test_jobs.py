@@ -91,3 +91,32 @@ def test_shutdown_joins_worker_mid_job():
     queue = fake_engine(step_delay=0.05)
     queue.submit(GenerationRequest("x", steps=150, width=64, height=64))
     assert queue.shutdown(timeout=5)
+
+
+def test_warm_up_runs_on_the_worker_before_the_next_job_and_never_breaks_it():
+    queue = fake_engine(step_delay=0.0)
+    order: list[str] = []
+    backend = queue._backend
+    real_run = backend.run
+
+    def warm_up():
+        order.append(f"warm:{threading.current_thread().name}")
+        raise RuntimeError("import failed")  # logged; the job below still runs
+
+    backend.warm_up = warm_up
+    backend.run = lambda job: (order.append("run"), real_run(job))[1]
+    queue.warm_up()
+    events = _collect(queue)
+    queue.submit(GenerationRequest("x", steps=1, width=64, height=64))
+    assert queue.wait_idle(timeout=10)
+    queue.shutdown()
+    assert order == ["warm:studio-fake-inference", "run"]
+    assert isinstance(events[-1], Finished)
+
+
+def test_real_backend_warm_up_prepares_the_loader_without_loading_a_model():
+    from studio.engine.backend import DiffusersBackend
+
+    backend = DiffusersBackend()
+    backend.warm_up()
+    assert backend._loader is not None and backend.loaded is None

@@ -46,10 +46,21 @@ def set_fields(
     panel.set_size(size, size)
 
 
+def test_engine_starts_and_warms_up_only_after_the_window_is_shown(qtbot):
+    engines = Engines()
+    window = MainWindow(engine_factory=engines)
+    qtbot.addWidget(window)
+    assert not engines.built, "building the window must not start the engine"
+    window.show()
+    qtbot.waitUntil(lambda: bool(engines.built) and engines.built[0]._backend.warmed_on is not None)
+    assert engines.built[0]._backend.warmed_on == "studio-fake-inference"
+    assert len(engines.built) == 1
+    window.close()
+
+
 def test_generate_paints_previews_and_moves_the_progress_bar(qtbot):
     window, engines = open_window(qtbot)
     set_fields(window, steps=6)
-    assert not engines.built, "the engine must not start before the first generate"
     canvas_keys, progress_values = [], []
     window.canvas.imageChanged.connect(
         lambda: canvas_keys.append(window.canvas.current_image().cacheKey())

@@ -96,6 +96,18 @@ class DiffusersBackend:
     def loaded(self):  # noqa: ANN201 - _loader.LoadedModel | None; typed there to keep torch out
         return self._loader.current if self._loader is not None else None
 
+    def warm_up(self) -> None:
+        """Import torch, diffusers and the sampling code now, on the inference thread.
+
+        Importing them takes seconds and holds the GIL in long stretches (dynamic library
+        loading); done right after the window opens, it is over before the first Generate.
+        """
+        from studio.engine import _inpaint, _sampler  # noqa: F401 - imported for their side effect
+        from studio.engine._loader import ModelLoader
+
+        if self._loader is None:
+            self._loader = ModelLoader(self.settings)
+
     def run(self, job: JobContext) -> Finished:
         from studio.engine import _sampler
         from studio.engine._loader import ModelLoader

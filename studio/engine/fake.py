@@ -23,6 +23,12 @@ class FakeBackend:
         self.fail_on = fail_on
         self.loaded = False
         self.runs = 0
+        self.warmed_on: str | None = None  # name of the thread warm_up ran on
+
+    def warm_up(self) -> None:
+        import threading
+
+        self.warmed_on = threading.current_thread().name
 
     def run(self, job: JobContext) -> Finished:
         req = job.request

@@ -66,6 +66,8 @@ class Backend(Protocol):
         """Free models and memory; called on the worker thread when the queue shuts down."""
         ...
 
+    # Optional: `warm_up(self) -> None`, called on the worker thread by JobQueue.warm_up().
+
 
 @dataclass(frozen=True)
 class JobInfo:
@@ -85,6 +87,7 @@ class JobQueue:
         self._running: JobContext | None = None
         self._listeners: list[Listener] = []
         self._closing = False
+        self._warm_up_requested = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -123,6 +126,18 @@ class JobQueue:
             self._lock.notify_all()
         self._emit(Queued(job.job_id, request, position))
         return job.job_id
+
+    def warm_up(self) -> None:
+        """Let the worker prepare the backend (heavy imports) while the artist is still typing.
+
+        Runs on the worker thread before the next job; a job submitted meanwhile simply waits
+        for it, as it would have had to do the same work. Failures are logged, never raised.
+        """
+        if not hasattr(self._backend, "warm_up"):
+            return
+        with self._lock:
+            self._warm_up_requested = True
+            self._lock.notify_all()
 
     def cancel(self, job_id: int) -> bool:
         """Cancel a waiting job at once, or the running one within a denoising step."""
@@ -177,11 +192,18 @@ class JobQueue:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._pending or self._closing)
-                if not self._pending:  # closing, and nothing left
+                self._lock.wait_for(lambda: self._pending or self._closing or self._warm_up_requested)
+                if self._warm_up_requested and not self._closing:
+                    self._warm_up_requested = False
+                    job = None
+                elif not self._pending:  # closing, and nothing left
                     break
-                job = self._pending.popleft()
-                self._running = job
+                else:
+                    job = self._pending.popleft()
+                    self._running = job
+            if job is None:
+                self._warm_up()
+                continue
             self._run_one(job)
             with self._lock:
                 self._running = None
@@ -190,6 +212,12 @@ class JobQueue:
             self._backend.close()
         except Exception:
             log.exception("backend close failed")
+
+    def _warm_up(self) -> None:
+        try:
+            self._backend.warm_up()  # type: ignore[attr-defined]
+        except Exception:  # only a head start: the first job will meet (and report) the problem
+            log.exception("engine warm-up failed")
 
     def _run_one(self, job: JobContext) -> None:
         try:

@@ -95,6 +95,11 @@ class EngineBridge(QObject):
             self._engine = engine
         return self._engine
 
+    def warm_up(self) -> None:
+        """Start the engine and let it do its slow imports now, before the first job."""
+        if not self._closed:
+            self.ensure_engine().warm_up()
+
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Stop listening, cancel every job and join the inference thread. True if it ended."""
         self._closed = True

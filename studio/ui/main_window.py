@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "ui.ini"
 STATE_VERSION = 1
+WARM_UP_DELAY_MS = 250  # after the first paint, so the window appears before the imports start
 
 
 def ui_settings() -> QSettings:
@@ -361,6 +362,13 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             QTimer.singleShot(0, self.shown.emit)  # after the first paint is queued
+            # Engine imports take seconds; doing them once the window is up (rather than on
+            # the first Generate) makes the first image come sooner and its previews smooth.
+            QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up_engine)
+
+    def _warm_up_engine(self) -> None:
+        if not self._closed:
+            self.bridge.warm_up()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self._closed:
