@@ -100,7 +100,7 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[flo
 
 
 def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
-               fill: tuple[int, int, int]) -> None:
+               fill: tuple[int, int, int] | int) -> None:
     """Draw one flat upright shape centred at (cx, cy) with radius r."""
     if shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
@@ -116,6 +116,17 @@ def render(label: dict[str, Any], size: int = IMAGE_SIZE) -> Image.Image:
     for obj in label["objects"]:
         draw_shape(draw, obj["shape"], obj["cx"] * k, obj["cy"] * k, obj["r"] * k, COLORS[obj["color"]])
     return img
+
+
+def object_mask(label: dict[str, Any], size: int = IMAGE_SIZE) -> np.ndarray:
+    """Float mask (size x size, 0..1) of where the label's objects are drawn."""
+    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    draw = ImageDraw.Draw(img)
+    for obj in label["objects"]:
+        draw_shape(draw, obj["shape"], obj["cx"], obj["cy"], obj["r"], 255)
+    if size != IMAGE_SIZE:
+        img = img.resize((size, size), Image.BOX)  # area average: partial cover stays fractional
+    return np.asarray(img, dtype=np.float32) / 255.0
 
 
 # --------------------------------------------------------------------------- scenes

@@ -98,9 +98,16 @@ def build_text_encoder(vocab_size: int, tiny: bool = False) -> CLIPTextModel:
 
 
 def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
-    """UNet on 32x32 latents: a cheap conv level at 32x32, cross-attention at 16x16 and 8x8."""
+    """UNet on 32x32 latents: a cheap conv level at 32x32, cross-attention at 16x16 and 8x8.
+
+    ``addition_embed_type="text"`` also pools the caption's hidden states into the time
+    embedding, so every ResNet block sees the whole caption (FiLM-style). Cross-attention
+    alone learned colour and position very slowly from scratch; the pooled path is a
+    standard diffusers option, so the folder still loads as a plain StableDiffusionPipeline.
+    """
     ch = (16, 32, 32) if tiny else (32, 64, 96)
     return UNet2DConditionModel(
+        addition_embed_type="text", addition_embed_type_num_heads=4 if tiny else 8,
         sample_size=IMAGE_SIZE // 4, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),

@@ -37,6 +37,7 @@ from studio.shapes.model import (
     build_vae,
     piece_token_ids,
 )
+from studio.shapes.text_pretrain import pretrain_text_encoder
 
 try:
     from tqdm import tqdm
@@ -236,6 +237,17 @@ def cache_latents(args: argparse.Namespace, work: Path, vae: AutoencoderKL,
     return latents, labels
 
 
+def object_weights(labels: list[dict[str, Any]], size: int, fg_weight: float) -> torch.Tensor:
+    """Per-latent-pixel loss weights, 1 on background and 1 + fg_weight on (dilated) objects.
+
+    Objects cover ~3-15% of the image, so a plain MSE is dominated by the flat background and
+    the model learnt the background long before it learnt what the caption says of the object.
+    """
+    masks = torch.from_numpy(np.stack([ds.object_mask(lab, size) for lab in labels]))[:, None]
+    masks = F.max_pool2d(masks, 3, stride=1, padding=1)  # the VAE smears edges over a latent pixel
+    return 1.0 + fg_weight * masks
+
+
 def _caption(label: dict[str, Any], rng: random.Random) -> str:
     for _ in range(50):
         cap, _ = ds.describe(label, rng)
@@ -247,13 +259,33 @@ def _caption(label: dict[str, Any], rng: random.Random) -> str:
 # --------------------------------------------------------------------------- UNet + text encoder
 
 
+def text_encoder(args: argparse.Namespace, work: Path, tok: CLIPTokenizer, device: torch.device, log):
+    """The caption-parsing text encoder (phase 2), trained once and then frozen."""
+    from transformers import CLIPTextModel
+
+    final = work / "text_encoder"
+    if args.resume and (final / "config.json").exists():
+        print("text encoder: reusing finished", final)
+        te = CLIPTextModel.from_pretrained(final).to(device)
+    else:
+        te = build_text_encoder(len(tok), args.tiny).to(device)
+        t0 = time.time()
+        acc = pretrain_text_encoder(te, tok, args.te_steps, batch=args.te_batch, seed=args.seed + 6,
+                                    device=device, log=log)
+        print(f"text encoder: {args.te_steps} steps in {time.time() - t0:.0f} s; accuracy {acc}", flush=True)
+        te.save_pretrained(final, safe_serialization=True)
+    te.requires_grad_(False)
+    return te.eval()
+
+
 def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log) -> None:
     tok = build_tokenizer(work / "tokenizer")
     latents, labels = cache_latents(args, work, vae, device)
-    te = build_text_encoder(len(tok), args.tiny).to(device)
+    weights = object_weights(labels, latents.shape[-1], args.fg_weight)
+    te = text_encoder(args, work, tok, device, log)
     unet = build_unet(te.config.hidden_size, args.tiny).to(device)
     sched = build_scheduler()
-    params = list(unet.parameters()) + list(te.parameters())
+    params = list(unet.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     ema = [p.detach().clone() for p in params]
     ckpt, step = work / "unet_ckpt.pt", 0
@@ -263,7 +295,6 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
     if args.resume and ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
         unet.load_state_dict(st["unet"])
-        te.load_state_dict(st["te"])
         opt.load_state_dict(st["opt"])
         ema = [e.to(device) for e in st["ema"]]
         step, rng = st["step"], st["rng"]
@@ -278,7 +309,6 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         budget = min(budget, args.stop_at - t0)
     bar = Progress(args.steps, step, "unet")
     unet.train()
-    te.train()
     time_frac = frac0
     while step < args.steps:
         time_frac = frac0 + (1 - frac0) * (time.time() - t0) / budget if budget < float("inf") else 0.0
@@ -290,6 +320,7 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
             g["lr"] = lr
         idx = torch.randint(0, len(latents), (args.batch,), generator=gen)
         x0 = latents[idx].to(device)
+        wpix = weights[idx].to(device)
         # ~10% empty captions teach the unconditional branch used by classifier-free guidance.
         caps = ["" if rng.random() < 0.1 else _caption(labels[i], rng) for i in idx.tolist()]
         ids = tok(caps, padding="max_length", max_length=tok.model_max_length, truncation=True,
@@ -306,11 +337,13 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         u = torch.rand(args.batch, generator=gen)
         t = (u ** args.t_power * sched.config.num_train_timesteps).long().clamp(max=999).to(device)
         xt = sched.add_noise(x0, noise, t)
-        emb = te(ids)[0]
+        with torch.no_grad():  # the text encoder is frozen after its parsing phase
+            emb = te(ids)[0]
         pred = unet(xt, t, emb).sample
         # Min-SNR-5 weighting: converges faster than plain epsilon MSE on short budgets.
         w = torch.clamp(snr[t], max=5.0) / snr[t]
-        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        err = ((pred - noise).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
+        loss = (w * err).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -341,8 +374,12 @@ def export_checkpoint(args: argparse.Namespace, work: Path) -> None:
     te = build_text_encoder(len(tok), args.tiny)
     unet = build_unet(te.config.hidden_size, args.tiny)
     st = torch.load(work / "unet_ckpt.pt", map_location="cpu", weights_only=False)
+    te.load_state_dict(st["te"])
+    trained = list(unet.parameters())
+    if len(st["ema"]) != len(trained):  # checkpoints from before the frozen text encoder
+        trained += list(te.parameters())
     with torch.no_grad():
-        for e, p in zip(st["ema"], list(unet.parameters()) + list(te.parameters()), strict=True):
+        for e, p in zip(st["ema"], trained, strict=True):
             p.copy_(e)
     print(f"exporting EMA weights of step {st['step']}")
     export(args.out, vae, te, tok, unet, build_sampling_scheduler())
@@ -383,6 +420,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="checkpoints and logs (default: STUDIO_HOME/training/studio-shapes)")
     p.add_argument("--steps", type=int, default=1800, help="UNet+text-encoder steps")
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--te-steps", type=int, default=400, help="text-encoder caption-parsing steps")
+    p.add_argument("--te-batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.995)
     p.add_argument("--vae-steps", type=int, default=1100)
@@ -399,9 +438,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=50.0, help="stop UNet training early and export")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
-    p.add_argument("--t-power", type=float, default=1.0,
+    p.add_argument("--fg-weight", type=float, default=4.0,
+                   help="extra loss weight on object pixels (0 = plain MSE)")
+    p.add_argument("--t-power", type=float, default=0.5,
                    help="timestep sampling t = 1000*u**p; <1 favours high noise levels")
-    p.add_argument("--offset-noise", type=float, default=0.0, help="per-channel offset noise strength")
+    p.add_argument("--offset-noise", type=float, default=0.6, help="per-channel offset noise strength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
@@ -410,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.tiny:
         args.steps, args.batch, args.vae_steps, args.vae_batch, args.n_scenes = 4, 4, 4, 4, 32
+        args.te_steps, args.te_batch = 3, 8
         args.decoder_steps = 2
         args.save_every = 2
     torch.set_num_threads(args.threads)
