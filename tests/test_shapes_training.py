@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import tempfile
 import warnings
 
 import pytest
@@ -60,7 +62,13 @@ def test_schedulers_from_config(tiny_model, name: str) -> None:
 
 def test_text_targets_follow_what_the_caption_says() -> None:
     from studio.shapes import dataset as ds
-    from studio.shapes.text_pretrain import ABSENT, BACKGROUND_CLASSES, SLOT_CLASSES, UNSAID, targets
+    from studio.shapes.text_pretrain import (
+        ABSENT,
+        BACKGROUND_CLASSES,
+        SLOT_CLASSES,
+        UNSAID,
+        targets,
+    )
 
     label = {"background": "blue", "objects": [
         {"color": "red", "shape": "star", "size": "small", "position": "top left"}]}
@@ -74,8 +82,6 @@ def test_text_targets_follow_what_the_caption_says() -> None:
         "color": "red", "shape": "star", "size": UNSAID, "position": "top left"}
     assert all(SLOT_CLASSES[k][v] == ABSENT for k, v in slot1.items())
     # Every sampled caption's targets are in range for its head.
-    import random
-
     rng = random.Random(0)
     for _ in range(200):
         lab = ds.sample_scene(rng)
@@ -90,8 +96,6 @@ def test_text_encoder_learns_to_parse_captions() -> None:
     from studio.shapes.text_pretrain import pretrain_text_encoder
 
     torch.manual_seed(0)
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         tok = build_tokenizer(tmp)
     te = build_text_encoder(len(tok), tiny=True)
