@@ -207,6 +207,33 @@ def test_outpaint_extends_canvas_and_masks_new_area(qtbot, tmp_path):
     assert (mask[:, 64:] == 255).all() and (mask[:, :40] == 0).all()
 
 
+def test_outpaint_is_one_undo_step(qtbot, tmp_path):
+    window, editor = _editing(qtbot, tmp_path, size=(64, 48))
+    _stroke(qtbot, window.canvas, [(10, 10), (20, 20)])
+    painted = editor.layer.array.copy()
+    before = np.asarray(qimage_to_pil(editor.source())).copy()
+    editor.panel.outpaint_spin.setValue(32)
+    assert editor.outpaint("left")
+    assert editor.source().size().toTuple() == (96, 48)
+    extended = editor.layer.array.copy()
+    editor.undo_stack.undo()
+    assert editor.source().size().toTuple() == (64, 48)
+    assert window.canvas.current_image().size().toTuple() == (64, 48)
+    assert np.array_equal(np.asarray(qimage_to_pil(editor.source())), before)
+    assert np.array_equal(editor.layer.array, painted)  # the stroke from before is still there
+    editor.undo_stack.redo()
+    assert editor.source().size().toTuple() == (96, 48)
+    assert np.array_equal(editor.layer.array, extended)
+    editor.undo_stack.undo()
+    editor.undo_stack.undo()  # and then the stroke itself
+    assert not editor.layer.array.any()
+    # A new picture (e.g. the inpainted result) replaces the extended one: no undo back past it.
+    editor.undo_stack.redo()
+    editor.undo_stack.redo()
+    editor.set_source(editor.source().copy())
+    assert editor.undo_stack.count() == 0
+
+
 def test_inpaint_through_the_engine_on_a_tiny_model(qtbot, tmp_path, tiny_model_dir, studio_home):
     window = open_window(qtbot, engine_factory=lambda: JobQueue(DiffusersBackend()))
     panel = window.prompt_panel

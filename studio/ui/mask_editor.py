@@ -89,6 +89,8 @@ class MaskEditor(QObject):
         if resized:
             self.brush.cancel_stroke()
             self.layer.resize(image.width(), image.height())
+        if resized or mask_undo.holds_source_change(self.undo_stack):
+            # An outpaint undo would bring back a picture this new one has replaced.
             self.undo_stack.clear()
         if show:
             self.canvas.set_image(image)
@@ -185,10 +187,22 @@ class MaskEditor(QObject):
         except UserError as exc:
             self._message(f"Can't outpaint: {exc}", True)
             return False
-        self.set_source(pil_to_qimage(canvas))
-        self.layer.write((0, 0), np.asarray(mask))
+        before = (self._source, self.layer.array)
+        after = (pil_to_qimage(canvas).convertToFormat(QImage.Format.Format_RGB888), np.asarray(mask))
+        # One undo step: Ctrl+Z gives back the picture and mask from before the extension.
+        self.undo_stack.push(mask_undo.SourceChange(self._install, before, after, f"canvas extension ({side})"))
         self._message(f"Extended the canvas {amount} px on the {side}: press Inpaint to fill it", False)
         return True
+
+    def _install(self, image: QImage, mask: np.ndarray) -> None:
+        """Show `image` with `mask` as the edit state, keeping the undo history (for undo steps)."""
+        self.brush.cancel_stroke()
+        self._source = image
+        self.layer.resize(image.width(), image.height())
+        self.layer.write((0, 0), mask)
+        self.canvas.set_image(image)
+        self._sync_overlay()
+        self._update_buttons()
 
     def _edit_request(self, **fields: object) -> GenerationRequest:
         base = self._build_request()
@@ -229,9 +243,9 @@ class MaskEditor(QObject):
     # ---- wiring ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
         canvas, panel, stack = self.canvas, self.panel, self.undo_stack
-        undo = stack.createUndoAction(self, "Undo mask")
+        undo = stack.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence("Ctrl+Z"))
-        redo = stack.createRedoAction(self, "Redo mask")
+        redo = stack.createRedoAction(self, "Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for action in (undo, redo):
             # Canvas and Edit panel only: the gallery has its own Ctrl+Z, and two window-wide

@@ -1,12 +1,15 @@
-"""Undo for the mask: every change is a patch (the area's values before and after) on a QUndoStack.
+"""Undo for the edit canvas: every mask change is a patch (the area's values before and after), and an
+outpaint extension swaps picture and mask, all on one QUndoStack.
 
 A stroke stores only its bounding box, so a long session of small strokes stays small in memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 
 from studio.ui.mask_layer import MaskLayer
 
@@ -38,6 +41,36 @@ class MaskPatch(QUndoCommand):
 
     def undo(self) -> None:
         self.layer.write(self.top_left, self.before)
+
+
+class SourceChange(QUndoCommand):
+    """Swap the edited picture together with its whole mask (outpainting changes both sizes).
+
+    `apply(image, mask)` installs a state without touching the undo history; undo re-installs
+    the one from before, so an outpaint step can be taken back like a brush stroke.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[QImage, np.ndarray], None],
+        before: tuple[QImage, np.ndarray],
+        after: tuple[QImage, np.ndarray],
+        text: str,
+    ) -> None:
+        super().__init__(text)
+        self.apply = apply
+        self.before = (before[0].copy(), before[1].copy())
+        self.after = (after[0].copy(), after[1].copy())
+
+    def redo(self) -> None:
+        self.apply(*self.after)
+
+    def undo(self) -> None:
+        self.apply(*self.before)
+
+
+def holds_source_change(stack: QUndoStack) -> bool:
+    return any(isinstance(stack.command(i), SourceChange) for i in range(stack.count()))
 
 
 def push_whole(stack: QUndoStack, layer: MaskLayer, new_values: np.ndarray, text: str) -> bool:
