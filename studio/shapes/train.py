@@ -418,11 +418,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="diffusers folder to write")
     p.add_argument("--work", default=None,
                    help="checkpoints and logs (default: STUDIO_HOME/training/studio-shapes)")
-    p.add_argument("--steps", type=int, default=1800, help="UNet+text-encoder steps")
+    p.add_argument("--steps", type=int, default=8000, help="UNet steps (the time cap usually ends the run first)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--te-steps", type=int, default=400, help="text-encoder caption-parsing steps")
     p.add_argument("--te-batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--ema", type=float, default=0.995)
     p.add_argument("--vae-steps", type=int, default=1100)
     p.add_argument("--vae-batch", type=int, default=12)
@@ -435,7 +435,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="run only the decoder phase (e.g. in parallel with UNet training)")
     p.add_argument("--n-scenes", type=int, default=8000, help="size of the cached latent pool")
     p.add_argument("--save-every", type=int, default=100)
-    p.add_argument("--max-minutes", type=float, default=50.0, help="stop UNet training early and export")
+    p.add_argument("--max-minutes", type=float, default=75.0,
+                   help="UNet wall-clock budget: the cosine schedule follows it, then the run exports")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
     p.add_argument("--fg-weight", type=float, default=4.0,
