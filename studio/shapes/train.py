@@ -342,6 +342,11 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         pred = unet(xt, t, emb).sample
         # Min-SNR-5 weighting: converges faster than plain epsilon MSE on short budgets.
         w = torch.clamp(snr[t], max=5.0) / snr[t]
+        if args.high_noise_cap > 1:
+            # Epsilon loss at high noise weighs the image (x0) error by SNR (~0.01 at t=900), so the
+            # caption's *where* got almost no gradient: the model learnt colours but ignored
+            # positions. (1 + 1/SNR) is v-prediction's weighting, capped; it is 1 at low noise.
+            w = w * torch.clamp(1 + 1 / snr[t], max=args.high_noise_cap)
         err = ((pred - noise).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
         loss = (w * err).mean()
         opt.zero_grad(set_to_none=True)
@@ -439,6 +444,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="UNet wall-clock budget: the cosine schedule follows it, then the run exports")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
+    p.add_argument("--high-noise-cap", type=float, default=20.0,
+                   help="cap of the (1 + 1/SNR) loss weight that lifts high-noise steps (1 = off)")
     p.add_argument("--fg-weight", type=float, default=4.0,
                    help="extra loss weight on object pixels (0 = plain MSE)")
     p.add_argument("--t-power", type=float, default=0.5,
