@@ -70,10 +70,8 @@ def test_seed_mix_one_is_seed_b_with_an_ancestral_sampler_too(engine, tiny_model
     not (bundled_model_path() / "model_index.json").is_file(), reason="bundled model not trained yet"
 )
 # The blend itself is exact and smooth (tests above); whether the *pictures* move smoothly depends on
-# the model. The step-1550 weights passed this; the shipped step-2890 weights follow background
-# words and jump at the first mix step. Kept as a real check, expected to pass again once the
-# bundled model follows prompts (issue 3).
-@pytest.mark.xfail(reason="bundled model flips the background at the first mix step (issue 3)", strict=False)
+# the model, so this runs on the bundled one (it failed on the earlier step-2890 weights, whose
+# background jumped at the first mix step).
 def test_bundled_model_walks_smoothly_from_a_to_b(engine):
     base = GenerationRequest("a red circle", seed=3, steps=8, width=128, height=128, scheduler="Euler")
     frames = [
