@@ -58,6 +58,16 @@ def test_engine_starts_and_warms_up_only_after_the_window_is_shown(qtbot):
     window.close()
 
 
+def test_closing_before_the_warm_up_never_starts_the_engine(qtbot):
+    engines = Engines()
+    window = MainWindow(engine_factory=engines)
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    qtbot.wait(400)  # past the warm-up delay
+    assert not engines.built
+
+
 def test_generate_paints_previews_and_moves_the_progress_bar(qtbot):
     window, engines = open_window(qtbot)
     set_fields(window, steps=6)

@@ -29,7 +29,7 @@ from studio.core.request import GenerationRequest
 from studio.engine import imageops
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents
-from studio.engine._previews import PreviewMap, preview_map_for
+from studio.engine._previews import PreviewMap
 from studio.engine._sampler import ReporterFactory, decode_latents
 from studio.engine.jobs import JobContext, UserError
 
@@ -174,7 +174,7 @@ def _sample(
     shape = (1, model.latent_channels, height // factor, width // factor)
 
     reporter = reporter_factory(steps)
-    reporter.preview_map = CompositePreview(_latent_preview_map(model), plan)
+    reporter.preview_map = CompositePreview(model.preview_map, plan)
     kwargs: dict[str, Any] = dict(
         **encoder.encode(request),
         image=plan.model_image,
@@ -196,14 +196,6 @@ def _sample(
             # or issue 5's seed blend); below 1 it must mix the source in itself, from the generator.
             kwargs["latents"] = initial_latents(request, shape, model.dtype, model.device)
     return pipe(**kwargs).images
-
-
-def _latent_preview_map(model: LoadedModel) -> PreviewMap:
-    # An inpainting UNet has 9 input channels but the latents it denoises have the VAE's 4.
-    channels = model.latent_channels
-    if model.preview_map.channels == channels:
-        return model.preview_map
-    return preview_map_for(model.source, model.arch, channels)
 
 
 class CompositePreview:

@@ -1,4 +1,5 @@
-"""Phase 2 of training: teach the small CLIP text encoder to *parse* captions before the UNet.
+"""Phase 3 of training (after the VAE and its decoder): teach the small CLIP text encoder to
+*parse* captions before the UNet trains.
 
 Trained jointly from scratch through the diffusion loss, the text encoder and the UNet chase
 each other: after 1000 UNet steps the model followed the caption's background but placed

@@ -1,4 +1,5 @@
-"""Train Studio's embedded shapes model: VAE first, then UNet + text encoder on cached latents.
+"""Train Studio's embedded shapes model: VAE, decoder fine-tune, caption-parsing text encoder,
+then the UNet on cached latents.
 
     python -m studio.shapes.train --out resources/models/studio-shapes [--steps N] [--tiny] [--resume]
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, StableDiffusionPipeline
-from transformers import CLIPTokenizer
+from transformers import CLIPTextModel, CLIPTokenizer
 
 from studio.core.paths import subdir
 from studio.shapes import dataset as ds
@@ -260,9 +261,7 @@ def _caption(label: dict[str, Any], rng: random.Random) -> str:
 
 
 def text_encoder(args: argparse.Namespace, work: Path, tok: CLIPTokenizer, device: torch.device, log):
-    """The caption-parsing text encoder (phase 2), trained once and then frozen."""
-    from transformers import CLIPTextModel
-
+    """The caption-parsing text encoder (phase 3), trained once and then frozen."""
     final = work / "text_encoder"
     if args.resume and (final / "config.json").exists():
         print("text encoder: reusing finished", final)

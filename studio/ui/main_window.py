@@ -364,11 +364,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.shown.emit)  # after the first paint is queued
             # Engine imports take seconds; doing them once the window is up (rather than on
             # the first Generate) makes the first image come sooner and its previews smooth.
-            QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up_engine)
-
-    def _warm_up_engine(self) -> None:
-        if not self._closed:
-            self.bridge.warm_up()
+            # The bridge ignores it once the window has closed (it is shut down by then).
+            QTimer.singleShot(WARM_UP_DELAY_MS, self.bridge.warm_up)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self._closed:
