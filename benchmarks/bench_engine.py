@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from _alternating import alternating_medians
 
 from studio.core.paths import bundled_model_path
 from studio.core.request import GenerationRequest
@@ -68,20 +69,11 @@ def bench_model(label: str, model_dir: Path, steps: int, size: int | None, runs:
     queue = JobQueue(DiffusersBackend(EngineSettings(preview_every=1)))
     pipe = plain_pipeline(model_dir, request.scheduler)
     try:
-        time_engine(queue, request)  # warm-up: loads the model, first-call kernels
-        time_plain(pipe, request)
-        engine_times, plain_times = [], []
-        for i in range(runs):
-            # Alternate which goes first so drift in machine load does not favour either.
-            if i % 2:
-                plain_times.append(time_plain(pipe, request))
-                engine_times.append(time_engine(queue, request))
-            else:
-                engine_times.append(time_engine(queue, request))
-                plain_times.append(time_plain(pipe, request))
+        engine_median, plain_median = alternating_medians(
+            lambda: time_engine(queue, request), lambda: time_plain(pipe, request), runs
+        )
     finally:
         queue.shutdown()
-    engine_median, plain_median = statistics.median(engine_times), statistics.median(plain_times)
     ratio = engine_median / plain_median
     print(
         f"{label}: {size}x{size}, {steps} steps, {runs} alternating runs | "

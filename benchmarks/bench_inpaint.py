@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _alternating import alternating_medians
 from PIL import Image, ImageDraw
 
 from studio.core.paths import bundled_model_path
@@ -87,16 +88,12 @@ def compare(name: str, model_dir: Path, size: int, steps: int, runs: int, folder
     engine = JobQueue(DiffusersBackend(EngineSettings(preview_every=1)))
     failures: list[str] = []
     engine.subscribe(lambda e: failures.append(e.message) if hasattr(e, "message") and type(e).__name__ == "Failed" else None)
-    time_engine(engine, request)  # load + warm up both
-    time_plain(plain, request)
-    ours, theirs = [], []
-    for _ in range(runs):
-        ours.append(time_engine(engine, request))
-        theirs.append(time_plain(plain, request))
-    engine.shutdown()
+    try:
+        a, b = alternating_medians(lambda: time_engine(engine, request), lambda: time_plain(plain, request), runs)
+    finally:
+        engine.shutdown()
     if failures:
         raise SystemExit(f"engine failed: {failures[0]}")
-    a, b = statistics.median(ours), statistics.median(theirs)
     print(f"{name}: {size}x{size}, {steps} steps, strength 1, {runs} alternating runs")
     print(f"  engine inpaint (previews every step, composite) median {a:.3f} s")
     print(f"  plain diffusers inpaint call                   median {b:.3f} s")
