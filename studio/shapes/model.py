@@ -98,7 +98,11 @@ def build_text_encoder(vocab_size: int, tiny: bool = False) -> CLIPTextModel:
 
 
 def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
-    """UNet on 32x32 latents: a conv level at 32x32, cross-attention at 16x16, 8x8 and 4x4.
+    """UNet on 32x32 latents: conv levels at 32x32 and 16x16, cross-attention at 8x8 and 4x4.
+
+Attention at 16x16 (256 tokens) cost 40% of a training step; without it a step takes 0.8 s
+instead of 1.4 s (batch 32, 2 threads), so the same budget trains 1.7x more steps. The
+caption's positions are a 3x3 grid, which the 8x8 and 4x4 levels resolve.
 
     The 4x4 level is there for *where*: a UNet knows absolute position only from its convolutions'
     zero padding, and with three levels (down to 8x8) the model painted the right colour but
@@ -122,8 +126,8 @@ def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
         )
     return UNet2DConditionModel(
         sample_size=IMAGE_SIZE // 4, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * 3,
-        up_block_types=("CrossAttnUpBlock2D",) * 3 + ("UpBlock2D",),
+        down_block_types=("DownBlock2D",) * 2 + ("CrossAttnDownBlock2D",) * 2,
+        up_block_types=("CrossAttnUpBlock2D",) * 2 + ("UpBlock2D",) * 2,
         block_out_channels=(32, 64, 96, 128), layers_per_block=1, cross_attention_dim=cross_dim,
         attention_head_dim=16, norm_num_groups=16,
         addition_embed_type="text", addition_embed_type_num_heads=8, resnet_time_scale_shift="scale_shift",
@@ -131,10 +135,20 @@ def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
 
 
 def build_scheduler() -> DDPMScheduler:
-    # SD v1 schedule: works with Euler, Euler a, DPM++ 2M, DDIM and UniPC via from_config.
+    """SD's betas rescaled to zero terminal SNR, v-prediction, trailing timesteps.
+
+    With SD's own schedule the noisiest training step (t=999) still keeps 7% of the picture, and
+    over a blob of latent pixels that is enough to read a layout from: the model learnt to take
+    *where* from the noise instead of the caption (from pure noise, its picture estimate moved
+    with the seed and not at all with "top left" vs "bottom right"). Rescaled to zero SNR,
+    t=999 is pure noise and the caption is all there is; v-prediction is what makes that step
+    learnable (epsilon is undefined there), and "trailing" spacing starts sampling at t=999.
+    Every sampler Studio offers reads these three settings through from_config (tested).
+    """
     return DDPMScheduler(
         num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-        prediction_type="epsilon", clip_sample=False, steps_offset=1, timestep_spacing="leading",
+        prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
+        clip_sample=False,
     )
 
 

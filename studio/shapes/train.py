@@ -326,10 +326,9 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
                   return_tensors="pt").input_ids.to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         if args.offset_noise:
-            # Offset noise: flat backgrounds give x_T a strong global-mean signal even at t~950 (SD's
-            # schedule never reaches zero SNR), so the model learned to read the background colour
-            # and layout from that leak instead of the caption; sampling starts from pure noise and
-            # has no leak. A random per-channel offset makes the leak unreliable.
+            # Offset noise (off by default): a random per-channel shift of the noise, the older fix for
+            # SD's nonzero terminal SNR leaking the picture's mean colour; the zero-SNR schedule
+            # (model.build_scheduler) removes that leak at its source.
             noise = noise + args.offset_noise * torch.randn(x0.shape[0], x0.shape[1], 1, 1,
                                                             generator=gen).to(device)
         # t = T * u**p: p < 1 spends more steps at high noise, where layout and colour are decided.
@@ -339,14 +338,13 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         with torch.no_grad():  # the text encoder is frozen after its parsing phase
             emb = te(ids)[0]
         pred = unet(xt, t, emb).sample
-        # Min-SNR-5 weighting: converges faster than plain epsilon MSE on short budgets.
-        w = torch.clamp(snr[t], max=5.0) / snr[t]
-        if args.high_noise_cap > 1:
-            # Epsilon loss at high noise weighs the image (x0) error by SNR (~0.01 at t=900), so the
-            # caption's *where* got almost no gradient: the model learnt colours but ignored
-            # positions. (1 + 1/SNR) is v-prediction's weighting, capped; it is 1 at low noise.
-            w = w * torch.clamp(1 + 1 / snr[t], max=args.high_noise_cap)
-        err = ((pred - noise).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
+        target = sched.get_velocity(x0, noise, t)
+        # v-MSE weighs the picture (x0) error by 1 + SNR: ~1 at high noise, where layout and
+        # colour are decided, and huge at low noise, where little is left to learn; capping it
+        # at 1 + min_snr (Min-SNR, in v form but only from above) keeps those easy steps from
+        # dominating while leaving the high-noise steps their full weight.
+        w = torch.clamp(snr[t] + 1, max=args.min_snr + 1) / (snr[t] + 1)
+        err = ((pred - target).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
         loss = (w * err).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -443,13 +441,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="UNet wall-clock budget: the cosine schedule follows it, then the run exports")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
-    p.add_argument("--high-noise-cap", type=float, default=20.0,
-                   help="cap of the (1 + 1/SNR) loss weight that lifts high-noise steps (1 = off)")
+    p.add_argument("--min-snr", type=float, default=5.0,
+                   help="cap the low-noise loss weight at 1 + this (x0 terms)")
     p.add_argument("--fg-weight", type=float, default=4.0,
                    help="extra loss weight on object pixels (0 = plain MSE)")
     p.add_argument("--t-power", type=float, default=0.5,
                    help="timestep sampling t = 1000*u**p; <1 favours high noise levels")
-    p.add_argument("--offset-noise", type=float, default=0.6, help="per-channel offset noise strength")
+    p.add_argument("--offset-noise", type=float, default=0.0, help="per-channel offset noise strength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
