@@ -76,6 +76,7 @@ def test_a_model_chosen_in_the_library_reaches_the_request(qtbot, models):
 def test_ticked_loras_reach_the_request_and_survive_a_restart(qtbot, models):
     window = open_window(qtbot)
     library = show_library(qtbot, window)
+    library.choose_row(row_of(library, "dreamy-sd15.safetensors"))  # the LoRAs are SD 1.x ones
     ink, pixel = str(models / "ink.safetensors"), str(models / "pixel.safetensors")
     library.loras.item(lora_row(library, "ink"), 0).setCheckState(Qt.CheckState.Checked)
     library.loras.cellWidget(lora_row(library, "ink"), 1).setValue(0.6)
@@ -95,6 +96,7 @@ def test_ticked_loras_reach_the_request_and_survive_a_restart(qtbot, models):
 def test_reused_parameters_tick_the_loras_they_name(qtbot, models):
     window = open_window(qtbot)
     library = show_library(qtbot, window)
+    library.choose_row(row_of(library, "dreamy-sd15.safetensors"))
     ink = str(models / "ink.safetensors")
     request = window.prompt_panel.build_request()
     window.prompt_panel.apply_request(dataclasses.replace(request, loras=((ink, 0.3),)))

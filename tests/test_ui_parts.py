@@ -306,3 +306,25 @@ def test_the_app_icon_is_a_256_px_picture():
     icon = app_icon()
     assert not icon.isNull()
     assert icon.availableSizes()[0].toTuple() == (256, 256)
+
+
+def test_a_lora_for_another_model_family_is_flagged_before_generate(qtbot, tmp_path):
+    from test_models import fake_checkpoint, fake_folder, fake_lora
+
+    panel = _panel(qtbot)
+    panel.prompt_edit.setPlainText("x")
+    sd15 = fake_checkpoint(tmp_path / "dreamy-sd15.safetensors")
+    xl_lora = fake_lora(tmp_path / "xl-ink.safetensors", width=2048)
+    panel.set_model(str(sd15))
+    panel.set_loras([(str(xl_lora), 0.8)])
+    assert "xl-ink.safetensors is for SDXL models and this one is SD 1.x" in panel.error_text()
+    with pytest.raises(RequestError, match="untick it"):
+        panel.build_request()
+    panel.set_model(str(fake_folder(tmp_path / "my-xl", cross=2048)))  # a model it fits: the error goes
+    assert panel.error_text() == "" and panel.build_request().loras == ((str(xl_lora), 0.8),)
+    panel.set_model(str(sd15))
+    assert panel.error_text()
+    panel.set_loras([(str(fake_lora(tmp_path / "sd-ink.safetensors")), 1.0)])  # an SD 1.x LoRA fits
+    assert panel.error_text() == ""
+    panel.set_loras([(str(tmp_path / "missing.safetensors"), 1.0)])  # unreadable: the job will say so
+    assert panel.error_text() == ""

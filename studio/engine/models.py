@@ -111,20 +111,61 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     )
 
 
-def lora_arch(path: Path) -> str:
-    """SD 1.x / 2.x / SDXL from the width of a cross-attention key projection (768/1024/2048)."""
+CONTEXT_WIDTH_ARCH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}  # text-encoder width -> family
+WIDTH_LABELS = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
+
+
+def lora_context_width(path: Path) -> int:
+    """Width of the text features a LoRA's cross-attention keys read (768/1024/2048); 0 if unknown."""
     if path.suffix.lower() != ".safetensors":
-        return ""
+        return 0
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="numpy") as handle:
             for key in handle.keys():
                 if "attn2" in key and "to_k" in key and ("lora_down" in key or "lora_A" in key):
-                    width = handle.get_slice(key).get_shape()[1]
-                    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(width, "")
+                    return int(handle.get_slice(key).get_shape()[1])
     except (SafetensorError, OSError):
-        return ""
+        return 0
+    return 0
+
+
+def lora_arch(path: Path) -> str:
+    """SD 1.x / 2.x / SDXL from the width of a cross-attention key projection (768/1024/2048)."""
+    return CONTEXT_WIDTH_ARCH.get(lora_context_width(path), "")
+
+
+def model_context_width(model: str) -> int:
+    """The cross-attention width of `model`'s UNet ("" = the default model); 0 if it can't be read."""
+    from studio.engine.backend import model_dir_for
+
+    try:
+        folder = model_dir_for(model)
+        if folder.is_file():
+            from studio.engine._checkpoints import inspect_source
+
+            arch = inspect_source(folder).arch
+            return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
+        width = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))["cross_attention_dim"]
+        return int(width[0] if isinstance(width, list) else width)
+    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
+        return 0  # the job itself will say what is wrong with the model
+
+
+def lora_mismatch(model: str, loras: Any) -> str:
+    """One line naming the first ticked LoRA made for another model family, or "" (header reads only).
+
+    Checked while the artist picks, so a wrong LoRA is explained before Generate instead of
+    failing the job; unknown widths (other LoRA formats, unreadable files) are left to the job.
+    """
+    width = model_context_width(model) if loras else 0
+    for path, _weight in loras if width else ():
+        lora_width = lora_context_width(Path(path))
+        if lora_width and lora_width != width:
+            made_for = WIDTH_LABELS.get(lora_width, f"{lora_width}-wide")
+            this = WIDTH_LABELS.get(width) or ("the bundled model" if not model else f"a {width}-wide model")
+            return f"LoRA {Path(path).name} is for {made_for} models and this one is {this}: untick it or pick another model"
     return ""
 
 

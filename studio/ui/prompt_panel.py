@@ -87,6 +87,7 @@ class PromptPanel(QWidget):
         self._last_seed: int | None = None
         self._recent_models: list[str] = []
         self._loras: tuple[tuple[str, float], ...] = ()
+        self._lora_problem = ""  # a ticked LoRA made for another model family (headers, read on change)
         self._model_in_use = ""
         # The artist's own steps/guidance/sampler while a few-step model's settings are applied,
         # so going back to an ordinary model gives them back.
@@ -277,6 +278,8 @@ class PromptPanel(QWidget):
         text = self.seed_edit.text().strip()
         if not text:
             raise RequestError("enter a seed, or tick Random")
+        if self._lora_problem:
+            raise RequestError(self._lora_problem)
         return GenerationRequest(
             prompt=self.prompt_edit.toPlainText().strip(),
             negative_prompt=self.negative_edit.toPlainText().strip(),
@@ -425,6 +428,7 @@ class PromptPanel(QWidget):
         combo.blockSignals(False)
         # What to go back to when an Open… dialog is cancelled (the combo has moved to that entry).
         self._model_in_use = self.model()
+        self._check_loras()
 
     def _on_model_activated(self, index: int) -> None:
         data = self.model_combo.itemData(index)
@@ -454,8 +458,18 @@ class PromptPanel(QWidget):
             return
         self._loras = tuple(clean)
         self._show_loras()
+        self._check_loras()
         self.lorasChanged.emit(list(self._loras))
         self.changed.emit()
+
+    def _check_loras(self) -> None:
+        """Re-read whether the ticked LoRAs fit the model (on LoRA or model change, not per keystroke)."""
+        from studio.engine.models import lora_mismatch
+
+        problem = lora_mismatch(self.model(), self._loras)
+        if problem != self._lora_problem:
+            self._lora_problem = problem
+            self._recheck()
 
     def _show_loras(self) -> None:
         text = ", ".join(f"{Path(path).stem} ({weight:.2f})" for path, weight in self._loras)
