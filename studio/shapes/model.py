@@ -100,9 +100,9 @@ def build_text_encoder(vocab_size: int, tiny: bool = False) -> CLIPTextModel:
 def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
     """UNet on 32x32 latents: conv levels at 32x32 and 16x16, cross-attention at 8x8 and 4x4.
 
-Attention at 16x16 (256 tokens) cost 40% of a training step; without it a step takes 0.8 s
-instead of 1.4 s (batch 32, 2 threads), so the same budget trains 1.7x more steps. The
-caption's positions are a 3x3 grid, which the 8x8 and 4x4 levels resolve.
+    Attention at 16x16 (256 tokens) cost 40% of a training step; without it a step takes 0.8 s
+    instead of 1.4 s (batch 32, 2 threads), so the same budget trains 1.7x more steps. The
+    caption's positions are a 3x3 grid, which the 8x8 and 4x4 levels resolve.
 
     The 4x4 level is there for *where*: a UNet knows absolute position only from its convolutions'
     zero padding, and with three levels (down to 8x8) the model painted the right colour but
