@@ -95,3 +95,18 @@ def test_python_dash_m_studio_generate(tiny_model_dir, tmp_path):
     assert "\rstep 2/2" in stderr
     with Image.open(out) as image:
         assert image.size == (64, 64)
+
+
+def test_guidance_defaults_to_the_bundled_models_own(tiny_model_dir):
+    from studio.cli import build_parser
+    from studio.cli.generate import build_request
+    from studio.core.paths import BUNDLED_GUIDANCE, bundled_model_path
+
+    parser = build_parser()
+    bundled = (bundled_model_path() / "model_index.json").is_file()
+    on_bundled = build_request(parser.parse_args(["generate", "a red circle", "-o", "x.png"]))
+    assert on_bundled.guidance_scale == (BUNDLED_GUIDANCE if bundled else 5.0)
+    other = build_request(parser.parse_args(["generate", "x", "--model", str(tiny_model_dir), "-o", "x.png"]))
+    assert other.guidance_scale == 5.0
+    said = build_request(parser.parse_args(["generate", "x", "--guidance", "7", "-o", "x.png"]))
+    assert said.guidance_scale == 7.0

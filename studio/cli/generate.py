@@ -17,6 +17,7 @@ from studio.cli._blend_args import add_blend_arguments, blend_fields
 from studio.cli._edit_args import add_edit_arguments, edit_fields
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Loading, Progress
+from studio.core.paths import default_guidance
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, random_seed
 from studio.core.settings import load_settings
 
@@ -40,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--negative", default="", help="what to keep out of the image")
     parser.add_argument("--seed", type=int, default=None, help="noise seed (default: random, printed)")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
-    parser.add_argument("--guidance", type=float, default=5.0, help="prompt guidance scale (default: 5)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="prompt guidance scale (default: 2 on the bundled model, 5 on others)")
     parser.add_argument("--width", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument("--height", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument(
@@ -128,7 +130,7 @@ def base_request(args: argparse.Namespace, **fields: object) -> GenerationReques
         negative_prompt=args.negative,
         seed=random_seed() if args.seed is None else args.seed,
         steps=args.steps,
-        guidance_scale=args.guidance,
+        guidance_scale=default_guidance(args.model or "") if args.guidance is None else args.guidance,
         width=width,
         height=height,
         scheduler=args.scheduler,

@@ -51,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed-b", type=int, default=None, metavar="N", help="also walk the noise to this seed")
     parser.add_argument("--negative", default="", help="what to keep out of every frame")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
-    parser.add_argument("--guidance", type=float, default=5.0, help="prompt guidance scale (default: 5)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="prompt guidance scale (default: 2 on the bundled model, 5 on others)")
     parser.add_argument("--width", type=int, default=None, help="pixels (default: the model's native size)")
     parser.add_argument("--height", type=int, default=None, help="pixels (default: the model's native size)")
     parser.add_argument(

@@ -412,14 +412,16 @@ class MainWindow(QMainWindow):
         if not (isinstance(state, QByteArray) and self.restoreState(state, STATE_VERSION)):
             self._first_run_layout()
         raw = settings.value("panel/prompt")
+        data = None
         if isinstance(raw, str):
             try:
                 data = json.loads(raw)
             except ValueError:
                 log.warning("ignoring unreadable saved prompt panel state")
-            else:
-                if isinstance(data, dict):
-                    self.prompt_panel.restore_state(data)
+        if isinstance(data, dict):
+            self.prompt_panel.restore_state(data)
+        else:  # first run: the default model brings its own settings, as if just picked
+            self.prompt_panel.choose_model("")
 
 
 def _seconds(value: float) -> str:

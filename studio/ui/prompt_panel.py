@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.paths import bundled_model_path
+from studio.core.paths import BUNDLED_GUIDANCE, bundled_model_path
 from studio.core.request import (
     MAX_GUIDANCE,
     MAX_SEED,
@@ -92,6 +92,8 @@ class PromptPanel(QWidget):
         # The artist's own steps/guidance/sampler while a few-step model's settings are applied,
         # so going back to an ordinary model gives them back.
         self._settings_before_distilled: dict[str, Any] | None = None
+        # The artist's guidance while the bundled model's own (BUNDLED_GUIDANCE) is applied.
+        self._guidance_before_bundled: float | None = None
         self._build()
         self._connect()
         self._on_size_preset()
@@ -361,7 +363,8 @@ class PromptPanel(QWidget):
 
     def choose_model(self, path: str) -> bool:
         """The artist picked `path`: check it, select it, and give a few-step model the steps,
-        guidance and sampler it needs (an ordinary model gets the artist's own back). One line
+        guidance and sampler it needs (an ordinary model gets the artist's own back); the bundled
+        model gets BUNDLED_GUIDANCE, given back on leaving it unless changed meanwhile. One line
         goes to `message` either way. False (and nothing changes) when it cannot be used."""
         from studio.engine.models import describe, recommended_defaults
 
@@ -373,27 +376,37 @@ class PromptPanel(QWidget):
             self.message.emit(f"Can't use that model: {problem}")
             self._fill_models(self._model_in_use)  # the picker goes back to the model in use
             return False
+        leaving_bundled = _is_bundled(self._model_in_use)
         self.set_model(path)
+        if leaving_bundled and not _is_bundled(path):
+            self._leave_bundled()
         name = entry.name if entry is not None else BUNDLED_MODEL_LABEL
         if entry is not None and entry.distilled:
             if self._settings_before_distilled is None:
                 self._settings_before_distilled = self._sampler_settings()
             defaults = recommended_defaults(path)
             self._apply_sampler_settings(defaults)
-            self.message.emit(
-                f"{name}: a {entry.distilled.capitalize()} model, so {defaults['steps']} steps, "
-                f"guidance {defaults['guidance_scale']:g}, {defaults['scheduler']} (its recommended settings)"
-            )
+            text = (f"{name}: a {entry.distilled.capitalize()} model, so {defaults['steps']} steps, "
+                    f"guidance {defaults['guidance_scale']:g}, {defaults['scheduler']} (its recommended settings)")
         elif self._settings_before_distilled is not None:
             mine, self._settings_before_distilled = self._settings_before_distilled, None
             self._apply_sampler_settings(mine)
-            self.message.emit(
-                f"Model: {name}; your {mine['steps']} steps, guidance {mine['guidance_scale']:g} "
-                f"and {mine['scheduler']} are back"
-            )
+            text = (f"Model: {name}; your {mine['steps']} steps, guidance {mine['guidance_scale']:g} "
+                    f"and {mine['scheduler']} are back")
         else:
-            self.message.emit(f"Model: {name}")
+            text = f"Model: {name}"
+        if _is_bundled(path) and self._guidance_before_bundled is None:
+            self._guidance_before_bundled = round(self.guidance_spin.value(), 2)
+            self.guidance_spin.setValue(BUNDLED_GUIDANCE)
+            text += f"; guidance {BUNDLED_GUIDANCE:g}, where this small model follows prompts best"
+        self.message.emit(text)
         return True
+
+    def _leave_bundled(self) -> None:
+        """Give back the guidance the bundled model replaced, unless the artist has changed it since."""
+        mine, self._guidance_before_bundled = self._guidance_before_bundled, None
+        if mine is not None and round(self.guidance_spin.value(), 2) == BUNDLED_GUIDANCE:
+            self.guidance_spin.setValue(mine)
 
     def recent_models(self) -> list[str]:
         return list(self._recent_models)
@@ -505,6 +518,7 @@ class PromptPanel(QWidget):
             "recent_models": list(self._recent_models),
             "loras": [list(pair) for pair in self._loras],
             "settings_before_distilled": self._settings_before_distilled,
+            "guidance_before_bundled": self._guidance_before_bundled,
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -546,7 +560,15 @@ class PromptPanel(QWidget):
         mine = state.get("settings_before_distilled")
         if isinstance(mine, dict) and _valid_sampler_settings(mine):
             self._settings_before_distilled = {key: mine[key] for key in _SAMPLER_KEYS}
+        before = state.get("guidance_before_bundled")
+        if isinstance(before, (int, float)) and not isinstance(before, bool) and 0 <= before <= MAX_GUIDANCE:
+            self._guidance_before_bundled = float(before)
         self._recheck()
+
+
+def _is_bundled(model: str) -> bool:
+    """The empty model name means the bundled model, when it is there (else the tiny fallback)."""
+    return not model and (bundled_model_path() / "model_index.json").is_file()
 
 
 def _valid_sampler_settings(values: dict[str, Any]) -> bool:
