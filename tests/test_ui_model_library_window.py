@@ -131,7 +131,7 @@ def test_a_turbo_model_brings_its_settings_and_an_ordinary_one_gives_yours_back(
 def test_an_lcm_folder_opened_from_the_picker_gets_lcm_settings(qtbot, monkeypatch, tmp_path):
     window = open_window(qtbot)
     folder = fake_folder(tmp_path / "fast-model", scheduler="LCMScheduler")
-    monkeypatch.setattr("studio.ui.prompt_panel.QFileDialog.getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr("studio.ui.model_choice.QFileDialog.getExistingDirectory", lambda *a, **k: str(folder))
     combo = window.prompt_panel.model_combo
     combo.activated.emit(combo.findText("Open model folder…"))
     request = window.prompt_panel.build_request()
@@ -151,7 +151,7 @@ def test_the_library_buttons_fit_the_dock(qtbot, models):
 
 @pytest.mark.skipif(not (bundled_model_path() / "model_index.json").is_file(), reason="no bundled model")
 def test_the_bundled_model_brings_guidance_2_and_leaving_it_gives_yours_back(qtbot, models):
-    from studio.ui.prompt_panel import BUNDLED_GUIDANCE
+    from studio.core.paths import BUNDLED_GUIDANCE
 
     window = open_window(qtbot)  # first run, on the bundled model
     panel = window.prompt_panel

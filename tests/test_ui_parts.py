@@ -265,9 +265,9 @@ def test_open_checkpoint_file_and_model_folder_from_the_picker(qtbot, monkeypatc
     combo = panel.model_combo
     checkpoint = fake_checkpoint(tmp_path / "dreamy-sd15.safetensors")
     picked = {"file": str(checkpoint), "folder": ""}
-    monkeypatch.setattr("studio.ui.prompt_panel.QFileDialog.getOpenFileName",
+    monkeypatch.setattr("studio.ui.model_choice.QFileDialog.getOpenFileName",
                         lambda *a, **k: (picked["file"], "Checkpoints (*.safetensors)"))
-    monkeypatch.setattr("studio.ui.prompt_panel.QFileDialog.getExistingDirectory", lambda *a, **k: picked["folder"])
+    monkeypatch.setattr("studio.ui.model_choice.QFileDialog.getExistingDirectory", lambda *a, **k: picked["folder"])
 
     combo.activated.emit(combo.findText(OPEN_FILE_LABEL))
     assert panel.model() == str(checkpoint) and combo.currentText() == "dreamy-sd15.safetensors"

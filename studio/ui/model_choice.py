@@ -1,0 +1,177 @@
+"""The prompt panel's model and LoRA choice: the model picker (bundled, recent, Open…), the
+settings a model brings with it (a few-step model's steps/guidance/sampler, the bundled model's
+guidance) and gives back when left, and the LoRAs every request carries.
+
+A mixin of PromptPanel (it uses the panel's widgets and signals), kept apart so each file stays
+readable; the panel's state() persists the stashes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from studio.core.paths import BUNDLED_GUIDANCE, bundled_model_path
+from studio.core.request import SCHEDULERS
+
+BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
+OPEN_FOLDER_LABEL = "Open model folder…"
+OPEN_FILE_LABEL = "Open checkpoint file…"
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors);;All files (*)"
+MAX_RECENT_MODELS = 8
+_OPEN_FOLDER = "\0open-folder"  # item data of the "Open model folder…" entry
+_OPEN_FILE = "\0open-file"  # item data of the "Open checkpoint file…" entry
+
+
+class ModelChoice:
+    """Model picker and LoRA methods of PromptPanel (needs its combo boxes, spins and signals)."""
+
+    # ---- model -------------------------------------------------------------------------------
+    def model(self) -> str:
+        """The model path ("" = the bundled default)."""
+        data = self.model_combo.currentData()
+        return "" if data in (None, _OPEN_FOLDER, _OPEN_FILE) else str(data)
+
+    def set_model(self, path: str) -> None:
+        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults."""
+        if path and path not in self._recent_models:
+            self._recent_models.insert(0, path)
+            del self._recent_models[MAX_RECENT_MODELS:]
+        self._fill_models(path)
+        self._on_size_preset()  # a native size follows the model
+
+    def choose_model(self, path: str) -> bool:
+        """The artist picked `path`: check it, select it, and give a few-step model the steps,
+        guidance and sampler it needs (an ordinary model gets the artist's own back); the bundled
+        model gets BUNDLED_GUIDANCE, given back on leaving it unless changed meanwhile. One line
+        goes to `message` either way. False (and nothing changes) when it cannot be used."""
+        from studio.engine.models import describe, recommended_defaults
+
+        if path and Path(path).resolve() == bundled_model_path().resolve():
+            path = ""  # the library lists the bundled model by its folder; the picker by name
+        entry = describe(Path(path), "added") if path else None
+        if entry is not None and (entry.error or entry.kind not in ("diffusers", "checkpoint")):
+            problem = entry.error or f"{entry.name} is a LoRA, not a model: tick it in the Models panel"
+            self.message.emit(f"Can't use that model: {problem}")
+            self._fill_models(self._model_in_use)  # the picker goes back to the model in use
+            return False
+        leaving_bundled = _is_bundled(self._model_in_use)
+        self.set_model(path)
+        if leaving_bundled and not _is_bundled(path):
+            self._leave_bundled()
+        name = entry.name if entry is not None else BUNDLED_MODEL_LABEL
+        if entry is not None and entry.distilled:
+            if self._settings_before_distilled is None:
+                self._settings_before_distilled = self._sampler_settings()
+            defaults = recommended_defaults(path)
+            self._apply_sampler_settings(defaults)
+            text = (f"{name}: a {entry.distilled.capitalize()} model, so {defaults['steps']} steps, "
+                    f"guidance {defaults['guidance_scale']:g}, {defaults['scheduler']} (its recommended settings)")
+        elif self._settings_before_distilled is not None:
+            mine, self._settings_before_distilled = self._settings_before_distilled, None
+            self._apply_sampler_settings(mine)
+            text = (f"Model: {name}; your {mine['steps']} steps, guidance {mine['guidance_scale']:g} "
+                    f"and {mine['scheduler']} are back")
+        else:
+            text = f"Model: {name}"
+        if _is_bundled(path) and self._guidance_before_bundled is None:
+            self._guidance_before_bundled = round(self.guidance_spin.value(), 2)
+            self.guidance_spin.setValue(BUNDLED_GUIDANCE)
+            text += f"; guidance {BUNDLED_GUIDANCE:g}, where this small model follows prompts best"
+        self.message.emit(text)
+        return True
+
+    def _leave_bundled(self) -> None:
+        """Give back the guidance the bundled model replaced, unless the artist has changed it since."""
+        mine, self._guidance_before_bundled = self._guidance_before_bundled, None
+        if mine is not None and round(self.guidance_spin.value(), 2) == BUNDLED_GUIDANCE:
+            self.guidance_spin.setValue(mine)
+
+    def recent_models(self) -> list[str]:
+        return list(self._recent_models)
+
+    def _sampler_settings(self) -> dict[str, Any]:
+        return {"steps": self.steps_spin.value(), "guidance_scale": round(self.guidance_spin.value(), 2),
+                "scheduler": self.scheduler_combo.currentText()}
+
+    def _apply_sampler_settings(self, values: dict[str, Any]) -> None:
+        self.steps_spin.setValue(int(values["steps"]))
+        self.guidance_spin.setValue(float(values["guidance_scale"]))
+        if values["scheduler"] in SCHEDULERS:
+            self.scheduler_combo.setCurrentText(values["scheduler"])
+
+    def _fill_models(self, current: str) -> None:
+        combo = self.model_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(BUNDLED_MODEL_LABEL, "")
+        for path in self._recent_models:
+            combo.addItem(Path(path).name or path, path)
+            combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        combo.insertSeparator(combo.count())
+        combo.addItem(OPEN_FOLDER_LABEL, _OPEN_FOLDER)
+        combo.setItemData(combo.count() - 1, "A diffusers folder (with model_index.json)",
+                          Qt.ItemDataRole.ToolTipRole)
+        combo.addItem(OPEN_FILE_LABEL, _OPEN_FILE)
+        combo.setItemData(combo.count() - 1, "A single .safetensors checkpoint (SD 1.x, 2.x, SDXL)",
+                          Qt.ItemDataRole.ToolTipRole)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+        # What to go back to when an Open… dialog is cancelled (the combo has moved to that entry).
+        self._model_in_use = self.model()
+        self._check_loras()
+
+    def _on_model_activated(self, index: int) -> None:
+        data = self.model_combo.itemData(index)
+        if data == _OPEN_FOLDER:
+            path = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
+        elif data == _OPEN_FILE:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint file", "", CHECKPOINT_FILTER)
+        else:
+            path = str(data or "")
+        if data in (_OPEN_FOLDER, _OPEN_FILE) and not path:  # dialog cancelled
+            self._fill_models(self._model_in_use)
+            return
+        self.choose_model(path)
+
+    # ---- LoRAs -------------------------------------------------------------------------------
+    def loras(self) -> list[tuple[str, float]]:
+        return list(self._loras)
+
+    def set_loras(self, loras: Any) -> None:
+        """The LoRAs every request carries: (path, weight) pairs; malformed pairs are dropped."""
+        clean = []
+        for pair in loras or ():
+            if (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and pair[0]
+                    and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
+                clean.append((pair[0], round(float(pair[1]), 3)))
+        if tuple(clean) == self._loras:
+            return
+        self._loras = tuple(clean)
+        self._show_loras()
+        self._check_loras()
+        self.lorasChanged.emit(list(self._loras))
+        self.changed.emit()
+
+    def _check_loras(self) -> None:
+        """Re-read whether the ticked LoRAs fit the model (on LoRA or model change, not per keystroke)."""
+        from studio.engine.models import lora_mismatch
+
+        problem = lora_mismatch(self.model(), self._loras)
+        if problem != self._lora_problem:
+            self._lora_problem = problem
+            self._recheck()
+
+    def _show_loras(self) -> None:
+        text = ", ".join(f"{Path(path).stem} ({weight:.2f})" for path, weight in self._loras)
+        self.loras_label.setText(text)
+        self._form.setRowVisible(self.loras_label, bool(self._loras))
+
+
+def _is_bundled(model: str) -> bool:
+    """The empty model name means the bundled model, when it is there (else the tiny fallback)."""
+    return not model and (bundled_model_path() / "model_index.json").is_file()
