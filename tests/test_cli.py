@@ -100,7 +100,8 @@ def test_python_dash_m_studio_generate(tiny_model_dir, tmp_path):
 def test_guidance_defaults_to_the_bundled_models_own(tiny_model_dir):
     from studio.cli import build_parser
     from studio.cli.generate import build_request
-    from studio.core.paths import BUNDLED_GUIDANCE, bundled_model_path
+    from studio.core.paths import bundled_model_path
+    from studio.core.request import BUNDLED_GUIDANCE
 
     parser = build_parser()
     bundled = (bundled_model_path() / "model_index.json").is_file()

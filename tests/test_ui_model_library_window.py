@@ -151,7 +151,7 @@ def test_the_library_buttons_fit_the_dock(qtbot, models):
 
 @pytest.mark.skipif(not (bundled_model_path() / "model_index.json").is_file(), reason="no bundled model")
 def test_the_bundled_model_brings_guidance_2_and_leaving_it_gives_yours_back(qtbot, models):
-    from studio.core.paths import BUNDLED_GUIDANCE
+    from studio.core.request import BUNDLED_GUIDANCE
 
     window = open_window(qtbot)  # first run, on the bundled model
     panel = window.prompt_panel

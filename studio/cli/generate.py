@@ -17,8 +17,13 @@ from studio.cli._blend_args import add_blend_arguments, blend_fields
 from studio.cli._edit_args import add_edit_arguments, edit_fields
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Loading, Progress
-from studio.core.paths import default_guidance
-from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, random_seed
+from studio.core.request import (
+    SCHEDULERS,
+    GenerationRequest,
+    RequestError,
+    default_guidance,
+    random_seed,
+)
 from studio.core.settings import load_settings
 
 EXIT_ERROR = 1

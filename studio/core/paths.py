@@ -38,13 +38,6 @@ def bundled_model_path() -> Path:
     return repo_resources() / "models" / "studio-shapes"
 
 
-# The bundled model follows prompts best at guidance 2 (held-out colour 88% vs 66% at 5, position
-# 94.5% vs 84%: studio/shapes/README.md); the app and the CLI use it when that model is chosen.
-BUNDLED_GUIDANCE = 2.0
-
-
-def default_guidance(model: str) -> float:
-    """Guidance for `model` when the artist has not said: the bundled model's own, else 5."""
-    if not model and (bundled_model_path() / "model_index.json").is_file():
-        return BUNDLED_GUIDANCE
-    return 5.0
+def bundled_model_present() -> bool:
+    """Whether the bundled model is there (a checkout without it falls back to a tiny test model)."""
+    return (bundled_model_path() / "model_index.json").is_file()

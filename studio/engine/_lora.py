@@ -16,11 +16,11 @@ from typing import Any
 
 from studio.engine._checkpoints import PICKLE_SUFFIXES, pickle_refusal
 from studio.engine.jobs import UserError
+from studio.engine.models import ARCH_NAMES
 
 log = logging.getLogger(__name__)
 
 MAX_KEPT = 8  # adapters kept loaded (active or not) before the oldest unused ones are dropped
-ARCH_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
 def adapter_name(path: Path) -> str:

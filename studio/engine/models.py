@@ -112,7 +112,7 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
 
 
 CONTEXT_WIDTH_ARCH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}  # text-encoder width -> family
-WIDTH_LABELS = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
+ARCH_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
 def lora_context_width(path: Path) -> int:
@@ -160,11 +160,14 @@ def lora_mismatch(model: str, loras: Any) -> str:
     failing the job; unknown widths (other LoRA formats, unreadable files) are left to the job.
     """
     width = model_context_width(model) if loras else 0
-    for path, _weight in loras if width else ():
+    if not width:
+        return ""
+    for path, _weight in loras:
         lora_width = lora_context_width(Path(path))
         if lora_width and lora_width != width:
-            made_for = WIDTH_LABELS.get(lora_width, f"{lora_width}-wide")
-            this = WIDTH_LABELS.get(width) or ("the bundled model" if not model else f"a {width}-wide model")
+            made_for = ARCH_NAMES.get(CONTEXT_WIDTH_ARCH.get(lora_width, ""), f"{lora_width}-wide")
+            this = ARCH_NAMES.get(CONTEXT_WIDTH_ARCH.get(width, "")) or (
+                "the bundled model" if not model else f"a {width}-wide model")
             return f"LoRA {Path(path).name} is for {made_for} models and this one is {this}: untick it or pick another model"
     return ""
 

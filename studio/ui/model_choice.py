@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from studio.core.paths import BUNDLED_GUIDANCE, bundled_model_path
-from studio.core.request import SCHEDULERS
+from studio.core.paths import bundled_model_path, bundled_model_present
+from studio.core.request import BUNDLED_GUIDANCE, SCHEDULERS
 
 BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
 OPEN_FOLDER_LABEL = "Open model folder…"
@@ -174,4 +174,4 @@ class ModelChoice:
 
 def _is_bundled(model: str) -> bool:
     """The empty model name means the bundled model, when it is there (else the tiny fallback)."""
-    return not model and (bundled_model_path() / "model_index.json").is_file()
+    return not model and bundled_model_present()

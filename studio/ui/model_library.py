@@ -32,10 +32,17 @@ from PySide6.QtWidgets import (
 
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
-from studio.engine.models import ModelEntry, add_model, cached_sha256, file_sha256, list_models
+from studio.engine.models import (
+    ARCH_NAMES,
+    ModelEntry,
+    add_model,
+    cached_sha256,
+    file_sha256,
+    list_models,
+)
 from studio.ui.theme import heading
 
-ARCH_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "": "?"}
+ARCH_LABELS = {**ARCH_NAMES, "": "?"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
 MODEL_COLUMNS = ("Name", "Arch", "Kind", "Size", "Hash", "Source")
 
