@@ -37,6 +37,33 @@ def test_tiny_training_exports_loadable_pipeline(tiny_model) -> None:
     assert img.size == (128, 128)
 
 
+def _posterior(vae_dir):
+    from diffusers import AutoencoderKL
+
+    from studio.shapes import dataset as ds
+
+    vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+    img = ds.generate(seed=3, n=1)[0][0]
+    x = torch.from_numpy(ds.image_to_array(img))[None]
+    with torch.no_grad():
+        return vae.encode(x).latent_dist
+
+
+@pytest.mark.parametrize("where", ["tiny", "bundled"])
+def test_exported_vae_posterior_is_the_decoders_training_noise(tiny_model, where: str) -> None:
+    # img2img and inpaint encode with a posterior *sample*; it must be the mean plus the small noise
+    # the decoder was trained with, not the never-trained variance head's noise (std ~0.85).
+    from studio.core.paths import bundled_model_path
+    from studio.shapes.train import DECODER_NOISE
+
+    root = tiny_model if where == "tiny" else bundled_model_path()
+    if not (root / "vae" / "config.json").is_file():
+        pytest.skip("bundled model not trained yet")
+    post = _posterior(root / "vae")
+    assert torch.allclose(post.std, torch.full_like(post.std, DECODER_NOISE), rtol=1e-4)
+    assert (post.sample() - post.mean).abs().max() < 6 * DECODER_NOISE
+
+
 def test_tokenizer_words_are_single_tokens(tiny_model) -> None:
     from transformers import CLIPTokenizer
 

@@ -95,6 +95,23 @@ def _image_batch(rng: random.Random, n: int) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- VAE
 
+# The decoder only ever sees the posterior mean plus this much Gaussian noise (unscaled latent units).
+DECODER_NOISE = 0.05
+
+
+def pin_posterior_noise(vae: AutoencoderKL, std: float = DECODER_NOISE) -> None:
+    """Make the encoder's posterior exactly `mean + std * noise`, the latents the decoder was trained on.
+
+    diffusers' img2img and inpaint pipelines encode with a posterior *sample*; the learnt
+    log-variance head was never trained to be small (std ~0.85 against latents of ~1.2), so those
+    samples were mostly noise and decoded with blurred shapes. Zeroing that head's weights and
+    setting its bias to log(std^2) declares the noise the decoder actually tolerates.
+    """
+    c = vae.config.latent_channels
+    with torch.no_grad():
+        vae.quant_conv.weight[c:] = 0.0
+        vae.quant_conv.bias[c:] = 2.0 * math.log(std)
+
 
 def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -> AutoencoderKL:
     """Phase 1: reconstruction (L1 + MSE) with a tiny KL term; returns the VAE with scaling_factor set."""
@@ -132,10 +149,11 @@ def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -
         post = vae.encode(x).latent_dist
         # Decode the mean plus a little noise rather than a full posterior sample: converges far
         # faster on a CPU budget, and the noise keeps the decoder tolerant of imperfect latents.
-        z = post.mean + 0.05 * torch.randn_like(post.mean)
+        z = post.mean + DECODER_NOISE * torch.randn_like(post.mean)
         rec = vae.decode(z).sample
-        # L1 keeps flat colours crisp; MSE punishes the rare big miss (a lost star tip);
-        # the variance term drives logvar down so img2img's posterior samples stay near the mean.
+        # L1 keeps flat colours crisp; MSE punishes the rare big miss (a lost star tip). The small
+        # variance term is too weak to matter (posterior std stayed ~0.85); export pins the
+        # variance instead (pin_posterior_noise).
         pooled = F.avg_pool2d(x, x.shape[-1] // post.mean.shape[-1])
         loss = (F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-3 * post.var.mean()
                 + F.mse_loss(probe(post.mean), pooled))
@@ -196,7 +214,7 @@ def finetune_decoder(args: argparse.Namespace, work: Path, device: torch.device,
         x = _image_batch(rng, args.vae_batch).to(device)
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
-        rec = vae.decode(z + 0.05 * torch.randn_like(z)).sample
+        rec = vae.decode(z + DECODER_NOISE * torch.randn_like(z)).sample
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -393,8 +411,10 @@ def export(out: str | Path, vae, te, tok, unet, sched) -> None:
     with torch.no_grad():
         emb = te.get_input_embeddings().weight
         emb[piece_token_ids(tok)] = emb[tok.unk_token_id].clone()  # word pieces behave exactly like unk
+    vae = copy.deepcopy(vae).cpu().eval()
+    pin_posterior_noise(vae)
     pipe = StableDiffusionPipeline(
-        vae=copy.deepcopy(vae).cpu().eval(), text_encoder=te.cpu().eval(), tokenizer=tok,
+        vae=vae, text_encoder=te.cpu().eval(), tokenizer=tok,
         unet=unet.cpu().eval(), scheduler=sched, safety_checker=None, feature_extractor=None,
         image_encoder=None, requires_safety_checker=False,
     )
