@@ -37,6 +37,15 @@ def test_tiny_training_exports_loadable_pipeline(tiny_model) -> None:
     assert img.size == (128, 128)
 
 
+def test_tiny_training_runs_the_main_then_the_refining_unet_phase(tiny_model) -> None:
+    rows = [ln.split("\t") for ln in (tiny_model.parent / "work" / "loss_log.tsv").read_text().splitlines()]
+    unet = [r for r in rows if r[0] in ("unet", "refine")]
+    assert [r[0] for r in unet] == ["unet"] * 4 + ["refine"] * 2
+    assert [int(r[1]) for r in unet] == list(range(1, 7))  # one step count across both phases
+    # The refining phase restarts the learning rate at its own (lower) base, then anneals.
+    assert float(unet[4][3]) > float(unet[3][3])
+
+
 def _posterior(vae_dir):
     from diffusers import AutoencoderKL
 
@@ -54,7 +63,7 @@ def test_exported_vae_posterior_is_the_decoders_training_noise(tiny_model, where
     # img2img and inpaint encode with a posterior *sample*; it must be the mean plus the small noise
     # the decoder was trained with, not the never-trained variance head's noise (std ~0.85).
     from studio.core.paths import bundled_model_path
-    from studio.shapes.train import DECODER_NOISE
+    from studio.shapes.train_vae import DECODER_NOISE
 
     root = tiny_model if where == "tiny" else bundled_model_path()
     if not (root / "vae" / "config.json").is_file():

@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import random
 import shutil
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -35,201 +33,11 @@ from studio.shapes.model import (
     build_text_encoder,
     build_tokenizer,
     build_unet,
-    build_vae,
     piece_token_ids,
 )
 from studio.shapes.text_pretrain import pretrain_text_encoder
-
-try:
-    from tqdm import tqdm
-except ImportError:  # pragma: no cover - tqdm is optional
-    tqdm = None
-
-
-class Progress:
-    """tqdm when available, otherwise a printed line every few percent."""
-
-    def __init__(self, total: int, start: int, desc: str) -> None:
-        self.total, self.n, self.desc = total, start, desc
-        self.bar = tqdm(total=total, initial=start, desc=desc, mininterval=5.0, file=sys.stdout) if tqdm else None
-        self._last = time.time()
-
-    def update(self, loss: float) -> None:
-        self.n += 1
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            self.bar.update(1)
-        elif time.time() - self._last > 10 or self.n == self.total:
-            self._last = time.time()
-            print(f"{self.desc} {self.n}/{self.total} loss={loss:.4f}", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _save_ckpt(path: Path, **state: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a kill mid-save never leaves a corrupt checkpoint
-
-
-def _lr_at(step: int, total: int, base: float, warmup: int, time_frac: float = 0.0) -> float:
-    """Warmup then cosine to 10%; progress is the larger of step and wall-clock fraction,
-    so a time-capped run still anneals instead of stopping at full learning rate."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    p = max((step - warmup) / max(1, total - warmup), time_frac)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
-
-
-def _image_batch(rng: random.Random, n: int) -> torch.Tensor:
-    return torch.from_numpy(np.stack([ds.image_to_array(ds.sample(rng)[0]) for _ in range(n)]))
-
-
-# --------------------------------------------------------------------------- VAE
-
-# The decoder only ever sees the posterior mean plus this much Gaussian noise (unscaled latent units).
-DECODER_NOISE = 0.05
-
-
-def pin_posterior_noise(vae: AutoencoderKL, std: float = DECODER_NOISE) -> None:
-    """Make the encoder's posterior exactly `mean + std * noise`, the latents the decoder was trained on.
-
-    diffusers' img2img and inpaint pipelines encode with a posterior *sample*; the learnt
-    log-variance head was never trained to be small (std ~0.85 against latents of ~1.2), so those
-    samples were mostly noise and decoded with blurred shapes. Zeroing that head's weights and
-    setting its bias to log(std^2) declares the noise the decoder actually tolerates.
-    """
-    c = vae.config.latent_channels
-    with torch.no_grad():
-        vae.quant_conv.weight[c:] = 0.0
-        vae.quant_conv.bias[c:] = 2.0 * math.log(std)
-
-
-def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -> AutoencoderKL:
-    """Phase 1: reconstruction (L1 + MSE) with a tiny KL term; returns the VAE with scaling_factor set."""
-    final = work / "vae"
-    if args.resume and (final / "config.json").exists():
-        print("VAE: reusing finished", final)
-        return AutoencoderKL.from_pretrained(final).to(device)
-    vae = build_vae(args.tiny).to(device)
-    # Auxiliary linear probe latent -> pooled RGB (thrown away after training): without it the
-    # encoder collapsed red/orange/yellow onto one latent direction; it also makes the fast
-    # linear preview map accurate.
-    probe = torch.nn.Conv2d(vae.config.latent_channels, 3, 1).to(device)
-    opt = torch.optim.AdamW(list(vae.parameters()) + list(probe.parameters()), lr=args.vae_lr, weight_decay=0.0)
-    ckpt, step = work / "vae_ckpt.pt", 0
-    rng = random.Random(args.seed + 1)
-    if args.resume and ckpt.exists():
-        st = torch.load(ckpt, map_location=device, weights_only=False)
-        vae.load_state_dict(st["model"])
-        if "probe" in st:
-            probe.load_state_dict(st["probe"])
-            opt.load_state_dict(st["opt"])
-        step, rng = st["step"], st["rng"]
-    bar = Progress(args.vae_steps, step, "vae")
-    vae.train()
-    while step < args.vae_steps:
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, args.vae_steps, args.vae_lr, 20)
-        x = _image_batch(rng, args.vae_batch)
-        if args.vae_crop < x.shape[-1]:
-            # The VAE is fully convolutional (no attention), so random crops teach it the
-            # same local job at a fraction of the cost of full 128x128 images.
-            oy, ox = (rng.randrange(x.shape[-1] - args.vae_crop + 1) for _ in range(2))
-            x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
-        x = x.contiguous().to(device)
-        post = vae.encode(x).latent_dist
-        # Decode the mean plus a little noise rather than a full posterior sample: converges far
-        # faster on a CPU budget, and the noise keeps the decoder tolerant of imperfect latents.
-        z = post.mean + DECODER_NOISE * torch.randn_like(post.mean)
-        rec = vae.decode(z).sample
-        # L1 keeps flat colours crisp; MSE punishes the rare big miss (a lost star tip). The small
-        # variance term is too weak to matter (posterior std stayed ~0.85); export pins the
-        # variance instead (pin_posterior_noise).
-        pooled = F.avg_pool2d(x, x.shape[-1] // post.mean.shape[-1])
-        loss = (F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-3 * post.var.mean()
-                + F.mse_loss(probe(post.mean), pooled))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        bar.update(loss.item())
-        log.write(f"vae\t{step}\t{loss.item():.5f}\n")
-        if step % args.save_every == 0 or step == args.vae_steps:
-            log.flush()
-            _save_ckpt(ckpt, model=vae.state_dict(), probe=probe.state_dict(), opt=opt.state_dict(), step=step,
-                       rng=rng)
-    bar.close()
-    vae.eval()
-    # Scale latents to ~unit variance, as SD does with its 0.18215.
-    with torch.no_grad():
-        lat = torch.cat([vae.encode(_image_batch(random.Random(7), 32).to(device)).latent_dist.mean
-                         for _ in range(4 if args.tiny else 16)])
-    scale = float(1.0 / lat.std())
-    vae.register_to_config(scaling_factor=scale)
-    print(f"VAE latent mean {lat.mean():.3f} std {lat.std():.3f} -> scaling_factor {scale:.4f}")
-    vae.save_pretrained(final, safe_serialization=True)
-    return vae
-
-
-def finetune_decoder(args: argparse.Namespace, work: Path, device: torch.device, log) -> AutoencoderKL:
-    """Phase 1b: sharpen the decoder on full 128x128 images with the encoder frozen.
-
-    The latent space (what the UNet learns) is unchanged, so this phase can also run
-    in parallel with UNet training. Writes ``work/vae_final``.
-    """
-    final = work / "vae_final"
-    vae = AutoencoderKL.from_pretrained(work / "vae").to(device)
-    if args.decoder_steps <= 0:
-        return vae
-    if args.resume and (final / "config.json").exists():
-        return AutoencoderKL.from_pretrained(final).to(device)
-    vae.requires_grad_(False)
-    dec = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
-    for p_ in dec:
-        p_.requires_grad_(True)
-    opt = torch.optim.AdamW(dec, lr=args.decoder_lr, weight_decay=0.0)
-    ckpt, step = work / "decoder_ckpt.pt", 0
-    rng = random.Random(args.seed + 5)
-    if args.resume and ckpt.exists():
-        st = torch.load(ckpt, map_location=device, weights_only=False)
-        vae.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        step, rng = st["step"], st["rng"]
-    bar = Progress(args.decoder_steps, step, "decoder")
-    t0 = time.time()
-    while step < args.decoder_steps:
-        if args.decoder_minutes and time.time() - t0 > args.decoder_minutes * 60:
-            break
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, args.decoder_steps, args.decoder_lr, 10)
-        x = _image_batch(rng, args.vae_batch).to(device)
-        with torch.no_grad():
-            z = vae.encode(x).latent_dist.mean
-        rec = vae.decode(z + DECODER_NOISE * torch.randn_like(z)).sample
-        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        bar.update(loss.item())
-        log.write(f"decoder\t{step}\t{loss.item():.5f}\n")
-        if step % args.save_every == 0 or step == args.decoder_steps:
-            log.flush()
-            _save_ckpt(ckpt, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng)
-    bar.close()
-    vae.requires_grad_(False)
-    vae.eval().save_pretrained(final, safe_serialization=True)
-    return vae
-
+from studio.shapes.train_common import Progress, lr_at, save_ckpt, seed_all
+from studio.shapes.train_vae import finetune_decoder, pin_posterior_noise, train_vae
 
 # --------------------------------------------------------------------------- latent cache
 
@@ -295,6 +103,21 @@ def text_encoder(args: argparse.Namespace, work: Path, tok: CLIPTokenizer, devic
     return te.eval()
 
 
+def _unet_phases(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The UNet's training phases: the main run, then (optionally) a shape-refining run.
+
+    The main run favours high noise (--t-power 0.5), where the layout is decided; the refining run
+    restarts the learning rate lower and draws timesteps uniformly (--refine-t-power 1), i.e. three
+    times as often below t=300, where the edges of the shapes are decided.
+    """
+    phases = [dict(name="unet", steps=args.steps, lr=args.lr, warmup=100, minutes=args.max_minutes,
+                   stop_at=args.stop_at, t_power=args.t_power)]
+    if args.refine_steps > 0 and args.refine_minutes > 0:
+        phases.append(dict(name="refine", steps=args.refine_steps, lr=args.refine_lr, warmup=0,
+                           minutes=args.refine_minutes, stop_at=None, t_power=args.refine_t_power))
+    return phases
+
+
 def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log) -> None:
     tok = build_tokenizer(work / "tokenizer")
     latents, labels = cache_latents(args, work, vae, device)
@@ -308,7 +131,7 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
     ckpt, step = work / "unet_ckpt.pt", 0
     rng = random.Random(args.seed + 3)
     gen = torch.Generator().manual_seed(args.seed + 4)
-    frac0 = 0.0
+    frac0, first_phase, phase_start = 0.0, 0, 0
     if args.resume and ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
         unet.load_state_dict(st["unet"])
@@ -317,69 +140,78 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         step, rng = st["step"], st["rng"]
         gen.set_state(st["gen"])
         frac0 = st.get("time_frac", 0.0)
+        first_phase, phase_start = st.get("phase", 0), st.get("phase_start", 0)
     alphas = sched.alphas_cumprod.to(device)
     snr = alphas / (1 - alphas)
-    t0 = time.time()
-    # Wall-clock budget (minutes from now, or an absolute --stop-at time), whichever is sooner.
-    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
-    if args.stop_at:
-        budget = min(budget, args.stop_at - t0)
-    bar = Progress(args.steps, step, "unet")
     unet.train()
-    time_frac = frac0
-    while step < args.steps:
-        time_frac = frac0 + (1 - frac0) * (time.time() - t0) / budget if budget < float("inf") else 0.0
-        if time_frac >= 1.0:
-            print(f"time budget reached at step {step}; exporting", flush=True)
-            break
-        lr = _lr_at(step, args.steps, args.lr, 100, time_frac)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        idx = torch.randint(0, len(latents), (args.batch,), generator=gen)
-        x0 = latents[idx].to(device)
-        wpix = weights[idx].to(device)
-        # ~10% empty captions teach the unconditional branch used by classifier-free guidance.
-        caps = ["" if rng.random() < 0.1 else _caption(labels[i], rng) for i in idx.tolist()]
-        ids = tok(caps, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids.to(device)
-        noise = torch.randn(x0.shape, generator=gen).to(device)
-        if args.offset_noise:
-            # Offset noise (off by default): a random per-channel shift of the noise, the older fix for
-            # SD's nonzero terminal SNR leaking the picture's mean colour; the zero-SNR schedule
-            # (model.build_scheduler) removes that leak at its source.
-            noise = noise + args.offset_noise * torch.randn(x0.shape[0], x0.shape[1], 1, 1,
-                                                            generator=gen).to(device)
-        # t = T * u**p: p < 1 spends more steps at high noise, where layout and colour are decided.
-        u = torch.rand(args.batch, generator=gen)
-        t = (u ** args.t_power * sched.config.num_train_timesteps).long().clamp(max=999).to(device)
-        xt = sched.add_noise(x0, noise, t)
-        with torch.no_grad():  # the text encoder is frozen after its parsing phase
-            emb = te(ids)[0]
-        pred = unet(xt, t, emb).sample
-        target = sched.get_velocity(x0, noise, t)
-        # v-MSE weighs the picture (x0) error by 1 + SNR: ~1 at high noise, where layout and
-        # colour are decided, and huge at low noise, where little is left to learn; capping it
-        # at 1 + min_snr (Min-SNR, in v form but only from above) keeps those easy steps from
-        # dominating while leaving the high-noise steps their full weight.
-        w = torch.clamp(snr[t] + 1, max=args.min_snr + 1) / (snr[t] + 1)
-        err = ((pred - target).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
-        loss = (w * err).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema, params, strict=True):
-                e.lerp_(p.detach(), 1 - decay)
-        bar.update(loss.item())
-        log.write(f"unet\t{step}\t{loss.item():.5f}\t{lr:.2e}\n")
-        if step % args.save_every == 0 or step == args.steps:
-            log.flush()
-            _save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
-                       step=step, rng=rng, gen=gen.get_state(), time_frac=time_frac)
-    bar.close()
+    for phase_no, phase in list(enumerate(_unet_phases(args)))[first_phase:]:
+        t0 = time.time()
+        # Wall-clock budget (minutes from now, or an absolute --stop-at time), whichever is sooner.
+        budget = phase["minutes"] * 60 if phase["minutes"] else float("inf")
+        if phase["stop_at"]:
+            budget = min(budget, phase["stop_at"] - t0)
+        bar = Progress(phase_start + phase["steps"], step, phase["name"])
+        time_frac = frac0
+        while step - phase_start < phase["steps"]:
+            time_frac = frac0 + (1 - frac0) * (time.time() - t0) / budget if budget < float("inf") else 0.0
+            if time_frac >= 1.0:
+                print(f"{phase['name']}: time budget reached at step {step}", flush=True)
+                break
+            lr = lr_at(step - phase_start, phase["steps"], phase["lr"], phase["warmup"], time_frac)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = torch.randint(0, len(latents), (args.batch,), generator=gen)
+            x0 = latents[idx].to(device)
+            wpix = weights[idx].to(device)
+            # ~10% empty captions teach the unconditional branch used by classifier-free guidance.
+            caps = ["" if rng.random() < 0.1 else _caption(labels[i], rng) for i in idx.tolist()]
+            ids = tok(caps, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids.to(device)
+            noise = torch.randn(x0.shape, generator=gen).to(device)
+            if args.offset_noise:
+                # Offset noise (off by default): a random per-channel shift of the noise, the older fix
+                # for SD's nonzero terminal SNR leaking the picture's mean colour; the zero-SNR schedule
+                # (model.build_scheduler) removes that leak at its source.
+                noise = noise + args.offset_noise * torch.randn(x0.shape[0], x0.shape[1], 1, 1,
+                                                                generator=gen).to(device)
+            # t = T * u**p: p < 1 spends more steps at high noise, where layout and colour are decided.
+            u = torch.rand(args.batch, generator=gen)
+            t = (u ** phase["t_power"] * sched.config.num_train_timesteps).long().clamp(max=999).to(device)
+            xt = sched.add_noise(x0, noise, t)
+            with torch.no_grad():  # the text encoder is frozen after its parsing phase
+                emb = te(ids)[0]
+            pred = unet(xt, t, emb).sample
+            target = sched.get_velocity(x0, noise, t)
+            # v-MSE weighs the picture (x0) error by 1 + SNR: ~1 at high noise, where layout and
+            # colour are decided, and huge at low noise, where little is left to learn; capping it
+            # at 1 + min_snr (Min-SNR, in v form but only from above) keeps those easy steps from
+            # dominating while leaving the high-noise steps their full weight.
+            w = torch.clamp(snr[t] + 1, max=args.min_snr + 1) / (snr[t] + 1)
+            err = ((pred - target).pow(2) * wpix).sum(dim=(1, 2, 3)) / (wpix.sum(dim=(1, 2, 3)) * x0.shape[1])
+            loss = (w * err).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            decay = min(args.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for e, p in zip(ema, params, strict=True):
+                    e.lerp_(p.detach(), 1 - decay)
+            bar.update(loss.item())
+            log.write(f"{phase['name']}\t{step}\t{loss.item():.5f}\t{lr:.2e}\n")
+            if step % args.save_every == 0:
+                log.flush()
+                save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
+                           step=step, rng=rng, gen=gen.get_state(), time_frac=time_frac, phase=phase_no,
+                           phase_start=phase_start)
+        bar.close()
+        # The next phase starts fresh: its own clock and its own learning-rate schedule.
+        frac0, phase_start = 0.0, step
+        log.flush()
+        save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
+                   step=step, rng=rng, gen=gen.get_state(), time_frac=0.0, phase=phase_no + 1,
+                   phase_start=phase_start)
     with torch.no_grad():
         for e, p in zip(ema, params, strict=True):
             p.copy_(e)
@@ -467,6 +299,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="extra loss weight on object pixels (0 = plain MSE)")
     p.add_argument("--t-power", type=float, default=0.5,
                    help="timestep sampling t = 1000*u**p; <1 favours high noise levels")
+    p.add_argument("--refine-minutes", type=float, default=25.0,
+                   help="wall-clock budget of the shape-refining UNet phase (0 = none)")
+    p.add_argument("--refine-steps", type=int, default=2000, help="step cap of the refining phase")
+    p.add_argument("--refine-lr", type=float, default=5e-4)
+    p.add_argument("--refine-t-power", type=float, default=1.0)
     p.add_argument("--offset-noise", type=float, default=0.0, help="per-channel offset noise strength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -477,10 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.tiny:
         args.steps, args.batch, args.vae_steps, args.vae_batch, args.n_scenes = 4, 4, 4, 4, 32
         args.te_steps, args.te_batch = 3, 8
-        args.decoder_steps = 2
+        args.decoder_steps, args.refine_steps = 2, 2
         args.save_every = 2
     torch.set_num_threads(args.threads)
-    _seed_all(args.seed)
+    seed_all(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     work = Path(args.work) if args.work else subdir("training") / "studio-shapes"
     if args.export_only:
