@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from studio.core.events import Failed, Finished
-from studio.core.request import GenerationRequest
+from studio.core.request import GenerationRequest, default_guidance
 from studio.engine import imageops
 from studio.engine.backend import DiffusersBackend, native_size
 from studio.engine.jobs import JobQueue
@@ -89,7 +89,7 @@ def main() -> int:
     size = native_size(args.model)
     engine = JobQueue(DiffusersBackend())
     base = GenerationRequest(SOURCE_PROMPT, model=args.model, steps=args.steps, width=size, height=size,
-                             guidance_scale=5.0)
+                             guidance_scale=default_guidance(args.model))
     try:
         source = mask = None
         for seed in range(args.tries):  # a source where the circle came out clearly
