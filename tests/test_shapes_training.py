@@ -146,3 +146,19 @@ def test_text_encoder_learns_to_parse_captions() -> None:
     acc = pretrain_text_encoder(te, tok, steps=60, batch=64, lr=3e-3)
     # Chance is 10-25% per head; a minute of training on a full model reaches ~100%.
     assert acc["shape0"] > 60 and acc["color0"] > 40, acc
+
+
+def test_decoder_masks_mark_the_shapes_of_their_own_images() -> None:
+    # The decoder's loss weighs shape pixels up; the masks must come from the same scenes.
+    import random
+
+    from studio.shapes.train_vae import _image_mask_batch
+
+    images, masks = _image_mask_batch(random.Random(5), 6)
+    assert images.shape == (6, 3, 128, 128) and masks.shape == (6, 1, 128, 128)
+    for img, mask in zip(images, masks, strict=True):
+        background = img[:, 0, 0]
+        differs = (img - background[:, None, None]).abs().amax(0) > 0.05
+        inside, outside = mask[0] > 0.99, mask[0] == 0
+        assert inside.any() and differs[inside].float().mean() > 0.99
+        assert differs[outside].float().mean() < 0.01

@@ -284,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-crop", type=int, default=64, help="random crop size for VAE training")
     p.add_argument("--decoder-steps", type=int, default=1000, help="decoder-only fine-tune steps")
     p.add_argument("--decoder-lr", type=float, default=5e-4)
+    p.add_argument("--decoder-fg-weight", type=float, default=4.0,
+                   help="extra decoder loss weight on (dilated) shape pixels")
     p.add_argument("--decoder-minutes", type=float, default=0.0, help="time cap for the decoder phase")
     p.add_argument("--decoder-only", action="store_true",
                    help="run only the decoder phase (e.g. in parallel with UNet training)")
