@@ -143,6 +143,12 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         first_phase, phase_start = st.get("phase", 0), st.get("phase_start", 0)
     alphas = sched.alphas_cumprod.to(device)
     snr = alphas / (1 - alphas)
+
+    def checkpoint(**where: Any) -> None:  # where: time_frac, phase, phase_start
+        log.flush()
+        save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
+                  step=step, rng=rng, gen=gen.get_state(), **where)
+
     unet.train()
     for phase_no, phase in list(enumerate(_unet_phases(args)))[first_phase:]:
         t0 = time.time()
@@ -201,17 +207,11 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
             bar.update(loss.item())
             log.write(f"{phase['name']}\t{step}\t{loss.item():.5f}\t{lr:.2e}\n")
             if step % args.save_every == 0:
-                log.flush()
-                save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
-                           step=step, rng=rng, gen=gen.get_state(), time_frac=time_frac, phase=phase_no,
-                           phase_start=phase_start)
+                checkpoint(time_frac=time_frac, phase=phase_no, phase_start=phase_start)
         bar.close()
         # The next phase starts fresh: its own clock and its own learning-rate schedule.
         frac0, phase_start = 0.0, step
-        log.flush()
-        save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
-                   step=step, rng=rng, gen=gen.get_state(), time_frac=0.0, phase=phase_no + 1,
-                   phase_start=phase_start)
+        checkpoint(time_frac=0.0, phase=phase_no + 1, phase_start=phase_start)
     with torch.no_grad():
         for e, p in zip(ema, params, strict=True):
             p.copy_(e)

@@ -18,16 +18,19 @@ from studio.shapes.model import build_vae
 from studio.shapes.train_common import Progress, lr_at, save_ckpt
 
 
+def _images(items: list) -> torch.Tensor:
+    return torch.from_numpy(np.stack([ds.image_to_array(img) for img, _, _ in items]))
+
+
 def _image_batch(rng: random.Random, n: int) -> torch.Tensor:
-    return _image_mask_batch(rng, n)[0]
+    return _images([ds.sample(rng) for _ in range(n)])
 
 
 def _image_mask_batch(rng: random.Random, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n dataset images in [-1, 1] and their object masks (1 on shapes), from the same rng stream."""
     items = [ds.sample(rng) for _ in range(n)]
-    images = np.stack([ds.image_to_array(img) for img, _, _ in items])
     masks = np.stack([ds.object_mask(label) for _, _, label in items])[:, None]
-    return torch.from_numpy(images), torch.from_numpy(masks)
+    return _images(items), torch.from_numpy(masks)
 
 
 # --------------------------------------------------------------------------- VAE
