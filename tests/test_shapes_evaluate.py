@@ -1,0 +1,65 @@
+"""The fidelity evaluator's pixel classifier (studio.shapes.evaluate): no model needed."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from studio.shapes import dataset as ds
+from studio.shapes import evaluate as ev
+
+
+def _blob(draw_fn) -> np.ndarray:
+    img = Image.new("L", (128, 128), 0)
+    draw_fn(ImageDraw.Draw(img))
+    ys, xs = np.nonzero(np.asarray(img) > 127)
+    return np.stack([ys, xs], axis=1)
+
+
+def test_classifier_reads_ground_truth_renders() -> None:
+    res = ev.validate_classifier(n=60, seed=5)
+    for name in ("single", "two"):
+        assert res[name]["color"] == 100.0
+        assert res[name]["shape"] == 100.0
+        assert res[name]["position"] == 100.0
+
+
+def test_each_shape_template_reads_back() -> None:
+    for shape in ds.SHAPES:
+        pix = _blob(lambda d, s=shape: ds.draw_shape(d, s, 64, 64, 30, 255))
+        assert ev.classify_shape(pix) == shape
+
+
+def test_concave_sided_triangle_is_a_triangle_not_a_star() -> None:
+    # A "tent": apex up, flat base, sides bowed inwards (how generated triangles often look).
+    # It is clearly non-convex (solidity < 0.85), which alone used to make it a star.
+    apex, left, right = (64.0, 20.0), (24.0, 100.0), (104.0, 100.0)
+
+    def side(a, b, bow):
+        pts = []
+        for i in range(21):
+            t = i / 20
+            x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+            # Push towards the triangle's centroid, most in the middle of the side.
+            cx, cy = 64.0, 73.0
+            k = bow * math.sin(math.pi * t)
+            pts.append((x + (cx - x) * k, y + (cy - y) * k))
+        return pts
+
+    poly = side(left, apex, 0.35) + side(apex, right, 0.35)
+    pix = _blob(lambda d: d.polygon(poly, fill=255))
+    assert ev.solidity(pix) < 0.85
+    assert ev.classify_shape(pix) == "triangle"
+
+
+def test_analyse_finds_colour_and_position() -> None:
+    rng = random.Random(3)
+    label = ds.sample_scene(rng, 0.0)
+    found = ev.analyse(ds.render(label))
+    obj = label["objects"][0]
+    assert found["background"] == label["background"]
+    assert found["objects"][0]["color"] == obj["color"]
+    assert found["objects"][0]["position"] == obj["position"]
