@@ -162,3 +162,23 @@ def test_decoder_masks_mark_the_shapes_of_their_own_images() -> None:
         inside, outside = mask[0] > 0.99, mask[0] == 0
         assert inside.any() and differs[inside].float().mean() > 0.99
         assert differs[outside].float().mean() < 0.01
+
+
+def test_balanced_object_weights_give_small_and_large_objects_equal_shares() -> None:
+    from studio.shapes.train import object_weights
+
+    def scene(size: str, r: int) -> dict:
+        return {"objects": [{"shape": "square", "color": "red", "size": size, "position": "center",
+                             "cx": 64, "cy": 64, "r": r}], "background": "blue"}
+
+    labels = [scene("small", 13), scene("large", 28)]
+    plain = object_weights(labels, 32, 4.0)
+    balanced = object_weights(labels, 32, 4.0, balance=1.0)
+    assert plain.max() == pytest.approx(5.0) and plain.min() == pytest.approx(1.0)
+    # Plain weights: the large square's extra weight is several times the small one's.
+    extra_plain = (plain - 1).sum(dim=(1, 2, 3))
+    assert extra_plain[1] > 3 * extra_plain[0]
+    # Balanced: the same order of extra weight for both (dilation keeps it from being exact).
+    extra = (balanced - 1).sum(dim=(1, 2, 3))
+    assert 0.6 < float(extra[0] / extra[1]) < 1.6
+    assert balanced[0].max() > balanced[1].max()

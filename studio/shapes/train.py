@@ -64,15 +64,26 @@ def cache_latents(args: argparse.Namespace, work: Path, vae: AutoencoderKL,
     return latents, labels
 
 
-def object_weights(labels: list[dict[str, Any]], size: int, fg_weight: float) -> torch.Tensor:
+def object_weights(labels: list[dict[str, Any]], size: int, fg_weight: float,
+                   balance: float = 0.0) -> torch.Tensor:
     """Per-latent-pixel loss weights, 1 on background and 1 + fg_weight on (dilated) objects.
 
     Objects cover ~3-15% of the image, so a plain MSE is dominated by the flat background and
     the model learnt the background long before it learnt what the caption says of the object.
+    ``balance`` scales each object's weight by (medium area / its area) ** balance: at 1 a small
+    object gets as large a share of its picture's loss as a large one (at 0 it gets a fifth).
     """
-    masks = torch.from_numpy(np.stack([ds.object_mask(lab, size) for lab in labels]))[:, None]
-    masks = F.max_pool2d(masks, 3, stride=1, padding=1)  # the VAE smears edges over a latent pixel
-    return 1.0 + fg_weight * masks
+    ref = ds.SIZE_RADIUS["medium"]
+    maps = []
+    for lab in labels:
+        w = np.zeros((size, size), dtype=np.float32)
+        for obj in lab["objects"]:
+            k = fg_weight * (ref / obj["r"]) ** (2 * balance)
+            w = np.maximum(w, k * ds.object_mask({"objects": [obj]}, size))
+        maps.append(w)
+    w = torch.from_numpy(np.stack(maps))[:, None]
+    w = F.max_pool2d(w, 3, stride=1, padding=1)  # the VAE smears edges over a latent pixel
+    return 1.0 + w
 
 
 def _caption(label: dict[str, Any], rng: random.Random) -> str:
@@ -108,20 +119,21 @@ def _unet_phases(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     The main run favours high noise (--t-power 0.5), where the layout is decided; the refining run
     restarts the learning rate lower and draws timesteps uniformly (--refine-t-power 1), i.e. three
-    times as often below t=300, where the edges of the shapes are decided.
+    times as often below t=300, where the edges of the shapes are decided, and weighs each object
+    by its area (--refine-fg-balance 1), so small shapes count as much as large ones.
     """
     phases = [dict(name="unet", steps=args.steps, lr=args.lr, warmup=100, minutes=args.max_minutes,
-                   stop_at=args.stop_at, t_power=args.t_power)]
+                   stop_at=args.stop_at, t_power=args.t_power, balance=0.0)]
     if args.refine_steps > 0 and args.refine_minutes > 0:
         phases.append(dict(name="refine", steps=args.refine_steps, lr=args.refine_lr, warmup=0,
-                           minutes=args.refine_minutes, stop_at=None, t_power=args.refine_t_power))
+                           minutes=args.refine_minutes, stop_at=None, t_power=args.refine_t_power,
+                           balance=args.refine_fg_balance))
     return phases
 
 
 def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log) -> None:
     tok = build_tokenizer(work / "tokenizer")
     latents, labels = cache_latents(args, work, vae, device)
-    weights = object_weights(labels, latents.shape[-1], args.fg_weight)
     te = text_encoder(args, work, tok, device, log)
     unet = build_unet(te.config.hidden_size, args.tiny).to(device)
     sched = build_scheduler()
@@ -151,6 +163,7 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
 
     unet.train()
     for phase_no, phase in list(enumerate(_unet_phases(args)))[first_phase:]:
+        weights = object_weights(labels, latents.shape[-1], args.fg_weight, phase["balance"])
         t0 = time.time()
         # Wall-clock budget (minutes from now, or an absolute --stop-at time), whichever is sooner.
         budget = phase["minutes"] * 60 if phase["minutes"] else float("inf")
@@ -282,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-batch", type=int, default=12)
     p.add_argument("--vae-lr", type=float, default=2e-3)
     p.add_argument("--vae-crop", type=int, default=64, help="random crop size for VAE training")
-    p.add_argument("--decoder-steps", type=int, default=1000, help="decoder-only fine-tune steps")
+    p.add_argument("--decoder-steps", type=int, default=2000, help="decoder-only fine-tune steps")
     p.add_argument("--decoder-lr", type=float, default=5e-4)
     p.add_argument("--decoder-fg-weight", type=float, default=4.0,
                    help="extra decoder loss weight on (dilated) shape pixels")
@@ -301,11 +314,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="extra loss weight on object pixels (0 = plain MSE)")
     p.add_argument("--t-power", type=float, default=0.5,
                    help="timestep sampling t = 1000*u**p; <1 favours high noise levels")
-    p.add_argument("--refine-minutes", type=float, default=25.0,
+    p.add_argument("--refine-minutes", type=float, default=45.0,
                    help="wall-clock budget of the shape-refining UNet phase (0 = none)")
-    p.add_argument("--refine-steps", type=int, default=2000, help="step cap of the refining phase")
+    p.add_argument("--refine-steps", type=int, default=3300, help="step cap of the refining phase")
     p.add_argument("--refine-lr", type=float, default=5e-4)
     p.add_argument("--refine-t-power", type=float, default=1.0)
+    p.add_argument("--refine-fg-balance", type=float, default=1.0,
+                   help="refining phase: scale object weights by (medium area / area) ** this")
     p.add_argument("--offset-noise", type=float, default=0.0, help="per-channel offset noise strength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
