@@ -73,8 +73,8 @@ def test_seed_mix_one_is_seed_b_with_an_ancestral_sampler_too(engine, tiny_model
 # the model, so this runs on the bundled one. The background is named in both prompts: one left
 # unsaid is the model's free choice, and it may flip at any mix step (with "a red circle" -> "a blue
 # square", seed 3, the zero-SNR weights turn a white background blue at the first step); the same goes
-# for an unsaid position. The walk changes the shape only: since the 30 Nov refining phase the model
-# takes an object's colour as an either/or (red -> blue flips between mix 0.2 and 0.4, with no
+# for an unsaid position. The walk changes the shape only: the weights of 30 Nov (second session)
+# take an object's colour as an either/or (red -> blue flips between mix 0.2 and 0.4, with no
 # purple in between), which no smoothness bound on six frames can pass.
 def test_bundled_model_walks_smoothly_from_a_to_b(engine):
     base = GenerationRequest("a red circle in the center on a yellow background", seed=3, steps=8, width=128, height=128,

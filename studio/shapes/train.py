@@ -70,8 +70,9 @@ def object_weights(labels: list[dict[str, Any]], size: int, fg_weight: float,
 
     Objects cover ~3-15% of the image, so a plain MSE is dominated by the flat background and
     the model learnt the background long before it learnt what the caption says of the object.
-    ``balance`` scales each object's weight by (medium area / its area) ** balance: at 1 a small
-    object gets as large a share of its picture's loss as a large one (at 0 it gets a fifth).
+    ``balance`` scales each object's weight by (medium area / its area) ** balance: at 1 every
+    object's extra weight sums to about the same whatever its size (at 0 a small object's sum is
+    a fifth of a large one's, the ratio of their areas).
     """
     ref = ds.SIZE_RADIUS["medium"]
     maps = []
