@@ -37,14 +37,14 @@ def test_concave_sided_triangle_is_a_triangle_not_a_star() -> None:
     # A "tent": apex up, flat base, sides bowed inwards (how generated triangles often look).
     # It is clearly non-convex (solidity < 0.85), which alone used to make it a star.
     apex, left, right = (64.0, 20.0), (24.0, 100.0), (104.0, 100.0)
+    cx, cy = 64.0, 73.0  # the triangle's centroid
 
     def side(a, b, bow):
         pts = []
         for i in range(21):
             t = i / 20
             x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
-            # Push towards the triangle's centroid, most in the middle of the side.
-            cx, cy = 64.0, 73.0
+            # Push towards the centroid, most in the middle of the side.
             k = bow * math.sin(math.pi * t)
             pts.append((x + (cx - x) * k, y + (cy - y) * k))
         return pts

@@ -12,6 +12,8 @@ import torch
 
 from studio.core.request import SCHEDULERS
 from studio.shapes.train import main as train_main
+from studio.shapes.train import object_weights
+from studio.shapes.train_vae import _image_mask_batch
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +152,6 @@ def test_text_encoder_learns_to_parse_captions() -> None:
 
 def test_decoder_masks_mark_the_shapes_of_their_own_images() -> None:
     # The decoder's loss weighs shape pixels up; the masks must come from the same scenes.
-    import random
-
-    from studio.shapes.train_vae import _image_mask_batch
-
     images, masks = _image_mask_batch(random.Random(5), 6)
     assert images.shape == (6, 3, 128, 128) and masks.shape == (6, 1, 128, 128)
     for img, mask in zip(images, masks, strict=True):
@@ -165,8 +163,6 @@ def test_decoder_masks_mark_the_shapes_of_their_own_images() -> None:
 
 
 def test_balanced_object_weights_give_small_and_large_objects_equal_shares() -> None:
-    from studio.shapes.train import object_weights
-
     def scene(size: str, r: int) -> dict:
         return {"objects": [{"shape": "square", "color": "red", "size": size, "position": "center",
                              "cx": 64, "cy": 64, "r": r}], "background": "blue"}
