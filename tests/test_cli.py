@@ -54,6 +54,7 @@ def test_same_seed_same_file(tiny_model_dir, tmp_path):
         (["--height", "32"], "studio: error: height must be between 64 and 4096 px (got 32)"),
         (["--steps", "0"], "studio: error: steps must be between 1 and 150 (got 0)"),
         (["--scheduler", "Heun"], "studio: error: unknown scheduler 'Heun'"),
+        (["--guidance-rescale", "2"], "studio: error: guidance rescale must be between 0 and 1 (got 2.0)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tiny_model_dir, tmp_path, capsys, args, message):
@@ -111,3 +112,6 @@ def test_guidance_defaults_to_the_bundled_models_own(tiny_model_dir):
     assert other.guidance_scale == 5.0
     said = build_request(parser.parse_args(["generate", "x", "--guidance", "7", "-o", "x.png"]))
     assert said.guidance_scale == 7.0
+    assert said.guidance_rescale is None  # the model's own, chosen by the engine
+    rescaled = build_request(parser.parse_args(["generate", "x", "--guidance-rescale", "0.3", "-o", "x.png"]))
+    assert rescaled.guidance_rescale == 0.3

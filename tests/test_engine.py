@@ -71,7 +71,7 @@ def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
-def plain_pipeline_image(model_dir, request: GenerationRequest) -> Image.Image:
+def plain_pipeline_image(model_dir, request: GenerationRequest, guidance_rescale: float = 0.0) -> Image.Image:
     """What a plain diffusers call gives, with the same scheduler and settings."""
     from diffusers import DiffusionPipeline
 
@@ -85,6 +85,7 @@ def plain_pipeline_image(model_dir, request: GenerationRequest) -> Image.Image:
         negative_prompt=request.negative_prompt or None,
         num_inference_steps=request.steps,
         guidance_scale=request.guidance_scale,
+        guidance_rescale=guidance_rescale,
         width=request.width,
         height=request.height,
         generator=torch.Generator("cpu").manual_seed(request.seed),
@@ -141,6 +142,27 @@ def test_matches_plain_call_without_guidance(engine, tiny_model_dir):
     request = request_for(tiny_model_dir, guidance_scale=1.0, scheduler="DDIM")
     ours = pixels(finished(run(engine, request)).image)
     assert np.abs(ours - pixels(plain_pipeline_image(tiny_model_dir, request))).max() == 0
+
+
+def test_zero_snr_models_get_their_guidance_rescale(engine, tiny_model_dir, tmp_path):
+    """A model trained with zero terminal SNR (like the bundled one) gets rescale 0.7 unless the
+    request says otherwise; the value applied is in the Finished info (the A1111 text writes it)."""
+    zero_snr = tmp_path / "tiny-zsnr"
+    shutil.copytree(tiny_model_dir, zero_snr)
+    config_file = zero_snr / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_file.read_text())
+    config.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+    config_file.write_text(json.dumps(config))
+    request = request_for(zero_snr, scheduler="Euler", guidance_scale=6.0)
+    auto = finished(run(engine, request))
+    assert auto.info["guidance_rescale"] == 0.7
+    assert np.array_equal(pixels(auto.image), pixels(plain_pipeline_image(zero_snr, request, 0.7)))
+    off = finished(run(engine, request.replace(guidance_rescale=0.0)))
+    assert off.info["guidance_rescale"] == 0.0
+    assert np.array_equal(pixels(off.image), pixels(plain_pipeline_image(zero_snr, request)))
+    assert not np.array_equal(pixels(auto.image), pixels(off.image))
+    # An ordinary schedule has none by default.
+    assert finished(run(engine, request_for(tiny_model_dir))).info["guidance_rescale"] == 0.0
 
 
 def test_preview_every_n_steps(tiny_model_dir):

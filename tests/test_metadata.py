@@ -50,6 +50,18 @@ def test_no_negative_line_and_no_empty_keys():
     assert text.split("\n")[1].startswith("Steps: 20, Sampler: Euler a, CFG scale: 5, Seed: 0, Size: 512x512")
 
 
+def test_guidance_rescale_is_written_as_a1111_does_and_read_back():
+    # Unsaid in the request: the value the engine applied (in info) is written; 0 is left out.
+    auto = GenerationRequest("cat", guidance_scale=4)
+    assert "Rescale CFG: 0.7," in format_parameters(auto, {"guidance_rescale": 0.7})
+    assert "Rescale CFG" not in format_parameters(auto, {"guidance_rescale": 0.0})
+    assert "Rescale CFG" not in format_parameters(auto, {})
+    mine = auto.replace(guidance_rescale=0.35)
+    text = format_parameters(mine, {"guidance_rescale": 0.7})
+    assert parse_parameters(text)["guidance_rescale"] == 0.35
+    assert request_from_image_info({"parameters": text}).guidance_rescale == 0.35
+
+
 def test_values_with_separators_are_json_quoted_and_read_back():
     request = GenerationRequest("x", model="/models/odd, name: v2.safetensors")
     text = format_parameters(request, {})

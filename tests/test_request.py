@@ -8,7 +8,7 @@ from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
 def test_json_round_trip_keeps_every_field():
     req = GenerationRequest(
         "a red circle", negative_prompt="blur", seed=7, steps=12, guidance_scale=6.5,
-        width=256, height=128, scheduler="DPM++ 2M Karras", blend_prompts=("a blue square",),
+        guidance_rescale=0.35, width=256, height=128, scheduler="DPM++ 2M Karras", blend_prompts=("a blue square",),
         blend_weights=(0.25,), seed_b=9, seed_mix=0.5, loras=(("a.safetensors", 0.8),),
     )
     again = GenerationRequest.from_json(req.to_json())
@@ -24,6 +24,8 @@ def test_json_round_trip_keeps_every_field():
         ({"steps": 0}, "steps"),
         ({"steps": 151}, "steps"),
         ({"guidance_scale": -1.0}, "guidance"),
+        ({"guidance_rescale": 1.5}, "guidance rescale must be between 0 and 1"),
+        ({"guidance_rescale": -0.1}, "guidance rescale"),
         ({"scheduler": "Magic"}, "unknown scheduler"),
         ({"seed": -1}, "seed"),
         ({"strength": 1.5}, "strength"),

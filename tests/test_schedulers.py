@@ -6,7 +6,13 @@ import pytest
 from diffusers import EulerAncestralDiscreteScheduler
 
 from studio.core.request import SCHEDULERS
-from studio.engine._schedulers import SCHEDULER_TABLE, SchedulerCache, build_scheduler
+from studio.engine._schedulers import (
+    SCHEDULER_TABLE,
+    SchedulerCache,
+    applied_guidance_rescale,
+    build_scheduler,
+    default_guidance_rescale,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +61,26 @@ def test_cache_keeps_one_per_name_and_leaves_the_base_config_alone(model_config)
 def test_unknown_name_raises_key_error(model_config):
     with pytest.raises(KeyError):
         build_scheduler("Heun", model_config)
+
+
+class _WithRescale:
+    def __call__(self, prompt, guidance_scale=5.0, guidance_rescale=0.0):  # like SD / SDXL txt2img
+        raise AssertionError("never called")
+
+
+class _WithoutRescale:
+    def __call__(self, prompt, guidance_scale=5.0):  # like SD 1/2 img2img and inpainting
+        raise AssertionError("never called")
+
+
+def test_guidance_rescale_is_the_models_own_unless_asked(model_config):
+    zero_snr = {**model_config, "rescale_betas_zero_snr": True}
+    assert default_guidance_rescale(model_config) == 0.0
+    assert default_guidance_rescale(zero_snr) == 0.7
+    assert applied_guidance_rescale(_WithRescale(), None, 5.0, zero_snr) == 0.7
+    assert applied_guidance_rescale(_WithRescale(), None, 5.0, model_config) == 0.0
+    assert applied_guidance_rescale(_WithRescale(), 0.25, 5.0, model_config) == 0.25
+    assert applied_guidance_rescale(_WithRescale(), 0.0, 5.0, zero_snr) == 0.0  # asked for none
+    # Nothing to rescale without guidance, nor where the pipeline has no such option.
+    assert applied_guidance_rescale(_WithRescale(), 0.5, 1.0, zero_snr) == 0.0
+    assert applied_guidance_rescale(_WithoutRescale(), 0.5, 5.0, zero_snr) == 0.0

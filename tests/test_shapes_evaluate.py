@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
+from studio.core.paths import bundled_model_path
 from studio.shapes import dataset as ds
 from studio.shapes import evaluate as ev
 
@@ -63,3 +66,20 @@ def test_analyse_finds_colour_and_position() -> None:
     assert found["background"] == label["background"]
     assert found["objects"][0]["color"] == obj["color"]
     assert found["objects"][0]["position"] == obj["position"]
+
+
+def test_evaluation_runs_end_to_end_with_the_models_own_rescale(tmp_path):
+    """The CLI on the bundled model, two captions: the report says which rescale it used (the
+    app's, 0.7 for this zero-SNR model) and scores every field."""
+    if not (bundled_model_path() / "model_index.json").is_file():
+        pytest.skip("bundled model not present")
+    ev.main(["--model", str(bundled_model_path()), "--n", "2", "--n-two", "1", "--steps", "4",
+             "--guidance", "4", "--compare-guidance", "-1", "--sheet", str(tmp_path / "sheet.png"),
+             "--report", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["guidance_rescale"] == 0.7
+    run = report["runs"]["guidance_4"]
+    assert run["single"]["n"] == 2 and run["two"]["n"] == 1
+    assert {"color", "shape", "position", "all"} <= set(run["single"])
+    assert (tmp_path / "sheet.png").is_file()
+    assert (tmp_path / "report.md").read_text().startswith("Guidance rescale 0.7, 4 steps")

@@ -186,6 +186,26 @@ def test_apply_then_build_gives_back_the_same_request(qtbot):
     ] == list(SCHEDULERS)
 
 
+def test_guidance_rescale_is_auto_until_set(qtbot):
+    panel = _panel(qtbot)
+    panel.prompt_edit.setPlainText("x")
+    assert panel.rescale_spin.text() == "Auto"
+    assert panel.build_request().guidance_rescale is None  # the model's own
+    panel.rescale_spin.setValue(0.35)
+    assert panel.build_request().guidance_rescale == 0.35
+    panel.rescale_spin.setValue(0.0)
+    assert panel.build_request().guidance_rescale == 0.0  # asked for none: not Auto
+    panel.apply_request(GenerationRequest("y", guidance_rescale=0.5))
+    assert panel.build_request().guidance_rescale == 0.5
+    again = _panel(qtbot)
+    again.restore_state(panel.state())
+    assert again.guidance_rescale() == 0.5
+    panel.apply_request(GenerationRequest("y"))
+    assert panel.rescale_spin.text() == "Auto"
+    again.restore_state({"guidance_rescale": 3})
+    assert again.guidance_rescale() == 0.5  # out of range: kept
+
+
 def test_random_seed_rolls_and_reuse_last_seed_brings_it_back(qtbot):
     panel = _panel(qtbot)
     panel.prompt_edit.setPlainText("x")

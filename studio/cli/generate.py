@@ -48,6 +48,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="prompt guidance scale (default: 2 on the bundled model, 5 on others)")
+    parser.add_argument("--guidance-rescale", type=float, default=None, metavar="PHI",
+                        help="0-1: tames the burnt colours of strong guidance (default: the model's own, "
+                        "0.7 on zero-terminal-SNR models such as the bundled one, else 0)")
     parser.add_argument("--width", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument("--height", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument(
@@ -136,6 +139,7 @@ def base_request(args: argparse.Namespace, **fields: object) -> GenerationReques
         seed=random_seed() if args.seed is None else args.seed,
         steps=args.steps,
         guidance_scale=default_guidance(args.model or "") if args.guidance is None else args.guidance,
+        guidance_rescale=args.guidance_rescale,
         width=width,
         height=height,
         scheduler=args.scheduler,

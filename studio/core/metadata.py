@@ -121,6 +121,11 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
         ("Model hash", model_hash(info)[:10]),
         ("Model", model_name(request, info)),
     ]
+    # Written as A1111's (Forge's) built-in Rescale CFG does: only when applied. The value the
+    # engine applied (the model's own when the request left it unsaid) is in info.
+    rescale = info.get("guidance_rescale") if request.guidance_rescale is None else request.guidance_rescale
+    if isinstance(rescale, int | float) and rescale > 0:
+        pairs.append(("Rescale CFG", _number(float(rescale))))
     if request.seed_b is not None and request.seed_mix > 0:
         pairs += [("Variation seed", str(request.seed_b)),
                   ("Variation seed strength", _number(request.seed_mix))]
@@ -191,9 +196,9 @@ def parse_parameters(text: str) -> dict[str, Any]:
     """Read A1111-style "parameters" text (from Studio or any tool that writes the layout).
 
     Returns `prompt`, `negative_prompt`, `settings` (every raw `Key: value`, unknown keys kept) and
-    the fields Studio understands under request names (steps, seed, guidance_scale, width, height,
-    scheduler, strength, seed_b, seed_mix) plus model_name / model_hash. Values that do not parse
-    are left out of the named fields. Never raises for a str; MetadataError for anything else.
+    the fields Studio understands under request names (steps, seed, guidance_scale, guidance_rescale,
+    width, height, scheduler, strength, seed_b, seed_mix) plus model_name / model_hash. Values that
+    do not parse are left out of the named fields. Never raises for a str; MetadataError for anything else.
     """
     if not isinstance(text, str):
         raise MetadataError("the image's parameters are not text")
@@ -217,6 +222,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
     _put(out, "steps", _to_int(settings.get("Steps")))
     _put(out, "seed", _to_int(settings.get("Seed")))
     _put(out, "guidance_scale", _to_float(settings.get("CFG scale")))
+    _put(out, "guidance_rescale", _to_float(settings.get("Rescale CFG")))
     _put(out, "strength", _to_float(settings.get("Denoising strength")))
     _put(out, "seed_b", _to_int(settings.get("Variation seed")))
     _put(out, "seed_mix", _to_float(settings.get("Variation seed strength")))
@@ -321,8 +327,8 @@ def _json_object(text: Any, tool: str) -> dict[str, Any]:
 
 
 # ---- image info -> request -------------------------------------------------------------------
-_REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "guidance_scale", "width",
-                   "height", "scheduler", "strength", "seed_b", "seed_mix")
+_REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "guidance_scale", "guidance_rescale",
+                   "width", "height", "scheduler", "strength", "seed_b", "seed_mix")
 
 
 def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:

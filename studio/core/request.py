@@ -57,6 +57,10 @@ class GenerationRequest:
     seed: int = 0
     steps: int = 20
     guidance_scale: float = DEFAULT_GUIDANCE
+    # Guidance rescale (Lin et al. 2023, their phi): pulls the guided prediction's spread back towards
+    # the prompt's own, against the washed-out or burnt colours strong guidance gives models trained
+    # with a zero-terminal-SNR schedule. None = the model's own (engine.guidance_rescale_for).
+    guidance_rescale: float | None = None
     width: int = 512
     height: int = 512
     scheduler: str = "Euler a"
@@ -120,6 +124,8 @@ class GenerationRequest:
             raise RequestError(f"steps must be between 1 and {MAX_STEPS} (got {self.steps})")
         if not 0.0 <= float(self.guidance_scale) <= MAX_GUIDANCE:
             raise RequestError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (got {self.guidance_scale})")
+        if self.guidance_rescale is not None and not 0.0 <= float(self.guidance_rescale) <= 1.0:
+            raise RequestError(f"guidance rescale must be between 0 and 1 (got {self.guidance_rescale})")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise RequestError(f"seed must be between 0 and {MAX_SEED} (got {self.seed})")
         if self.seed_b is not None and not 0 <= self.seed_b <= MAX_SEED:

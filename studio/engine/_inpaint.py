@@ -30,7 +30,7 @@ from studio.engine import imageops
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents
 from studio.engine._previews import PreviewMap
-from studio.engine._sampler import ReporterFactory, decode_latents
+from studio.engine._sampler import ReporterFactory, decode_latents, guidance_rescale
 from studio.engine.jobs import JobContext, UserError
 
 Timings = dict[str, float]
@@ -69,7 +69,7 @@ def run(
 
     job.emit(Started(job.job_id, request, steps))
     start = time.perf_counter()
-    latents = _sample(model, request, plan, steps, reporter_factory, encoder)
+    latents = _sample(model, job, plan, steps, reporter_factory, encoder)
     sample_time = time.perf_counter() - start
     job.check_cancelled()  # interrupted: skip the decode
 
@@ -160,12 +160,13 @@ def _unet_channels(model: LoadedModel) -> int:
 @torch.no_grad()
 def _sample(
     model: LoadedModel,
-    request: GenerationRequest,
+    job: JobContext,
     plan: Plan,
     steps: int,
     reporter_factory: ReporterFactory,
     encoder: Any,
 ) -> torch.Tensor:
+    request = job.request
     masked = plan.model_mask is not None
     pipe = _pipeline(model, masked)
     pipe.scheduler = model.schedulers.get(request.scheduler)
@@ -188,6 +189,9 @@ def _sample(
         callback_on_step_end=reporter,
         callback_on_step_end_tensor_inputs=["latents"],
     )
+    rescale = guidance_rescale(model, job, pipe)  # SDXL's img2img/inpaint only: SD 1/2's have none
+    if rescale:
+        kwargs["guidance_rescale"] = rescale
     if masked or _unet_channels(model) == 9:
         mask = plan.model_mask if masked else Image.new("L", plan.model_image.size, 255)
         kwargs.update(mask_image=mask, height=height, width=width)

@@ -21,6 +21,7 @@ from studio.core.settings import EngineSettings
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents, step_noise_seed
 from studio.engine._previews import PreviewMap
+from studio.engine._schedulers import applied_guidance_rescale
 from studio.engine.jobs import JobContext
 
 
@@ -120,12 +121,14 @@ def run_txt2img(model: LoadedModel, job: JobContext, settings: EngineSettings) -
     conditioning = model.encoder.encode(request)
     latents = initial_latents(request, shape, model.dtype, model.device)
     reporter = StepReporter(job, model.preview_map, request.steps, settings.preview_every)
+    rescale = guidance_rescale(model, job, pipe)
     result = pipe(
         **conditioning,
         height=request.height,
         width=request.width,
         num_inference_steps=request.steps,
         guidance_scale=request.guidance_scale,
+        **({"guidance_rescale": rescale} if rescale else {}),
         latents=latents,
         generator=ancestral_generator(step_noise_seed(request), shape),
         output_type="latent",
@@ -138,6 +141,16 @@ def run_txt2img(model: LoadedModel, job: JobContext, settings: EngineSettings) -
     start = time.perf_counter()
     image = decode_latents(pipe, result.images)
     return image, {"sample": sample_time, "decode": time.perf_counter() - start}
+
+
+def guidance_rescale(model: LoadedModel, job: JobContext, pipe: Any) -> float:
+    """The guidance rescale `pipe` applies to this job (the request's, else the model's own),
+    noted in job.applied for the Finished event."""
+    request = job.request
+    value = applied_guidance_rescale(pipe, request.guidance_rescale, request.guidance_scale,
+                                     model.schedulers.base_config)
+    job.applied["guidance_rescale"] = value
+    return value
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -143,7 +143,8 @@ class DiffusersBackend:
                 raise UserError(oom_advice(self.settings, req.width, req.height, device, exc)) from None
             raise
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
-        return Finished(job.job_id, job.request, image, timings, model.info(job.request.scheduler))
+        info = {**model.info(job.request.scheduler), **job.applied}
+        return Finished(job.job_id, job.request, image, timings, info)
 
     def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202
         # img2img / inpaint live in the inpainting engineer's _inpaint.run(); this is the seam.

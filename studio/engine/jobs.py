@@ -41,6 +41,9 @@ class JobContext:
     _emit: Callable[[Event], None]
     _cancel: threading.Event = field(default_factory=threading.Event)
     last_preview: object | None = None  # PIL image of the latest preview, for Cancelled
+    # Settings the backend resolved for this run (e.g. the model's own guidance rescale), which
+    # the Finished event's info records beside the request.
+    applied: dict[str, object] = field(default_factory=dict)
 
     @property
     def cancelled(self) -> bool:

@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from studio.core.paths import subdir
+from studio.engine._schedulers import default_guidance_rescale
 from studio.shapes import dataset as ds
 
 PALETTE_NAMES = list(ds.COLORS)
@@ -231,13 +232,14 @@ def load_pipeline(model: str, scheduler: str = "default"):
     return pipe
 
 
-def generate(pipe, captions: list[str], steps: int, guidance: float, seed: int, batch: int = 8) -> list[Image.Image]:
+def generate(pipe, captions: list[str], steps: int, guidance: float, seed: int, batch: int = 8,
+             rescale: float = 0.0) -> list[Image.Image]:
     images = []
     for i in range(0, len(captions), batch):
         chunk = captions[i:i + batch]
         gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
-        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance, generator=gens,
-                       height=ds.IMAGE_SIZE, width=ds.IMAGE_SIZE).images
+        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance, guidance_rescale=rescale,
+                       generator=gens, height=ds.IMAGE_SIZE, width=ds.IMAGE_SIZE).images
     return images
 
 
@@ -267,7 +269,7 @@ def contact_sheet(images: list[Image.Image], captions: list[str], oks: list[bool
     sheet.save(path, optimize=True)
 
 
-def evaluate(pipe, n: int, n_two: int, steps: int, guidance: float, seed: int = 0
+def evaluate(pipe, n: int, n_two: int, steps: int, guidance: float, seed: int = 0, rescale: float = 0.0
              ) -> tuple[dict[str, Any], list[tuple[Image.Image, str, bool]]]:
     results: dict[str, Any] = {}
     samples = []
@@ -277,7 +279,7 @@ def evaluate(pipe, n: int, n_two: int, steps: int, guidance: float, seed: int = 
         items = ds.heldout_captions(count, seed=1234 + int(two), two_prob=two)
         caps = [c for c, _ in items]
         t0 = time.time()
-        imgs = generate(pipe, caps, steps, guidance, seed)
+        imgs = generate(pipe, caps, steps, guidance, seed, rescale=rescale)
         scores = [score(lab, analyse(im)) for im, (_, lab) in zip(imgs, items, strict=True)]
         results[name] = dict(_summary(scores), n=count, seconds_per_image=round((time.time() - t0) / count, 3))
         samples += [(im, c, all(s["all"])) for im, c, s in zip(imgs, caps, scores, strict=True)]
@@ -292,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--compare-guidance", type=float, default=1.0, help="second run for contrast; <0 to skip")
+    p.add_argument("--guidance-rescale", type=float, default=None,
+                   help="0-1 (default: the model's own, as the app applies it: 0.7 for this zero-SNR model)")
     p.add_argument("--scheduler", default="default", choices=["default", "euler", "euler_a", "dpmpp_2m", "ddim",
                                                              "unipc"])
     p.add_argument("--sheet", default="resources/models/studio-shapes-samples.png")
@@ -305,9 +309,13 @@ def main(argv: list[str] | None = None) -> None:
     report["classifier_on_ground_truth"] = validate_classifier()
     print("classifier on ground truth:", report["classifier_on_ground_truth"], flush=True)
     pipe = load_pipeline(args.model, args.scheduler)
+    rescale = args.guidance_rescale
+    if rescale is None:
+        rescale = default_guidance_rescale(pipe.scheduler.config)
+    report["guidance_rescale"] = rescale
     runs = {}
     for g in [args.guidance] + ([args.compare_guidance] if args.compare_guidance >= 0 else []):
-        res, samples = evaluate(pipe, args.n, args.n_two, args.steps, g)
+        res, samples = evaluate(pipe, args.n, args.n_two, args.steps, g, rescale=rescale)
         runs[f"guidance_{g:g}"] = res
         print(f"guidance {g:g}:", json.dumps(res), flush=True)
         if g == args.guidance and args.sheet:
@@ -319,7 +327,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.report) if args.report else subdir("training") / "studio-shapes-eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    lines = ["| guidance | set | n | color % | shape % | position % | size % | background % | all three % |",
+    lines = [f"Guidance rescale {rescale:g}, {args.steps} steps, {args.scheduler} scheduler.", "",
+             "| guidance | set | n | color % | shape % | position % | size % | background % | all three % |",
              "|---|---|---|---|---|---|---|---|---|"]
     for g, res in runs.items():
         for name, r in res.items():

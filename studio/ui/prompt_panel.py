@@ -70,6 +70,7 @@ NATIVE_SIZE_LABEL = "Model's own size"
 _NATIVE = "native"  # item data of the native-size entry
 FALLBACK_NATIVE = 512
 _SAMPLER_KEYS = ("steps", "guidance_scale", "scheduler")
+_AUTO_RESCALE = -0.05  # the rescale spin's "Auto" (model's own) value, one step below 0
 
 
 class PromptPanel(ModelChoice, QWidget):
@@ -137,6 +138,21 @@ class PromptPanel(ModelChoice, QWidget):
         self.guidance_spin.setDecimals(1)
         self.guidance_spin.setValue(5.0)
         self.guidance_spin.setToolTip("How closely to follow the prompt (CFG scale)")
+        # Below 0 reads "Auto": the model's own rescale (0.7 on zero-terminal-SNR models).
+        self.rescale_spin = QDoubleSpinBox()
+        self.rescale_spin.setRange(_AUTO_RESCALE, 1.0)
+        self.rescale_spin.setSingleStep(0.05)
+        self.rescale_spin.setDecimals(2)
+        self.rescale_spin.setSpecialValueText("Auto")
+        self.rescale_spin.setValue(_AUTO_RESCALE)
+        self.rescale_spin.setToolTip(
+            "Guidance rescale (0-1): tames the burnt or washed-out colours of strong guidance. "
+            "Auto: the model's own (0.7 for models trained with zero terminal SNR, like the bundled one)"
+        )
+        guidance_row = QHBoxLayout()
+        guidance_row.addWidget(self.guidance_spin, 1)
+        guidance_row.addWidget(QLabel("Rescale"))
+        guidance_row.addWidget(self.rescale_spin, 1)
 
         self.size_combo = QComboBox()
         self.size_combo.addItem(NATIVE_SIZE_LABEL, _NATIVE)
@@ -195,7 +211,7 @@ class PromptPanel(ModelChoice, QWidget):
         form.addRow("LoRAs", self.loras_label)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps_spin)
-        form.addRow("Guidance", self.guidance_spin)
+        form.addRow("Guidance", guidance_row)
         form.addRow("Size", self.size_combo)
         form.addRow("", size_row)
         form.addRow("Sampler", self.scheduler_combo)
@@ -230,6 +246,7 @@ class PromptPanel(ModelChoice, QWidget):
             self.seed_edit.textChanged,
             self.steps_spin.valueChanged,
             self.guidance_spin.valueChanged,
+            self.rescale_spin.valueChanged,
             self.scheduler_combo.currentIndexChanged,
             self.width_spin.valueChanged,
             self.height_spin.valueChanged,
@@ -267,12 +284,21 @@ class PromptPanel(ModelChoice, QWidget):
         self.seed_edit.setText(str(request.seed))
         self.steps_spin.setValue(request.steps)
         self.guidance_spin.setValue(request.guidance_scale)
+        self.set_guidance_rescale(request.guidance_rescale)
         self.set_size(request.width, request.height)
         if request.scheduler in SCHEDULERS:
             self.scheduler_combo.setCurrentText(request.scheduler)
         self.set_model(request.model)
         self.set_loras(request.loras)
         self._recheck()
+
+    def guidance_rescale(self) -> float | None:
+        """The rescale asked for, or None for the model's own ("Auto")."""
+        value = self.rescale_spin.value()
+        return None if value < 0 else round(value, 2)
+
+    def set_guidance_rescale(self, value: float | None) -> None:
+        self.rescale_spin.setValue(_AUTO_RESCALE if value is None else float(value))
 
     def _compose(self) -> GenerationRequest:
         text = self.seed_edit.text().strip()
@@ -286,6 +312,7 @@ class PromptPanel(ModelChoice, QWidget):
             seed=int(text),
             steps=self.steps_spin.value(),
             guidance_scale=round(self.guidance_spin.value(), 2),
+            guidance_rescale=self.guidance_rescale(),
             width=self.width_spin.value(),
             height=self.height_spin.value(),
             scheduler=self.scheduler_combo.currentText(),
@@ -366,6 +393,7 @@ class PromptPanel(ModelChoice, QWidget):
             "last_seed": self._last_seed,
             "steps": self.steps_spin.value(),
             "guidance_scale": self.guidance_spin.value(),
+            "guidance_rescale": self.guidance_rescale(),
             "native_size": self.size_combo.currentData() == _NATIVE,
             "width": self.width_spin.value(),
             "height": self.height_spin.value(),
@@ -399,6 +427,9 @@ class PromptPanel(ModelChoice, QWidget):
         guidance = state.get("guidance_scale", 5.0)
         if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
             self.guidance_spin.setValue(float(guidance))
+        rescale = state.get("guidance_rescale")
+        if isinstance(rescale, (int, float)) and not isinstance(rescale, bool) and 0 <= rescale <= 1:
+            self.set_guidance_rescale(float(rescale))
         if get("native_size", bool, False):
             self.size_combo.setCurrentIndex(0)
         else:
