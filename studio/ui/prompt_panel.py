@@ -151,6 +151,7 @@ class PromptPanel(ModelChoice, QWidget):
         )
         guidance_row = QHBoxLayout()
         guidance_row.addWidget(self.guidance_spin, 1)
+        guidance_row.addSpacing(6)
         guidance_row.addWidget(QLabel("Rescale"))
         guidance_row.addWidget(self.rescale_spin, 1)
 
