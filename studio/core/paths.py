@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import site
+import sys
 from pathlib import Path
 
 _APP_NAME = "Studio"
@@ -29,8 +31,16 @@ def subdir(name: str) -> Path:
 
 
 def repo_resources() -> Path:
-    """The resources/ folder shipped beside the package (bundled model, configs)."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The resources/ folder (bundled model, checkpoint configs, icon): beside the package in a
+    checkout or editable install, else where a wheel put it (<prefix>/share/studio/resources)."""
+    beside = Path(__file__).resolve().parents[2] / "resources"
+    if (beside / "configs").is_dir():
+        return beside
+    for prefix in (sys.prefix, site.USER_BASE or ""):
+        installed = Path(prefix) / "share" / "studio" / "resources"
+        if prefix and installed.is_dir():
+            return installed
+    return beside  # neither: callers report the missing file by this path
 
 
 def bundled_model_path() -> Path:

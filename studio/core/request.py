@@ -59,7 +59,7 @@ class GenerationRequest:
     guidance_scale: float = DEFAULT_GUIDANCE
     # Guidance rescale (Lin et al. 2023, their phi): pulls the guided prediction's spread back towards
     # the prompt's own, against the washed-out or burnt colours strong guidance gives models trained
-    # with a zero-terminal-SNR schedule. None = the model's own (engine.guidance_rescale_for).
+    # with a zero-terminal-SNR schedule. None = the model's own (engine._schedulers.default_guidance_rescale).
     guidance_rescale: float | None = None
     width: int = 512
     height: int = 512
