@@ -11,6 +11,7 @@ from studio.engine.fake import FakeBackend, fake_engine
 from studio.engine.jobs import JobQueue
 from studio.ui.blend_panel import DEBOUNCE_MS, BlendPanel, LiveRenderer
 from studio.ui.bridge import EngineBridge
+from studio.ui.gallery_model import RecordRole
 
 pytestmark = pytest.mark.usefixtures("qapp")
 
@@ -221,3 +222,37 @@ def test_panel_is_mounted_in_the_main_window(qtbot):
     finally:
         window.close()
 
+
+
+def test_live_renders_can_stay_out_of_the_gallery(qtbot):
+    """With "Add live renders to the gallery" off, slider renders only reach the canvas until
+    "Add this render" keeps the latest one; strips and other jobs are recorded as always."""
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
+    qtbot.addWidget(window)
+    gallery = window.gallery_panel
+    try:
+        panel = window.blend_panel
+        window.prompt_panel.prompt_edit.setPlainText("a violet ring")
+        panel.prompt_b.setText("a grey cloud")
+        assert panel.keep_live_check.isChecked() and panel.keep_button.isHidden()
+        panel.keep_live_check.setChecked(False)
+        assert not panel.keep_button.isHidden() and not panel.keep_button.isEnabled()
+        with qtbot.waitSignal(window.bridge.finished, timeout=5000) as done:
+            panel.mix.set_value(0.4)
+        assert done.args[2].request.blend_weights == (0.4,)
+        qtbot.waitUntil(panel.keep_button.isEnabled, timeout=2000)
+        qtbot.wait(200)  # a gallery write would have landed by now
+        assert gallery.model.total() == 0
+        panel.keep_button.click()
+        qtbot.waitUntil(lambda: gallery.model.total() == 1, timeout=5000)
+        assert gallery.model.index(0).data(RecordRole).request.blend_weights == (0.4,)
+        assert not panel.keep_button.isEnabled()  # added once
+        panel.keep_live_check.setChecked(True)  # back on: every live render is recorded
+        assert panel.keep_button.isHidden()
+        with qtbot.waitSignal(window.bridge.finished, timeout=5000):
+            panel.mix.set_value(0.7)
+        qtbot.waitUntil(lambda: gallery.model.total() == 2, timeout=5000)
+    finally:
+        window.close()

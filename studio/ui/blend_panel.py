@@ -54,6 +54,10 @@ class BlendPanel(QWidget):
         self._base_provider: Callable[[], GenerationRequest] | None = None
         self._extras: list[ExtraPrompt] = []
         self.live: LiveRenderer | None = None
+        # Ids of live jobs (kept after they end, so the gallery's check and ours agree whichever
+        # sees the finished signal first; a few bytes per render).
+        self._live_jobs: set[int] = set()
+        self._unkept: object | None = None  # the latest live render left out of the gallery
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -90,6 +94,19 @@ class BlendPanel(QWidget):
 
         self.live_check = QCheckBox("Render live while sliding")
         self.live_check.setChecked(True)
+        self.keep_live_check = QCheckBox("Add live renders to the gallery")
+        self.keep_live_check.setChecked(True)
+        self.keep_live_check.setToolTip(
+            "Off: live renders only show on the canvas; \"Add this render\" keeps the one you like"
+        )
+        self.keep_button = QPushButton("Add this render")
+        self.keep_button.setToolTip("Add the live render on the canvas to the gallery")
+        self.keep_button.setEnabled(False)
+        self.keep_button.setVisible(False)
+        keep_row = QHBoxLayout()
+        keep_row.addWidget(self.keep_live_check)
+        keep_row.addWidget(self.keep_button)
+        keep_row.addStretch(1)
 
         self.strip = StripSection()
         self.error_label = InlineError()
@@ -117,6 +134,7 @@ class BlendPanel(QWidget):
         layout.addWidget(heading("Noise mix"))
         layout.addLayout(seed_form)
         layout.addWidget(self.live_check)
+        layout.addLayout(keep_row)
         layout.addSpacing(6)
         layout.addWidget(heading("Strip: prompt A → prompt B"))
         layout.addWidget(self.strip)
@@ -135,6 +153,7 @@ class BlendPanel(QWidget):
         ):
             signal.connect(self._schedule)
         self.add_prompt_button.clicked.connect(self.add_prompt)
+        self.keep_live_check.toggled.connect(lambda _on: self.keep_button.setVisible(not _on))
         self.strip.renderRequested.connect(self.render_strip)
         self.strip.problem.connect(lambda text: self.show_error(text) if text else self.clear_error())
 
@@ -250,9 +269,27 @@ class BlendPanel(QWidget):
         if self.live is None or not self.live_check.isChecked():
             return
         try:
-            self.live.submit(request)
+            self._live_jobs.add(self.live.submit(request))
         except Exception as exc:  # RequestError, or an engine that cannot start: say it, stay usable
             self.show_error(str(exc))
+
+    # ---- live renders and the gallery ----------------------------------------------------------
+    def leaves_out(self, job_id: int) -> bool:
+        """Whether the gallery should skip this finished job: a live render while "Add live
+        renders to the gallery" is off (strips and everything else are always recorded)."""
+        return job_id in self._live_jobs and not self.keep_live_check.isChecked()
+
+    def on_finished(self, job_id: int, event: object) -> None:
+        """A job finished: a live render left out of the gallery waits for "Add this render"."""
+        if job_id in self._live_jobs and not self.keep_live_check.isChecked():
+            self._unkept = event
+            self.keep_button.setEnabled(True)
+
+    def take_unkept(self) -> object | None:
+        """The live render "Add this render" adds (once), or None."""
+        event, self._unkept = self._unkept, None
+        self.keep_button.setEnabled(False)
+        return event
 
     # ---- strips ------------------------------------------------------------------------------------
     def render_strip(self) -> list[int]:
@@ -276,6 +313,12 @@ class BlendPanel(QWidget):
         return self.error_label.message()
 
 
+def _record_unkept(panel: BlendPanel, gallery) -> None:  # noqa: ANN001 - a GalleryPanel
+    event = panel.take_unkept()
+    if event is not None:
+        gallery.record(event)
+
+
 def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow
     """Mount the panel as a dock tabbed with the prompt panel, fed by the prompt panel's request
     and rendering through the window's engine bridge."""
@@ -293,5 +336,8 @@ def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_
     gallery = getattr(window, "gallery_panel", None)
     if gallery is not None:  # "Reuse parameters" on a blend also fills the sliders, and shows them
         gallery.reuseParameters.connect(lambda request: panel.apply_request(request) and dock.raise_())
+        gallery.leave_out(panel.leaves_out)
+        panel.keep_button.clicked.connect(lambda: _record_unkept(panel, gallery))
+    window.bridge.finished.connect(lambda job, _image, event: panel.on_finished(job, event))
     window.blend_panel = panel
     return panel

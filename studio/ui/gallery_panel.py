@@ -9,6 +9,7 @@ panel reads its embedded parameters (ours, A1111, InvokeAI, ComfyUI) into `reuse
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ class GalleryPanel(QWidget):
         self._current: Record | None = None
         self._undo: list[tuple[int, int]] = []  # (row, record id) of soft-deleted entries
         self._writer: ThreadPoolExecutor | None = None
+        self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
         self._build()
         self._connect()
         self.setAcceptDrops(True)
@@ -353,6 +355,16 @@ class GalleryPanel(QWidget):
         self.status.setText("Restored.")
 
     # ---- recording new images ----------------------------------------------------------------
+    def leave_out(self, rule: Callable[[int], bool]) -> None:
+        """Don't record finished jobs for which `rule(job_id)` is true (e.g. live blend renders
+        the artist chose not to keep)."""
+        self._leave_out.append(rule)
+
+    def record_finished(self, job_id: int, finished: Any) -> None:
+        """The bridge's finished signal: record the job unless a rule leaves it out."""
+        if not any(rule(job_id) for rule in self._leave_out):
+            self.record(finished)
+
     def record(self, finished: Any, parent_id: int | None = None) -> None:
         """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
         first in the grid. The parent defaults to the gallery entry the request started from."""
@@ -503,7 +515,7 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
     panel.clean_in_background()
     window.add_panel(panel.as_dock(window), Qt.DockWidgetArea.RightDockWidgetArea,
                      tabify_with=getattr(window, "queue_dock", None))
-    window.bridge.finished.connect(lambda _job, _image, event: panel.record(event))
+    window.bridge.finished.connect(lambda job, _image, event: panel.record_finished(job, event))
     panel.reuseParameters.connect(window.prompt_panel.apply_request)
     panel.message.connect(lambda text: window.show_message(text))
 
