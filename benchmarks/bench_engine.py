@@ -21,7 +21,7 @@ from studio.core.paths import bundled_model_path
 from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings
 from studio.engine._previews import preview_map_for
-from studio.engine._schedulers import build_scheduler
+from studio.engine._schedulers import applied_guidance_rescale, build_scheduler
 from studio.engine.backend import DiffusersBackend, native_size
 from studio.engine.jobs import JobQueue
 from studio.engine.tiny import ensure_tiny_model
@@ -44,6 +44,9 @@ def time_plain(pipe, request: GenerationRequest) -> float:
         request.prompt,
         num_inference_steps=request.steps,
         guidance_scale=request.guidance_scale,
+        # What the engine applies by default: the model's own rescale (0.7 on the bundled model).
+        guidance_rescale=applied_guidance_rescale(pipe, request.guidance_rescale, request.guidance_scale,
+                                                  pipe.scheduler.config),
         width=request.width,
         height=request.height,
         generator=torch.Generator("cpu").manual_seed(request.seed),

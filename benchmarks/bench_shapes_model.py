@@ -22,6 +22,7 @@ def main() -> None:
     p.add_argument("--model", default="resources/models/studio-shapes")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance-rescale", type=float, default=0.7, help="the app's default for this model")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -32,7 +33,7 @@ def main() -> None:
     def run() -> float:
         t0 = time.perf_counter()
         pipe(prompt, num_inference_steps=args.steps, guidance_scale=args.guidance, height=128, width=128,
-             generator=torch.Generator().manual_seed(0))
+             guidance_rescale=args.guidance_rescale, generator=torch.Generator().manual_seed(0))
         return time.perf_counter() - t0
 
     run()  # warm-up: first call pays for lazy init
