@@ -121,11 +121,6 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
         ("Model hash", model_hash(info)[:10]),
         ("Model", model_name(request, info)),
     ]
-    # Written as A1111's (Forge's) built-in Rescale CFG does: only when applied. The value the
-    # engine applied (the model's own when the request left it unsaid) is in info.
-    rescale = info.get("guidance_rescale") if request.guidance_rescale is None else request.guidance_rescale
-    if isinstance(rescale, int | float) and rescale > 0:
-        pairs.append(("Rescale CFG", _number(float(rescale))))
     if request.seed_b is not None and request.seed_mix > 0:
         pairs += [("Variation seed", str(request.seed_b)),
                   ("Variation seed strength", _number(request.seed_mix))]
@@ -135,6 +130,11 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
         pairs.append(("Mask blur", str(request.mask_feather)))
     if request.loras:
         pairs.append(("Lora", ", ".join(f"{PurePath(p).stem}:{_number(w)}" for p, w in request.loras)))
+    # An extra, as Forge's built-in Rescale CFG writes it: only when applied. The value the
+    # engine applied (the model's own when the request left it unsaid) is in info.
+    rescale = info.get("guidance_rescale") if request.guidance_rescale is None else request.guidance_rescale
+    if isinstance(rescale, int | float) and rescale > 0:
+        pairs.append(("Rescale CFG", _number(float(rescale))))
     pairs.append(("Version", f"studio {__version__}"))
     settings = ", ".join(f"{key}: {_quote(value)}" for key, value in pairs if value != "")
     lines = [request.prompt]
