@@ -39,13 +39,14 @@ def test_tiny_training_exports_loadable_pipeline(tiny_model) -> None:
     assert img.size == (128, 128)
 
 
-def test_tiny_training_runs_the_main_then_the_refining_unet_phase(tiny_model) -> None:
+def test_tiny_training_runs_the_main_then_two_refining_unet_phases(tiny_model) -> None:
     rows = [ln.split("\t") for ln in (tiny_model.parent / "work" / "loss_log.tsv").read_text().splitlines()]
-    unet = [r for r in rows if r[0] in ("unet", "refine")]
-    assert [r[0] for r in unet] == ["unet"] * 4 + ["refine"] * 2
-    assert [int(r[1]) for r in unet] == list(range(1, 7))  # one step count across both phases
-    # The refining phase restarts the learning rate at its own (lower) base, then anneals.
+    unet = [r for r in rows if r[0] in ("unet", "refine", "refine2")]
+    assert [r[0] for r in unet] == ["unet"] * 4 + ["refine"] * 2 + ["refine2"] * 2
+    assert [int(r[1]) for r in unet] == list(range(1, 9))  # one step count across the phases
+    # Each refining cycle restarts the learning rate at its own (lower) base, then anneals.
     assert float(unet[4][3]) > float(unet[3][3])
+    assert float(unet[6][3]) > float(unet[5][3]) and unet[6][3] == unet[4][3]
 
 
 def _posterior(vae_dir):

@@ -121,14 +121,18 @@ def _unet_phases(args: argparse.Namespace) -> list[dict[str, Any]]:
     The main run favours high noise (--t-power 0.5), where the layout is decided; the refining run
     restarts the learning rate lower and draws timesteps uniformly (--refine-t-power 1), i.e. three
     times as often below t=300, where the edges of the shapes are decided, and weighs each object
-    by its area (--refine-fg-balance 1), so small shapes count as much as large ones.
+    by its area (--refine-fg-balance 1), so small shapes count as much as large ones. It runs
+    --refine-cycles times, each restarting the learning rate: a second cycle of 2,573 steps took
+    colour / shape at guidance 5 from 86.5 / 77.5 to 92.0 / 80.0% (with the app's guidance rescale),
+    where 1,000 more steps at a lower rate (2e-4) had flattened out.
     """
     phases = [dict(name="unet", steps=args.steps, lr=args.lr, warmup=100, minutes=args.max_minutes,
                    stop_at=args.stop_at, t_power=args.t_power, balance=0.0)]
     if args.refine_steps > 0 and args.refine_minutes > 0:
-        phases.append(dict(name="refine", steps=args.refine_steps, lr=args.refine_lr, warmup=0,
-                           minutes=args.refine_minutes, stop_at=None, t_power=args.refine_t_power,
-                           balance=args.refine_fg_balance))
+        for cycle in range(args.refine_cycles):
+            phases.append(dict(name="refine" if cycle == 0 else f"refine{cycle + 1}", steps=args.refine_steps,
+                               lr=args.refine_lr, warmup=0, minutes=args.refine_minutes, stop_at=None,
+                               t_power=args.refine_t_power, balance=args.refine_fg_balance))
     return phases
 
 
@@ -319,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="wall-clock budget of the shape-refining UNet phase (0 = none)")
     p.add_argument("--refine-steps", type=int, default=3300, help="step cap of the refining phase")
     p.add_argument("--refine-lr", type=float, default=5e-4)
+    p.add_argument("--refine-cycles", type=int, default=2,
+                   help="refining phases in a row, each restarting its learning-rate schedule")
     p.add_argument("--refine-t-power", type=float, default=1.0)
     p.add_argument("--refine-fg-balance", type=float, default=1.0,
                    help="refining phase: scale object weights by (medium area / area) ** this")
