@@ -75,9 +75,11 @@ class _WithoutRescale:
 
 def test_guidance_rescale_is_the_models_own_unless_asked(model_config):
     zero_snr = {**model_config, "rescale_betas_zero_snr": True}
-    assert default_guidance_rescale(model_config) == 0.0
-    assert default_guidance_rescale(zero_snr) == 0.7
+    assert default_guidance_rescale(model_config, 7.5) == 0.0
+    # Zero SNR: none at weak guidance, rising to 0.7 at 5 and above.
+    assert [default_guidance_rescale(zero_snr, g) for g in (1.5, 2, 3.5, 5, 9)] == [0.0, 0.0, 0.35, 0.7, 0.7]
     assert applied_guidance_rescale(_WithRescale(), None, 5.0, zero_snr) == 0.7
+    assert applied_guidance_rescale(_WithRescale(), None, 2.0, zero_snr) == 0.0  # the bundled model's own
     assert applied_guidance_rescale(_WithRescale(), None, 5.0, model_config) == 0.0
     assert applied_guidance_rescale(_WithRescale(), 0.25, 5.0, model_config) == 0.25
     assert applied_guidance_rescale(_WithRescale(), 0.0, 5.0, zero_snr) == 0.0  # asked for none

@@ -70,16 +70,16 @@ def test_analyse_finds_colour_and_position() -> None:
 
 def test_evaluation_runs_end_to_end_with_the_models_own_rescale(tmp_path):
     """The CLI on the bundled model, two captions: the report says which rescale it used (the
-    app's, 0.7 for this zero-SNR model) and scores every field."""
+    app's own for this zero-SNR model at guidance 4) and scores every field."""
     if not (bundled_model_path() / "model_index.json").is_file():
         pytest.skip("bundled model not present")
     ev.main(["--model", str(bundled_model_path()), "--n", "2", "--n-two", "1", "--steps", "4",
              "--guidance", "4", "--compare-guidance", "-1", "--sheet", str(tmp_path / "sheet.png"),
              "--report", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["guidance_rescale"] == 0.7
+    assert report["guidance_rescale"] == {"guidance_4": 0.467}  # the model's own at guidance 4
     run = report["runs"]["guidance_4"]
     assert run["single"]["n"] == 2 and run["two"]["n"] == 1
     assert {"color", "shape", "position", "all"} <= set(run["single"])
     assert (tmp_path / "sheet.png").is_file()
-    assert (tmp_path / "report.md").read_text().startswith("Guidance rescale 0.7, 4 steps")
+    assert "| 4 | 0.467 | single | 2 |" in (tmp_path / "report.md").read_text()

@@ -54,8 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--guidance", type=float, default=None,
                         help="prompt guidance scale (default: 2 on the bundled model, 5 on others)")
     parser.add_argument("--guidance-rescale", type=float, default=None, metavar="PHI",
-                        help="0-1: tames the burnt colours of strong guidance (default: the model's own, "
-                        "0.7 on zero-terminal-SNR models such as the bundled one, else 0)")
+                        help="0-1: tames the burnt colours of strong guidance (default: the model's own; on "
+                        "zero-terminal-SNR models such as the bundled one 0 at guidance 2 rising to 0.7 at 5)")
     parser.add_argument("--width", type=int, default=None, help="pixels (default: the model's native size)")
     parser.add_argument("--height", type=int, default=None, help="pixels (default: the model's native size)")
     parser.add_argument(

@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--compare-guidance", type=float, default=1.0, help="second run for contrast; <0 to skip")
     p.add_argument("--guidance-rescale", type=float, default=None,
-                   help="0-1 (default: the model's own, as the app applies it: 0.7 for this zero-SNR model)")
+                   help="0-1 (default: the model's own, as the app applies it; for this zero-SNR model "
+                        "0 at guidance 2 rising to 0.7 at 5)")
     p.add_argument("--scheduler", default="default", choices=["default", "euler", "euler_a", "dpmpp_2m", "ddim",
                                                              "unipc"])
     p.add_argument("--sheet", default="resources/models/studio-shapes-samples.png")
@@ -309,30 +310,29 @@ def main(argv: list[str] | None = None) -> None:
     report["classifier_on_ground_truth"] = validate_classifier()
     print("classifier on ground truth:", report["classifier_on_ground_truth"], flush=True)
     pipe = load_pipeline(args.model, args.scheduler)
-    rescale = args.guidance_rescale
-    if rescale is None:
-        rescale = default_guidance_rescale(pipe.scheduler.config)
-    report["guidance_rescale"] = rescale
-    runs = {}
+    runs, rescales = {}, {}
     for g in [args.guidance] + ([args.compare_guidance] if args.compare_guidance >= 0 else []):
+        rescale = args.guidance_rescale
+        if rescale is None:  # the model's own, as the app applies it
+            rescale = default_guidance_rescale(pipe.scheduler.config, g) if g > 1 else 0.0
         res, samples = evaluate(pipe, args.n, args.n_two, args.steps, g, rescale=rescale)
-        runs[f"guidance_{g:g}"] = res
+        runs[f"guidance_{g:g}"], rescales[f"guidance_{g:g}"] = res, rescale
         print(f"guidance {g:g}:", json.dumps(res), flush=True)
         if g == args.guidance and args.sheet:
             # Mix single and two-object samples on the sheet: 18 single, 6 two-object.
             single, two = samples[: args.n], samples[args.n:]
             pick = single[:18] + two[:6] if two else single[:24]
             contact_sheet([s[0] for s in pick], [s[1] for s in pick], [s[2] for s in pick], Path(args.sheet))
-    report["runs"] = runs
+    report["runs"], report["guidance_rescale"] = runs, rescales
     out = Path(args.report) if args.report else subdir("training") / "studio-shapes-eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    lines = [f"Guidance rescale {rescale:g}, {args.steps} steps, {args.scheduler} scheduler.", "",
-             "| guidance | set | n | color % | shape % | position % | size % | background % | all three % |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"{args.steps} steps, {args.scheduler} scheduler.", "",
+             "| guidance | rescale | set | n | color % | shape % | position % | size % | background % | all three % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for g, res in runs.items():
         for name, r in res.items():
-            lines.append(f"| {g.split('_')[1]} | {name} | {r['n']} | {r.get('color')} | {r.get('shape')} | "
+            lines.append(f"| {g.split('_')[1]} | {rescales[g]:g} | {name} | {r['n']} | {r.get('color')} | {r.get('shape')} | "
                          f"{r.get('position')} | {r.get('size', '-')} | {r.get('background', '-')} | {r.get('all')} |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -138,7 +138,7 @@ class PromptPanel(ModelChoice, QWidget):
         self.guidance_spin.setDecimals(1)
         self.guidance_spin.setValue(5.0)
         self.guidance_spin.setToolTip("How closely to follow the prompt (CFG scale)")
-        # Below 0 reads "Auto": the model's own rescale (0.7 on zero-terminal-SNR models).
+        # Below 0 reads "Auto": the model's own rescale (engine._schedulers.default_guidance_rescale).
         self.rescale_spin = QDoubleSpinBox()
         self.rescale_spin.setRange(_AUTO_RESCALE, 1.0)
         self.rescale_spin.setSingleStep(0.05)
@@ -147,7 +147,8 @@ class PromptPanel(ModelChoice, QWidget):
         self.rescale_spin.setValue(_AUTO_RESCALE)
         self.rescale_spin.setToolTip(
             "Guidance rescale (0-1): tames the burnt or washed-out colours of strong guidance. "
-            "Auto: the model's own (0.7 for models trained with zero terminal SNR, like the bundled one)"
+            "Auto: the model's own (for models trained with zero terminal SNR, like the bundled one, "
+            "none at guidance 2 rising to 0.7 at 5 and above; none for others)"
         )
         guidance_row = QHBoxLayout()
         guidance_row.addWidget(self.guidance_spin, 1)
