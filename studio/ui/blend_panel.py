@@ -338,6 +338,8 @@ def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_
         gallery.reuseParameters.connect(lambda request: panel.apply_request(request) and dock.raise_())
         gallery.leave_out(panel.leaves_out)
         panel.keep_button.clicked.connect(lambda: _record_unkept(panel, gallery))
+    else:  # no gallery to keep renders in (it could not open): nothing to choose
+        panel.keep_live_check.hide()
     window.bridge.finished.connect(lambda job, _image, event: panel.on_finished(job, event))
     window.blend_panel = panel
     return panel
