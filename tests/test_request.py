@@ -26,6 +26,7 @@ def test_json_round_trip_keeps_every_field():
         ({"guidance_scale": -1.0}, "guidance"),
         ({"guidance_rescale": 1.5}, "guidance rescale must be between 0 and 1"),
         ({"guidance_rescale": -0.1}, "guidance rescale"),
+        ({"guidance_rescale": "lots"}, "guidance rescale must be between 0 and 1 \\(got 'lots'\\)"),
         ({"scheduler": "Magic"}, "unknown scheduler"),
         ({"seed": -1}, "seed"),
         ({"strength": 1.5}, "strength"),

@@ -124,8 +124,10 @@ class GenerationRequest:
             raise RequestError(f"steps must be between 1 and {MAX_STEPS} (got {self.steps})")
         if not 0.0 <= float(self.guidance_scale) <= MAX_GUIDANCE:
             raise RequestError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (got {self.guidance_scale})")
-        if self.guidance_rescale is not None and not 0.0 <= float(self.guidance_rescale) <= 1.0:
-            raise RequestError(f"guidance rescale must be between 0 and 1 (got {self.guidance_rescale})")
+        rescale = self.guidance_rescale
+        if rescale is not None and (isinstance(rescale, bool) or not isinstance(rescale, int | float)
+                                    or not 0.0 <= rescale <= 1.0):
+            raise RequestError(f"guidance rescale must be between 0 and 1 (got {rescale!r})")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise RequestError(f"seed must be between 0 and {MAX_SEED} (got {self.seed})")
         if self.seed_b is not None and not 0 <= self.seed_b <= MAX_SEED:
