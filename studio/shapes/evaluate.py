@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from studio.core.paths import subdir
-from studio.engine._schedulers import default_guidance_rescale
+from studio.engine._schedulers import applied_guidance_rescale
 from studio.shapes import dataset as ds
 
 PALETTE_NAMES = list(ds.COLORS)
@@ -312,9 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     pipe = load_pipeline(args.model, args.scheduler)
     runs, rescales = {}, {}
     for g in [args.guidance] + ([args.compare_guidance] if args.compare_guidance >= 0 else []):
-        rescale = args.guidance_rescale
-        if rescale is None:  # the model's own, as the app applies it
-            rescale = default_guidance_rescale(pipe.scheduler.config, g) if g > 1 else 0.0
+        # The engine's own rule: the asked-for value, else the model's own; none without guidance.
+        rescale = applied_guidance_rescale(pipe, args.guidance_rescale, g, pipe.scheduler.config)
         res, samples = evaluate(pipe, args.n, args.n_two, args.steps, g, rescale=rescale)
         runs[f"guidance_{g:g}"], rescales[f"guidance_{g:g}"] = res, rescale
         print(f"guidance {g:g}:", json.dumps(res), flush=True)
