@@ -238,7 +238,7 @@ def test_bad_request_is_refused_at_submit(engine, tiny_model_dir):
 
 
 def test_default_model_is_the_tiny_one_built_into_the_cache(engine, studio_home, tmp_path, monkeypatch):
-    monkeypatch.setattr(backend_module, "bundled_model_path", lambda: tmp_path / "not-trained-yet")
+    monkeypatch.setattr(backend_module, "bundled_model_present", lambda: False)  # not trained yet
     events = run(engine, GenerationRequest("hello", steps=2, width=64, height=64))
     assert finished(events).image.size == (64, 64)
     assert (studio_home / "cache" / "tiny-model" / "model_index.json").is_file()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from studio.core.events import Finished
-from studio.core.paths import bundled_model_path
+from studio.core.paths import bundled_model_path, bundled_model_present
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
 from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
@@ -40,9 +40,8 @@ OOM_HINT = (
 
 def default_model_dir() -> tuple[Path, bool]:
     """The folder the empty model name means, and whether it is the built-in tiny fallback."""
-    bundled = bundled_model_path()
-    if (bundled / "model_index.json").is_file():
-        return bundled, False
+    if bundled_model_present():
+        return bundled_model_path(), False
     return tiny_model_cache(), True
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.atomic import atomic_write_text
-from studio.core.paths import bundled_model_path, studio_home, subdir
+from studio.core.paths import bundled_model_path, bundled_model_present, studio_home, subdir
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
 
@@ -46,6 +46,16 @@ class ModelEntry:
     distilled: str = ""
     error: str = ""  # why it cannot be used as it is (one line); "" when usable
     sha256: str = ""  # filled only when hashes are asked for
+    context_width: int = 0  # a diffusers folder's cross-attention width (768 for SD 1.x); 0 if not read
+
+    @property
+    def arch_label(self) -> str:
+        """"SD 1.x", "SD 2.x", "SDXL" or "?"; a model with SD's layout but a text width of its own
+        (the bundled shapes model: 128) is no SD 1.x for LoRAs and embeddings, and says so."""
+        label = ARCH_NAMES.get(self.arch, "?")
+        if self.context_width and self.context_width not in CONTEXT_WIDTH_ARCH:
+            return f"own ({label} layout)"
+        return label
 
     @property
     def short_hash(self) -> str:
@@ -63,10 +73,9 @@ def list_models(settings: EngineSettings | None = None, hashes: bool = False) ->
     settings = settings or load_settings()
     seen: set[str] = set()
     entries: list[ModelEntry] = []
-    bundled = bundled_model_path()
     candidates: list[tuple[Path, str]] = []
-    if (bundled / "model_index.json").is_file():
-        candidates.append((bundled, "bundled"))
+    if bundled_model_present():
+        candidates.append((bundled_model_path(), "bundled"))
     candidates += [(p, "library") for p in _scan_folder(settings.resolved_models_dir())]
     candidates += [(Path(p), "added") for p in added_paths()]
     for path, source in candidates:
@@ -108,6 +117,7 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     return ModelEntry(
         name, str(path), info.kind, source, size, arch=info.arch, inpaint=info.inpaint,
         prediction=info.prediction, distilled=info.distilled,
+        context_width=folder_context_width(path) if info.kind == "diffusers" else 0,
     )
 
 
@@ -147,10 +157,18 @@ def model_context_width(model: str) -> int:
 
             arch = inspect_source(folder).arch
             return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
+        return folder_context_width(folder)
+    except UserError:
+        return 0  # the job itself will say what is wrong with the model
+
+
+def folder_context_width(folder: Path) -> int:
+    """A diffusers folder's cross-attention width, from unet/config.json; 0 if it can't be read."""
+    try:
         width = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))["cross_attention_dim"]
         return int(width[0] if isinstance(width, list) else width)
-    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
-        return 0  # the job itself will say what is wrong with the model
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return 0
 
 
 def lora_mismatch(model: str, loras: Any) -> str:

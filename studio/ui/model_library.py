@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
 from studio.engine.models import (
-    ARCH_NAMES,
     ModelEntry,
     add_model,
     cached_sha256,
@@ -42,7 +41,6 @@ from studio.engine.models import (
 )
 from studio.ui.theme import heading
 
-ARCH_LABELS = {**ARCH_NAMES, "": "?"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
 MODEL_COLUMNS = ("Name", "Arch", "Kind", "Size", "Hash", "Source")
 
@@ -155,7 +153,7 @@ class ModelLibraryPanel(QWidget):
         loras = [e for e in self.entries if e.kind == "lora"]
         self.loras.setRowCount(len(loras))
         for row, entry in enumerate(loras):
-            item = QTableWidgetItem(f"{entry.name}  [{ARCH_LABELS[entry.arch]}]")
+            item = QTableWidgetItem(f"{entry.name}  [{entry.arch_label}]")
             item.setData(PATH_ROLE, entry.path)
             item.setToolTip(entry.path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -173,7 +171,7 @@ class ModelLibraryPanel(QWidget):
     def _arch_text(entry: ModelEntry) -> str:
         extras = [x for x in ("inpaint" if entry.inpaint else "", entry.distilled,
                               "v" if entry.prediction == "v_prediction" else "") if x]
-        return ARCH_LABELS[entry.arch] + (f" ({', '.join(extras)})" if extras else "")
+        return entry.arch_label + (f" ({', '.join(extras)})" if extras else "")
 
     # ---- choosing ----------------------------------------------------------------------------
     def choose_row(self, row: int) -> None:
@@ -227,7 +225,7 @@ class ModelLibraryPanel(QWidget):
                 self.message.emit(str(exc))
                 continue
             added += 1
-            self.message.emit(f"added {entry.name} ({ARCH_LABELS[entry.arch]} {entry.kind})")
+            self.message.emit(f"added {entry.name} ({entry.arch_label} {entry.kind})")
         if added:
             self.refresh()
         return added
