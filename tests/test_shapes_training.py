@@ -179,3 +179,33 @@ def test_balanced_object_weights_give_small_and_large_objects_equal_shares() -> 
     extra = (balanced - 1).sum(dim=(1, 2, 3))
     assert 0.6 < float(extra[0] / extra[1]) < 1.6
     assert balanced[0].max() > balanced[1].max()
+
+
+def _budget_args(tmp_path, **over):
+    import argparse
+
+    args = dict(total_minutes=90.0, max_minutes=75.0, refine_minutes=45.0, refine_cycles=2, refine_steps=3300,
+                steps=8000, lr=1e-3, stop_at=None, t_power=0.5, refine_lr=5e-4, refine_t_power=1.0,
+                refine_fg_balance=1.0, resume=False)
+    args.update(over)
+    return argparse.Namespace(**args)
+
+
+def test_total_minutes_shares_what_is_left_among_the_unet_phases_in_their_ratio(tmp_path) -> None:
+    import time
+
+    from studio.shapes.train import EXPORT_RESERVE_S, _unet_phases, unet_minutes_scale
+
+    args = _budget_args(tmp_path)
+    started = time.time() - 20 * 60  # the VAE and text encoder took 20 minutes
+    scale = unet_minutes_scale(args, tmp_path, started)
+    minutes = [ph["minutes"] for ph in _unet_phases(args, scale)]
+    assert sum(minutes) == pytest.approx(70 - EXPORT_RESERVE_S / 60, abs=0.05)
+    assert minutes[0] / minutes[1] == pytest.approx(75 / 45) and minutes[1] == minutes[2]
+    # A resumed run keeps the schedule it started with, however late it resumes.
+    args.resume = True
+    assert unet_minutes_scale(args, tmp_path, time.time() - 60 * 60) == scale
+    # Without a budget the caps are used as given; a budget already spent is a one-line error.
+    assert unet_minutes_scale(_budget_args(tmp_path, total_minutes=0.0), tmp_path, started) == 1.0
+    with pytest.raises(SystemExit, match="leaves no time for the UNet"):
+        unet_minutes_scale(_budget_args(tmp_path, total_minutes=20.0), tmp_path / "x", started)

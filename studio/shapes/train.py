@@ -115,7 +115,7 @@ def text_encoder(args: argparse.Namespace, work: Path, tok: CLIPTokenizer, devic
     return te.eval()
 
 
-def _unet_phases(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _unet_phases(args: argparse.Namespace, minutes_scale: float = 1.0) -> list[dict[str, Any]]:
     """The UNet's training phases: the main run, then (optionally) a shape-refining run.
 
     The main run favours high noise (--t-power 0.5), where the layout is decided; the refining run
@@ -126,17 +126,46 @@ def _unet_phases(args: argparse.Namespace) -> list[dict[str, Any]]:
     colour / shape at guidance 5 from 86.5 / 77.5 to 92.0 / 80.0% (with the app's guidance rescale),
     where 1,000 more steps at a lower rate (2e-4) had flattened out.
     """
-    phases = [dict(name="unet", steps=args.steps, lr=args.lr, warmup=100, minutes=args.max_minutes,
+    phases = [dict(name="unet", steps=args.steps, lr=args.lr, warmup=100, minutes=args.max_minutes * minutes_scale,
                    stop_at=args.stop_at, t_power=args.t_power, balance=0.0)]
     if args.refine_steps > 0 and args.refine_minutes > 0:
         for cycle in range(args.refine_cycles):
             phases.append(dict(name="refine" if cycle == 0 else f"refine{cycle + 1}", steps=args.refine_steps,
-                               lr=args.refine_lr, warmup=0, minutes=args.refine_minutes, stop_at=None,
+                               lr=args.refine_lr, warmup=0, minutes=args.refine_minutes * minutes_scale,
+                               stop_at=None,
                                t_power=args.refine_t_power, balance=args.refine_fg_balance))
     return phases
 
 
-def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log) -> None:
+# Kept back from --total-minutes for the final checkpoint and the export.
+EXPORT_RESERVE_S = 45.0
+
+
+def unet_minutes_scale(args: argparse.Namespace, work: Path, started: float) -> float:
+    """How much to scale the UNet phases' minutes so the whole run fits --total-minutes.
+
+    The UNet phases share whatever the VAE, decoder and text encoder left of the budget, in the
+    ratio of their own caps (--max-minutes : --refine-minutes per cycle). Fixed when the UNet
+    first starts and kept in the work folder, so a resumed run keeps the same schedule.
+    """
+    if not args.total_minutes:
+        return 1.0
+    path = work / "unet_budget.json"
+    if args.resume and path.exists():
+        return float(json.loads(path.read_text())["minutes_scale"])
+    planned = sum(ph["minutes"] for ph in _unet_phases(args))
+    left = args.total_minutes - (time.time() - started + EXPORT_RESERVE_S) / 60
+    if left <= 1.0:
+        raise SystemExit(f"--total-minutes {args.total_minutes:g} leaves no time for the UNet "
+                         f"({left:.1f} min after the VAE and text encoder)")
+    scale = left / planned
+    path.write_text(json.dumps({"minutes_scale": scale, "unet_minutes": left}))
+    print(f"UNet: {left:.1f} min of the {args.total_minutes:g}-minute budget left", flush=True)
+    return scale
+
+
+def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device: torch.device, log,
+               started: float | None = None) -> None:
     tok = build_tokenizer(work / "tokenizer")
     latents, labels = cache_latents(args, work, vae, device)
     te = text_encoder(args, work, tok, device, log)
@@ -166,8 +195,9 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
         save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(), ema=ema,
                   step=step, rng=rng, gen=gen.get_state(), **where)
 
+    scale = unet_minutes_scale(args, work, time.time() if started is None else started)
     unet.train()
-    for phase_no, phase in list(enumerate(_unet_phases(args)))[first_phase:]:
+    for phase_no, phase in list(enumerate(_unet_phases(args, scale)))[first_phase:]:
         weights = object_weights(labels, latents.shape[-1], args.fg_weight, phase["balance"])
         t0 = time.time()
         # Wall-clock budget (minutes from now, or an absolute --stop-at time), whichever is sooner.
@@ -304,6 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--decoder-lr", type=float, default=5e-4)
     p.add_argument("--decoder-fg-weight", type=float, default=4.0,
                    help="extra decoder loss weight on (dilated) shape pixels")
+    p.add_argument("--decoder-crop", type=int, default=128,
+                   help="random crop size for the decoder fine-tune (128 = whole images)")
     p.add_argument("--decoder-minutes", type=float, default=0.0, help="time cap for the decoder phase")
     p.add_argument("--decoder-only", action="store_true",
                    help="run only the decoder phase (e.g. in parallel with UNet training)")
@@ -311,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--max-minutes", type=float, default=75.0,
                    help="UNet wall-clock budget: the cosine schedule follows it, then the run exports")
+    p.add_argument("--total-minutes", type=float, default=0.0,
+                   help="wall-clock budget of the whole run; the UNet phases share what the VAE and text "
+                        "encoder leave, in the ratio of --max-minutes to --refine-minutes (0 = use those caps)")
     p.add_argument("--stop-at", type=lambda v: datetime.fromisoformat(v).timestamp(), default=None,
                    help="ISO time (e.g. 2026-11-29T21:10+00:00) at which UNet training stops and exports")
     p.add_argument("--min-snr", type=float, default=5.0,
@@ -360,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
         train_vae(args, work, device, log)
         vae = finetune_decoder(args, work, device, log)
         print(f"VAE done after {(time.time() - t0) / 60:.1f} min", flush=True)
-        train_unet(args, work, vae, device, log)
+        train_unet(args, work, vae, device, log, started=t0)
     print(f"total {(time.time() - t0) / 60:.1f} min", flush=True)
 
 

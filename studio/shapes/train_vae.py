@@ -152,6 +152,10 @@ def finetune_decoder(args: argparse.Namespace, work: Path, device: torch.device,
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.decoder_steps, args.decoder_lr, 10)
         x, mask = _image_mask_batch(rng, args.vae_batch)
+        crop = args.decoder_crop
+        if crop < x.shape[-1]:  # as in phase 1: the decoder is convolutional, crops cost a fraction
+            oy, ox = (rng.randrange(x.shape[-1] - crop + 1) for _ in range(2))
+            x, mask = (t[:, :, oy:oy + crop, ox:ox + crop].contiguous() for t in (x, mask))
         x = x.to(device)
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
