@@ -100,7 +100,11 @@ class DiffusersBackend:
 
         Importing them takes seconds and holds the GIL in long stretches (dynamic library
         loading); done right after the window opens, it is over before the first Generate.
+        torch's own libraries, the longest stretch, are mapped first with the GIL released.
         """
+        from studio.engine._preload import preload_torch_libraries
+
+        preload_torch_libraries()
         from studio.engine import _inpaint, _sampler  # noqa: F401 - imported for their side effect
         from studio.engine._loader import ModelLoader
 
