@@ -94,7 +94,7 @@ def test_lists_every_source_with_arch_and_reasons(library):
     assert [e.name for e in list_loras(EngineSettings())] == ["ink.safetensors"]
 
 
-def test_a_model_with_sds_layout_but_its_own_text_width_is_not_called_sd1(library):
+def test_a_model_with_sds_layout_but_its_own_text_width_is_not_called_sd1(library, capsys):
     fake_folder(library / "own-words", cross=128)  # as the bundled shapes model: SD 1 layout, 128-wide text
     entries = {e.name: e for e in list_models(EngineSettings())}
     assert entries["own-words"].arch == "sd1"  # still loaded and defaulted as an SD 1.x pipeline
@@ -103,6 +103,9 @@ def test_a_model_with_sds_layout_but_its_own_text_width_is_not_called_sd1(librar
     assert entries["someone/sdxl-thing"].arch_label == "SDXL"
     assert entries["dreamy-sd15.safetensors"].arch_label == "SD 1.x"  # files: the header says the family
     assert entries["taesd"].arch_label == "SD 1.x"
+    assert main(["models", "list"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("own-words"))
+    assert line.endswith("own 128-wide text encoder")
 
 
 def test_hashes_are_sha256_cached_by_path_size_and_mtime(library, studio_home):
