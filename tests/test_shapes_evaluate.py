@@ -73,13 +73,15 @@ def test_evaluation_runs_end_to_end_with_the_models_own_rescale(tmp_path):
     app's own for this zero-SNR model at guidance 4) and scores every field."""
     if not (bundled_model_path() / "model_index.json").is_file():
         pytest.skip("bundled model not present")
+    shipped_sheet = bundled_model_path().parent / "studio-shapes-samples.png"
+    before = shipped_sheet.read_bytes() if shipped_sheet.is_file() else None
     ev.main(["--model", str(bundled_model_path()), "--n", "2", "--n-two", "1", "--steps", "4",
-             "--guidance", "4", "--compare-guidance", "-1", "--sheet", str(tmp_path / "sheet.png"),
-             "--report", str(tmp_path)])
+             "--guidance", "4", "--compare-guidance", "-1", "--report", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["guidance_rescale"] == {"guidance_4": 0.467}  # the model's own at guidance 4
     run = report["runs"]["guidance_4"]
     assert run["single"]["n"] == 2 and run["two"]["n"] == 1
     assert {"color", "shape", "position", "all"} <= set(run["single"])
-    assert (tmp_path / "sheet.png").is_file()
+    assert (tmp_path / "samples.png").is_file()  # beside the report: the README's picture is left alone
+    assert (shipped_sheet.read_bytes() if shipped_sheet.is_file() else None) == before
     assert "| 4 | 0.467 | single | 2 |" in (tmp_path / "report.md").read_text()

@@ -299,13 +299,18 @@ def main(argv: list[str] | None = None) -> None:
                         "0 at guidance 2 rising to 0.7 at 5)")
     p.add_argument("--scheduler", default="default", choices=["default", "euler", "euler_a", "dpmpp_2m", "ddim",
                                                              "unipc"])
-    p.add_argument("--sheet", default="resources/models/studio-shapes-samples.png")
+    p.add_argument("--sheet", default=None,
+                   help="contact sheet PNG (default: samples.png in the report folder; the README's is "
+                        "resources/models/studio-shapes-samples.png, written only when named here)")
     p.add_argument("--report", default=None,
                    help="folder for JSON/markdown (default: STUDIO_HOME/training/studio-shapes-eval)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
+    out = Path(args.report) if args.report else subdir("training") / "studio-shapes-eval"
+    out.mkdir(parents=True, exist_ok=True)
+    sheet = Path(args.sheet) if args.sheet else out / "samples.png"
     report: dict[str, Any] = {"model": args.model, "steps": args.steps, "scheduler": args.scheduler}
     report["classifier_on_ground_truth"] = validate_classifier()
     print("classifier on ground truth:", report["classifier_on_ground_truth"], flush=True)
@@ -317,14 +322,12 @@ def main(argv: list[str] | None = None) -> None:
         res, samples = evaluate(pipe, args.n, args.n_two, args.steps, g, rescale=rescale)
         runs[f"guidance_{g:g}"], rescales[f"guidance_{g:g}"] = res, rescale
         print(f"guidance {g:g}:", json.dumps(res), flush=True)
-        if g == args.guidance and args.sheet:
+        if g == args.guidance:
             # Mix single and two-object samples on the sheet: 18 single, 6 two-object.
             single, two = samples[: args.n], samples[args.n:]
             pick = single[:18] + two[:6] if two else single[:24]
-            contact_sheet([s[0] for s in pick], [s[1] for s in pick], [s[2] for s in pick], Path(args.sheet))
+            contact_sheet([s[0] for s in pick], [s[1] for s in pick], [s[2] for s in pick], sheet)
     report["runs"], report["guidance_rescale"] = runs, rescales
-    out = Path(args.report) if args.report else subdir("training") / "studio-shapes-eval"
-    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     lines = [f"{args.steps} steps, {args.scheduler} scheduler.", "",
              "| guidance | rescale | set | n | color % | shape % | position % | size % | background % | all three % |",
