@@ -98,7 +98,7 @@ def test_a_model_with_sds_layout_but_its_own_text_width_is_not_called_sd1(librar
     fake_folder(library / "own-words", cross=128)  # as the bundled shapes model: SD 1 layout, 128-wide text
     entries = {e.name: e for e in list_models(EngineSettings())}
     assert entries["own-words"].arch == "sd1"  # still loaded and defaulted as an SD 1.x pipeline
-    assert entries["own-words"].arch_label == "own (SD 1.x layout)"
+    assert entries["own-words"].arch_label == "own, SD 1.x layout"
     assert entries["my-diffusers"].arch_label == "SD 1.x"
     assert entries["someone/sdxl-thing"].arch_label == "SDXL"
     assert entries["dreamy-sd15.safetensors"].arch_label == "SD 1.x"  # files: the header says the family

@@ -54,7 +54,7 @@ class ModelEntry:
         (the bundled shapes model: 128) is no SD 1.x for LoRAs and embeddings, and says so."""
         label = ARCH_NAMES.get(self.arch, "?")
         if self.context_width and self.context_width not in CONTEXT_WIDTH_ARCH:
-            return f"own ({label} layout)"
+            return f"own, {label} layout"
         return label
 
     @property
