@@ -42,8 +42,10 @@ def torch_native_libraries() -> list[tuple[Path, int]]:
 
 def preload_torch_libraries() -> int:
     """dlopen torch's native libraries with the GIL released; returns how many were loaded."""
+    if "torch" in sys.modules:  # too late: the import has mapped them already
+        return 0
     libs = torch_native_libraries()
-    if not libs or "torch" in sys.modules:
+    if not libs:
         return 0
     try:
         libc = ctypes.CDLL(None)  # the process's own symbols, dlopen among them

@@ -50,8 +50,8 @@ class ModelEntry:
 
     @property
     def arch_label(self) -> str:
-        """"SD 1.x", "SD 2.x", "SDXL" or "?"; a model with SD's layout but a text width of its own
-        (the bundled shapes model: 128) is no SD 1.x for LoRAs and embeddings, and says so."""
+        """The family as shown to people (SD 1.x, SD 2.x, SDXL, ?). A model with SD's layout but a
+        text width of its own (the bundled shapes model: 128) is no SD 1.x for LoRAs, and says so."""
         label = ARCH_NAMES.get(self.arch, "?")
         if self.context_width and self.context_width not in CONTEXT_WIDTH_ARCH:
             return f"own, {label} layout"
@@ -158,7 +158,7 @@ def model_context_width(model: str) -> int:
             arch = inspect_source(folder).arch
             return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
         return folder_context_width(folder)
-    except UserError:
+    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
         return 0  # the job itself will say what is wrong with the model
 
 

@@ -132,8 +132,7 @@ def _unet_phases(args: argparse.Namespace, minutes_scale: float = 1.0) -> list[d
         for cycle in range(args.refine_cycles):
             phases.append(dict(name="refine" if cycle == 0 else f"refine{cycle + 1}", steps=args.refine_steps,
                                lr=args.refine_lr, warmup=0, minutes=args.refine_minutes * minutes_scale,
-                               stop_at=None,
-                               t_power=args.refine_t_power, balance=args.refine_fg_balance))
+                               stop_at=None, t_power=args.refine_t_power, balance=args.refine_fg_balance))
     return phases
 
 
