@@ -72,6 +72,7 @@ class ModelInfo:
     prediction: str = "epsilon"  # or "v_prediction"
     distilled: str = ""  # "", "turbo", "lcm", "lightning" or "hyper": few steps, low guidance
     scheduler: str = ""  # the scheduler class a folder ships with
+    context_width: int = 0  # a folder UNet's cross-attention width (768 for SD 1.x); 0 if unread
 
     @property
     def family(self) -> str:
@@ -116,7 +117,16 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
         prediction=str(scheduler.get("prediction_type", "epsilon")),
         distilled=distilled,
         scheduler=sched_class,
+        context_width=_int_or_first(unet.get("cross_attention_dim")),
     )
+
+
+def _int_or_first(value: Any) -> int:
+    """cross_attention_dim is an int, or a list of one per block (equal in SD-style UNets)."""
+    try:
+        return int(value[0] if isinstance(value, list) else value)
+    except (TypeError, ValueError, IndexError):
+        return 0
 
 
 def _check_folder_weights(folder: Path, index: dict[str, Any], allow_unsafe_pickles: bool) -> None:

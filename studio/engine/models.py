@@ -117,7 +117,7 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     return ModelEntry(
         name, str(path), info.kind, source, size, arch=info.arch, inpaint=info.inpaint,
         prediction=info.prediction, distilled=info.distilled,
-        context_width=folder_context_width(path) if info.kind == "diffusers" else 0,
+        context_width=info.context_width,
     )
 
 
@@ -157,18 +157,10 @@ def model_context_width(model: str) -> int:
 
             arch = inspect_source(folder).arch
             return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
-        return folder_context_width(folder)
-    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
-        return 0  # the job itself will say what is wrong with the model
-
-
-def folder_context_width(folder: Path) -> int:
-    """A diffusers folder's cross-attention width, from unet/config.json; 0 if it can't be read."""
-    try:
         width = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))["cross_attention_dim"]
         return int(width[0] if isinstance(width, list) else width)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return 0
+    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
+        return 0  # the job itself will say what is wrong with the model
 
 
 def lora_mismatch(model: str, loras: Any) -> str:
