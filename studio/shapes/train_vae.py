@@ -26,6 +26,19 @@ def _image_batch(rng: random.Random, n: int) -> torch.Tensor:
     return _images([ds.sample(rng) for _ in range(n)])
 
 
+def _random_crop(rng: random.Random, size: int, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The same random size x size window of every batch (all whole if size covers them).
+
+    The VAE is fully convolutional (no attention), so crops teach it the same local job at a
+    fraction of the cost of full 128x128 images.
+    """
+    full = batches[0].shape[-1]
+    if size >= full:
+        return batches
+    oy, ox = (rng.randrange(full - size + 1) for _ in range(2))
+    return tuple(b[:, :, oy:oy + size, ox:ox + size].contiguous() for b in batches)
+
+
 def _image_mask_batch(rng: random.Random, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n dataset images in [-1, 1] and their object masks (1 on shapes), from the same rng stream."""
     items = [ds.sample(rng) for _ in range(n)]
@@ -79,12 +92,7 @@ def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -
     while step < args.vae_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.vae_steps, args.vae_lr, 20)
-        x = _image_batch(rng, args.vae_batch)
-        if args.vae_crop < x.shape[-1]:
-            # The VAE is fully convolutional (no attention), so random crops teach it the
-            # same local job at a fraction of the cost of full 128x128 images.
-            oy, ox = (rng.randrange(x.shape[-1] - args.vae_crop + 1) for _ in range(2))
-            x = x[:, :, oy:oy + args.vae_crop, ox:ox + args.vae_crop]
+        (x,) = _random_crop(rng, args.vae_crop, _image_batch(rng, args.vae_batch))
         x = x.contiguous().to(device)
         post = vae.encode(x).latent_dist
         # Decode the mean plus a little noise rather than a full posterior sample: converges far
@@ -151,11 +159,7 @@ def finetune_decoder(args: argparse.Namespace, work: Path, device: torch.device,
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.decoder_steps, args.decoder_lr, 10)
-        x, mask = _image_mask_batch(rng, args.vae_batch)
-        crop = args.decoder_crop
-        if crop < x.shape[-1]:  # as in phase 1: the decoder is convolutional, crops cost a fraction
-            oy, ox = (rng.randrange(x.shape[-1] - crop + 1) for _ in range(2))
-            x, mask = (t[:, :, oy:oy + crop, ox:ox + crop].contiguous() for t in (x, mask))
+        x, mask = _random_crop(rng, args.decoder_crop, *_image_mask_batch(rng, args.vae_batch))
         x = x.to(device)
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
