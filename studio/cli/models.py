@@ -64,7 +64,7 @@ def _list(as_json: bool, hashes: bool) -> int:
         return 0
     rows = [("NAME", "KIND", "ARCH", "SIZE", "HASH", "SOURCE", "NOTE")]
     for e in entries:
-        own_text = f"own {e.context_width}-wide text encoder" if e.arch_label.startswith("own") else ""
+        own_text = f"own {e.context_width}-wide text encoder" if e.own_text_width else ""
         note = e.error or " ".join(x for x in ("inpaint" if e.inpaint else "", e.distilled,
                                                "v-pred" if e.prediction == "v_prediction" else "", own_text) if x)
         rows.append((e.name, e.kind, e.arch or "?", human_size(e.size), e.short_hash or "-", e.source, note))

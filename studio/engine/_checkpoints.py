@@ -117,12 +117,16 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
         prediction=str(scheduler.get("prediction_type", "epsilon")),
         distilled=distilled,
         scheduler=sched_class,
-        context_width=_int_or_first(unet.get("cross_attention_dim")),
+        context_width=unet_context_width(unet),
     )
 
 
-def _int_or_first(value: Any) -> int:
-    """cross_attention_dim is an int, or a list of one per block (equal in SD-style UNets)."""
+def unet_context_width(unet_config: dict[str, Any]) -> int:
+    """A UNet config's cross-attention width, the text width it reads (768 for SD 1.x); 0 if absent.
+
+    cross_attention_dim is an int, or a list of one per block (equal in SD-style UNets).
+    """
+    value = unet_config.get("cross_attention_dim")
     try:
         return int(value[0] if isinstance(value, list) else value)
     except (TypeError, ValueError, IndexError):

@@ -53,9 +53,12 @@ class ModelEntry:
         """The family as shown to people (SD 1.x, SD 2.x, SDXL, ?). A model with SD's layout but a
         text width of its own (the bundled shapes model: 128) is no SD 1.x for LoRAs, and says so."""
         label = ARCH_NAMES.get(self.arch, "?")
-        if self.context_width and self.context_width not in CONTEXT_WIDTH_ARCH:
-            return f"own, {label} layout"
-        return label
+        return f"own, {label} layout" if self.own_text_width else label
+
+    @property
+    def own_text_width(self) -> bool:
+        """A known text width that is none of SD 1.x's, 2.x's or SDXL's."""
+        return bool(self.context_width) and self.context_width not in CONTEXT_WIDTH_ARCH
 
     @property
     def short_hash(self) -> str:
@@ -148,18 +151,16 @@ def lora_arch(path: Path) -> str:
 
 def model_context_width(model: str) -> int:
     """The cross-attention width of `model`'s UNet ("" = the default model); 0 if it can't be read."""
+    from studio.engine._checkpoints import inspect_source, unet_context_width
     from studio.engine.backend import model_dir_for
 
     try:
         folder = model_dir_for(model)
         if folder.is_file():
-            from studio.engine._checkpoints import inspect_source
-
             arch = inspect_source(folder).arch
             return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
-        width = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))["cross_attention_dim"]
-        return int(width[0] if isinstance(width, list) else width)
-    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError):
+        return unet_context_width(json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8")))
+    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return 0  # the job itself will say what is wrong with the model
 
 
