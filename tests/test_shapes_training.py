@@ -39,19 +39,6 @@ def test_tiny_training_exports_loadable_pipeline(tiny_model) -> None:
     assert img.size == (128, 128)
 
 
-def test_factor_8_latents_export_a_128_pixel_pipeline(tmp_path) -> None:
-    from diffusers import StableDiffusionPipeline
-
-    out = tmp_path / "model"
-    train_main(["--out", str(out), "--work", str(tmp_path / "work"), "--tiny", "--threads", "1",
-                "--latent-factor", "8"])
-    pipe = StableDiffusionPipeline.from_pretrained(out)
-    pipe.set_progress_bar_config(disable=True)
-    assert pipe.vae_scale_factor == 8 and pipe.unet.config.sample_size == 16
-    img = pipe("a red circle", num_inference_steps=1, generator=torch.Generator().manual_seed(0)).images[0]
-    assert img.size == (128, 128)  # the default size stays the dataset's
-
-
 def test_tiny_training_runs_the_main_then_two_refining_unet_phases(tiny_model) -> None:
     rows = [ln.split("\t") for ln in (tiny_model.parent / "work" / "loss_log.tsv").read_text().splitlines()]
     unet = [r for r in rows if r[0] in ("unet", "refine", "refine2")]

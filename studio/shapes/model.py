@@ -73,20 +73,16 @@ def piece_token_ids(tokenizer: CLIPTokenizer) -> list[int]:
     return [i for t, i in tokenizer.get_vocab().items() if t not in words]
 
 
-def build_vae(tiny: bool = False, factor: int = 4) -> AutoencoderKL:
-    """Factor-4 VAE (128x128x3 <-> 32x32x4), or factor 8 (16x16x4, SD's own ratio) with one more level.
+def build_vae(tiny: bool = False) -> AutoencoderKL:
+    """Factor-4 VAE (128x128x3 <-> 32x32x4): small stars survive the round trip.
 
     One norm group (layer-norm-like): with per-few-channel groups, GroupNorm erases the
     absolute colour of flat regions, which made colours very slow to learn.
     """
     ch = (16, 32, 32) if tiny else (24, 48, 64)
-    if factor == 8:
-        ch = ch + (ch[-1] if tiny else 96,)
-    elif factor != 4:
-        raise ValueError(f"latent factor must be 4 or 8, not {factor}")
     return AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * len(ch), up_block_types=("UpDecoderBlock2D",) * len(ch),
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
         block_out_channels=ch, layers_per_block=1, norm_num_groups=1,
         sample_size=IMAGE_SIZE, mid_block_add_attention=False,
     )
@@ -101,10 +97,7 @@ def build_text_encoder(vocab_size: int, tiny: bool = False) -> CLIPTextModel:
     return CLIPTextModel(cfg)
 
 
-UNET8_CH = (64, 96, 128)
-
-
-def build_unet(cross_dim: int, tiny: bool = False, factor: int = 4) -> UNet2DConditionModel:
+def build_unet(cross_dim: int, tiny: bool = False) -> UNet2DConditionModel:
     """UNet on 32x32 latents: conv levels at 32x32 and 16x16, cross-attention at 8x8 and 4x4.
 
     Attention at 16x16 (256 tokens) cost 40% of a training step; without it a step takes 0.8 s
@@ -124,21 +117,12 @@ def build_unet(cross_dim: int, tiny: bool = False, factor: int = 4) -> UNet2DCon
     """
     if tiny:
         return UNet2DConditionModel(
-            sample_size=IMAGE_SIZE // factor, in_channels=4, out_channels=4,
+            sample_size=IMAGE_SIZE // 4, in_channels=4, out_channels=4,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
             block_out_channels=(16, 32, 32), layers_per_block=1, cross_attention_dim=cross_dim,
             attention_head_dim=8, norm_num_groups=8,
             addition_embed_type="text", addition_embed_type_num_heads=4, resnet_time_scale_shift="scale_shift",
-        )
-    if factor == 8:
-        return UNet2DConditionModel(
-            sample_size=IMAGE_SIZE // 8, in_channels=4, out_channels=4,
-            down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * 2,
-            up_block_types=("CrossAttnUpBlock2D",) * 2 + ("UpBlock2D",),
-            block_out_channels=UNET8_CH, layers_per_block=1, cross_attention_dim=cross_dim,
-            attention_head_dim=16, norm_num_groups=16,
-            addition_embed_type="text", addition_embed_type_num_heads=8, resnet_time_scale_shift="scale_shift",
         )
     return UNet2DConditionModel(
         sample_size=IMAGE_SIZE // 4, in_channels=4, out_channels=4,

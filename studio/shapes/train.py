@@ -168,7 +168,7 @@ def train_unet(args: argparse.Namespace, work: Path, vae: AutoencoderKL, device:
     tok = build_tokenizer(work / "tokenizer")
     latents, labels = cache_latents(args, work, vae, device)
     te = text_encoder(args, work, tok, device, log)
-    unet = build_unet(te.config.hidden_size, args.tiny, args.latent_factor).to(device)
+    unet = build_unet(te.config.hidden_size, args.tiny).to(device)
     sched = build_scheduler()
     params = list(unet.parameters())
     # fused: one kernel for all parameters (a step of this small UNet spent 15% in AdamW's per-tensor ops)
@@ -338,8 +338,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--decoder-minutes", type=float, default=0.0, help="time cap for the decoder phase")
     p.add_argument("--decoder-only", action="store_true",
                    help="run only the decoder phase (e.g. in parallel with UNet training)")
-    p.add_argument("--latent-factor", type=int, default=4, choices=(4, 8),
-                   help="VAE downsampling: 4 (32x32x4 latents) or 8 (16x16x4, SD's ratio; a cheaper UNet)")
     p.add_argument("--n-scenes", type=int, default=8000, help="size of the cached latent pool")
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--max-minutes", type=float, default=75.0,

@@ -72,7 +72,7 @@ def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -
     if args.resume and (final / "config.json").exists():
         print("VAE: reusing finished", final)
         return AutoencoderKL.from_pretrained(final).to(device)
-    vae = build_vae(args.tiny, args.latent_factor).to(device)
+    vae = build_vae(args.tiny).to(device)
     # Auxiliary linear probe latent -> pooled RGB (thrown away after training): without it the
     # encoder collapsed red/orange/yellow onto one latent direction; it also makes the fast
     # linear preview map accurate.
