@@ -93,7 +93,7 @@ def train_vae(args: argparse.Namespace, work: Path, device: torch.device, log) -
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.vae_steps, args.vae_lr, 20)
         (x,) = _random_crop(rng, args.vae_crop, _image_batch(rng, args.vae_batch))
-        x = x.contiguous().to(device)
+        x = x.to(device)  # _random_crop's windows are contiguous already
         post = vae.encode(x).latent_dist
         # Decode the mean plus a little noise rather than a full posterior sample: converges far
         # faster on a CPU budget, and the noise keeps the decoder tolerant of imperfect latents.
