@@ -209,3 +209,17 @@ def test_total_minutes_shares_what_is_left_among_the_unet_phases_in_their_ratio(
     assert unet_minutes_scale(_budget_args(tmp_path, total_minutes=0.0), tmp_path, started) == 1.0
     with pytest.raises(SystemExit, match="leaves no time for the UNet"):
         unet_minutes_scale(_budget_args(tmp_path, total_minutes=20.0), tmp_path / "x", started)
+
+
+def test_the_default_run_is_the_90_minute_recipe_with_a_third_of_the_unet_time_per_phase(tmp_path) -> None:
+    import time
+
+    from studio.shapes.train import _unet_phases, build_parser, unet_minutes_scale
+
+    args = build_parser().parse_args(["--out", str(tmp_path / "m")])
+    assert args.total_minutes == 90 and args.decoder_minutes > 0
+    started = time.time() - 18 * 60  # about what the VAE, decoder and text encoder take on 2 cores
+    minutes = [ph["minutes"] for ph in _unet_phases(args, unet_minutes_scale(args, tmp_path, started))]
+    assert [ph["name"] for ph in _unet_phases(args)] == ["unet", "refine", "refine2"]
+    assert minutes[0] == pytest.approx(minutes[1]) == pytest.approx(minutes[2])
+    assert 18 + sum(minutes) <= 90
