@@ -150,23 +150,23 @@ def test_the_library_buttons_fit_the_dock(qtbot, models):
 
 
 @pytest.mark.skipif(not (bundled_model_path() / "model_index.json").is_file(), reason="no bundled model")
-def test_the_bundled_model_brings_guidance_2_and_leaving_it_gives_yours_back(qtbot, models):
+def test_the_bundled_model_brings_its_own_guidance_and_leaving_it_gives_yours_back(qtbot, models):
     from studio.core.request import BUNDLED_GUIDANCE
 
     window = open_window(qtbot)  # first run, on the bundled model
     panel = window.prompt_panel
-    assert panel.build_request().guidance_scale == BUNDLED_GUIDANCE == 2.0
+    assert panel.build_request().guidance_scale == BUNDLED_GUIDANCE == 4.0
     library = show_library(qtbot, window)
     library.choose_row(row_of(library, "dreamy-sd15.safetensors"))
     assert panel.build_request().guidance_scale == 5.0  # the app's default for any other model
     panel.guidance_spin.setValue(7.5)
     panel.choose_model("")
-    assert panel.build_request().guidance_scale == 2.0 and "follows prompts best" in window.statusBar().currentMessage()
+    assert panel.build_request().guidance_scale == 4.0 and "follows prompts best" in window.statusBar().currentMessage()
     window.close()  # remembered across a restart
 
     window = open_window(qtbot)
     panel = window.prompt_panel
-    assert panel.guidance_spin.value() == 2.0
+    assert panel.guidance_spin.value() == 4.0
     library = show_library(qtbot, window)
     library.choose_row(row_of(library, "dreamy-sd15.safetensors"))
     assert panel.guidance_spin.value() == 7.5
