@@ -24,6 +24,8 @@ from studio.cli.generate import (
 from studio.core.events import Cancelled, Event, Finished, JobWarning, Loading, Progress
 from studio.core.request import (
     BLEND_MODES,
+    BUNDLED_GUIDANCE,
+    DEFAULT_GUIDANCE,
     SCHEDULERS,
     GenerationRequest,
     RequestError,
@@ -52,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--negative", default="", help="what to keep out of every frame")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
     parser.add_argument("--guidance", type=float, default=None,
-                        help="prompt guidance scale (default: 2 on the bundled model, 5 on others)")
+                        help=f"prompt guidance scale (default: {BUNDLED_GUIDANCE:g} on the bundled model, "
+                             f"{DEFAULT_GUIDANCE:g} on others)")
     parser.add_argument("--guidance-rescale", type=float, default=None, metavar="PHI",
                         help="0-1: tames the burnt colours of strong guidance (default: the model's own; on "
                         "zero-terminal-SNR models such as the bundled one 0 at guidance 2 rising to 0.7 at 5)")

@@ -59,8 +59,8 @@ class SchedulerCache:
 
 
 # Lin et al. 2023 (zero terminal SNR) pair such schedules with rescale phi = 0.7 at strong guidance.
-# On the bundled model (trained that way) it took guidance 5 from 85 to 92% colour, but at its own
-# guidance 2 it bled a large red circle into a blue background (purple in 14 of 16 seeds, against 4
+# On the previous bundled weights (trained that way) it took guidance 5 from 85 to 92% colour, but at
+# their guidance 2 it bled a large red circle into a blue background (purple in 14 of 16 seeds, against 4
 # without): there is no over-exposure to undo at weak guidance. So the model's own rescale rises
 # from none at guidance 2 to phi at guidance 5 and above (studio/shapes/README.md).
 ZERO_SNR_GUIDANCE_RESCALE = 0.7
