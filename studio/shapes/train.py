@@ -3,8 +3,8 @@ then the UNet on cached latents.
 
     python -m studio.shapes.train --out /tmp/studio-shapes [--tiny] [--resume]
 
-The defaults are the 90-minute recipe (2 CPU cores, --total-minutes 90). The shipped weights came
-from a longer one; studio/shapes/README.md gives both, with their measured fidelity.
+The defaults are the 90-minute recipe (2 CPU cores, --total-minutes 90) that made the shipped
+weights; studio/shapes/README.md gives it, the longer recipe before it, and their measured fidelity.
 
 Checkpoints, the loss log and intermediate artefacts live in ``--work`` (outside the
 repo); only the exported diffusers folder is written to ``--out``.
