@@ -112,7 +112,7 @@ def test_corrupt_database_is_moved_aside_and_replaced(studio_home):
     folder.mkdir()
     (folder / "gallery.db").write_bytes(b"this is not a database at all" * 100)
     with Gallery.open() as gallery:
-        assert gallery.notice and "moved to gallery.db.corrupt-" in gallery.notice
+        assert gallery.notice and "kept as gallery.db.corrupt-" in gallery.notice
         assert "\n" not in gallery.notice
         gallery.add(GenerationRequest("after recovery"), Image.new("RGB", (64, 64)))
         assert gallery.count() == 1

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from studio.core.events import Finished
-from studio.core.metadata import PARAMETERS_KEY, STUDIO_KEY, request_from_image_info
+from studio.core.metadata import PARAMETERS_KEY, STUDIO_KEY, image_info, request_from_image_info
 from studio.core.request import GenerationRequest
 from studio.gallery import Filters, Gallery, GalleryError
-from studio.gallery.files import sha256_file
+from studio.gallery.files import png_bytes, sha256_file
 
 
 @pytest.fixture
@@ -129,16 +129,21 @@ def test_unknown_ids_and_bad_tags_give_one_line_errors(gallery):
         assert "\n" not in str(info.value)
 
 
-def test_failed_commit_removes_the_file(gallery, monkeypatch):
-    before = set(gallery.images_dir.rglob("*"))
-
+def test_failed_commit_keeps_the_picture_and_upkeep_adopts_it(gallery, monkeypatch):
+    """A commit that fails (another program holds the database) must not cost the picture: its
+    file stays and the next upkeep lists it again, prompt and all."""
     def refuse(*args, **kwargs):
         raise GalleryError("database refused")
 
-    monkeypatch.setattr(gallery, "transaction", refuse)
-    with pytest.raises(GalleryError):
-        _add(gallery, "never stored")
-    assert {p for p in gallery.images_dir.rglob("*") if p.is_file()} == {p for p in before if p.is_file()}
+    with monkeypatch.context() as patch:
+        patch.setattr(gallery, "transaction", refuse)
+        with pytest.raises(GalleryError):
+            _add(gallery, "never committed")
+    assert gallery.count() == 0
+    adopted = gallery.clean_orphans(min_age=0)
+    assert len(adopted) == 1
+    [record] = gallery.list()
+    assert record.prompt == "never committed" and record.path == adopted[0]
 
 
 def test_full_disk_while_writing_image_is_one_line_and_no_row(gallery, monkeypatch):
@@ -155,23 +160,26 @@ def test_full_disk_while_writing_image_is_one_line_and_no_row(gallery, monkeypat
     assert not [p for p in gallery.images_dir.rglob("*") if p.is_file()]  # temp file removed too
 
 
-def test_orphans_are_cleaned_on_open(studio_home):
+def test_open_removes_old_temp_files_and_adopts_unknown_pictures(studio_home):
     with Gallery.open() as gallery:
         kept = _add(gallery, "recorded")
     folder = kept.path.parent
     temp = folder / ".x.png.abc123.tmp"
     temp.write_bytes(b"half")
-    stray = folder / "20260101-000000_1_deadbeef.png"
-    stray.write_bytes(b"never committed")
+    stray = folder / "20260101-000000_1_deadbeef.png"  # written, then the writer died before its commit
+    stray.write_bytes(png_bytes(_image("blue"), image_info(GenerationRequest("stray!!!"))))
+    junk = folder / "20260101-000000_2_cafecafe.png"  # not an image at all: left alone, not deleted
+    junk.write_bytes(b"never an image")
     old = time.time() - 3600
-    for path in (temp, stray):
+    for path in (temp, stray, junk):
         os.utime(path, (old, old))
     fresh = folder / ".y.png.def456.tmp"  # another process may be writing this one right now
     fresh.write_bytes(b"in flight")
     with Gallery.open() as gallery:
         assert gallery.verify_files() == []
-    assert kept.path.exists() and fresh.exists()
-    assert not temp.exists() and not stray.exists()
+        assert sorted(r.prompt for r in gallery.list()) == ["recorded", "stray!!!"]
+    assert kept.path.exists() and fresh.exists() and stray.exists() and junk.exists()
+    assert not temp.exists()
 
 
 def test_threads_each_use_their_own_connection(gallery):

@@ -32,6 +32,10 @@ class GalleryError(Exception):
     """A gallery failure; the message is one line an artist can act on."""
 
 
+class DatabaseDamaged(GalleryError):
+    """The database file cannot be read as a whole (the gallery heals it from its files)."""
+
+
 def is_corruption(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and (
         getattr(exc, "sqlite_errorname", "") in _CORRUPT
@@ -47,6 +51,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.notice: str | None = None  # one line for the artist, e.g. a corrupt file moved aside
+        self.was_empty = False  # True when migrate() found no schema (a new or zero-length file)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -54,24 +59,18 @@ class Database:
 
     @classmethod
     def open(cls, path: Path) -> Database:
-        """Open (creating or migrating) the file; an unreadable one is moved aside and replaced."""
+        """Open (creating or migrating) the file. DatabaseDamaged when it cannot be read: the
+        caller (Gallery) heals it; nothing here moves or deletes a file."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = cls(path)
         try:
             db.migrate()
+            db.repair_schema()
         except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                db.close()
-                raise GalleryError(f"cannot open the gallery database {path}: {exc}") from None
             db.close()
-            aside = _move_aside(path)
-            db = cls(path)
-            db.notice = (
-                f"The gallery database was unreadable; it was moved to {aside.name} "
-                "and a new, empty gallery was started."
-            )
-            log.warning(db.notice)
-            db.migrate()
+            if not is_corruption(exc):
+                raise GalleryError(f"cannot open the gallery database {path}: {exc}") from None
+            raise DatabaseDamaged(str(exc)) from None
         return db
 
     # ---- connections -------------------------------------------------------------------------
@@ -89,6 +88,9 @@ class Database:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.row_factory = sqlite3.Row
+            # A damaged byte inside a text cell reads as U+FFFD instead of failing the whole query;
+            # the request JSON it breaks is then read back from the image file.
+            conn.text_factory = _lenient_text
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -156,6 +158,7 @@ class Database:
             )
         if version == len(migrations):
             return
+        self.was_empty = version == 0
         if version > 0:
             self.backup(self.path.with_name(f"{self.path.name}.v{version}-{_stamp()}.bak"))
         for target, migration in enumerate(migrations[version:], start=version + 1):
@@ -176,15 +179,61 @@ class Database:
             target.close()
         return dest
 
-    def integrity(self) -> str:
-        return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])
+    def integrity(self, quick: bool = False) -> str:
+        """"ok", or SQLite's first finding. quick: skips index-vs-table checks (several times faster)."""
+        pragma = "quick_check" if quick else "integrity_check"
+        return str(self.connection().execute(f"PRAGMA {pragma}").fetchone()[0])
+
+    def repair_schema(self) -> list[str]:
+        """Recreate indexes, triggers and tables of the current schema that are missing (e.g. a
+        dropped search index), rebuilding the search index if it was one. Returns their names.
+        A missing `images` table is damage, not something to recreate empty: DatabaseDamaged."""
+        expected = _reference_schema()
+        conn = self.connection()
+        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        missing = [(name, sql) for name, sql in expected if name not in present]
+        if not missing:
+            return []
+        if any(name == "images" for name, _ in missing):
+            raise DatabaseDamaged("the images table is missing")
+        virtual = {name for name, sql in expected if sql.upper().startswith("CREATE VIRTUAL TABLE")}
+        with self.transaction() as cur:
+            for name, sql in missing:
+                shadow = any(name.startswith(f"{v}_") for v in virtual) and sql.upper().startswith(
+                    "CREATE TABLE")
+                if not shadow:  # an FTS table's shadow tables come with it
+                    cur.execute(sql)
+            if any(name in virtual for name, _ in missing):
+                for name in sorted(virtual):
+                    cur.execute(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
+        names = [name for name, _ in missing]
+        log.warning("gallery schema repaired: recreated %s", ", ".join(names))
+        return names
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _reference_schema() -> list[tuple[str, str]]:
+    """(name, sql) of every table, index and trigger the migrations create, in creation order."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        cur = conn.cursor()
+        for migration in MIGRATIONS:
+            migration(cur)
+        return [(r[0], r[1]) for r in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")]
+    finally:
+        conn.close()
 
 
 def _stamp() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its -wal/-shm) to gallery.db.corrupt-<time>; kept, never deleted."""
     aside = path.with_name(f"{path.name}.corrupt-{_stamp()}")
     n = 1
     while aside.exists():

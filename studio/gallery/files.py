@@ -94,27 +94,19 @@ def write_durably(path: Path, data: bytes) -> None:
             os.close(fd)
 
 
-def clean_orphans(images_dir: Path, known: set[str] | None, min_age: float = 600.0) -> list[Path]:
-    """Delete temp files a killed writer left, and image files no row points at (written, then the
-    process died before the commit). `known` holds the recorded paths relative to images_dir's
-    parent; None skips the second kind. Only files older than `min_age` seconds are touched, so a
-    writer in another process that is between its file and its commit keeps its file."""
+def remove_temp_files(images_dir: Path, min_age: float = 600.0) -> list[Path]:
+    """Delete the temp files a killed writer left (.<name>.<random>.tmp), if older than `min_age`
+    seconds so that a writer in another process keeps its own. Image files are never touched:
+    one the database does not know is adopted (studio.gallery.heal), not removed."""
     removed: list[Path] = []
     if not images_dir.is_dir():
         return removed
     cutoff = time.time() - min_age
-    base = images_dir.parent
     for root, _dirs, names in os.walk(images_dir):
         for name in names:
-            path = Path(root) / name
-            is_temp = name.startswith(".") and name.endswith(TEMP_SUFFIX)
-            is_stray = (
-                known is not None
-                and path.suffix.lower() in IMAGE_SUFFIXES
-                and path.relative_to(base).as_posix() not in known
-            )
-            if not (is_temp or is_stray):
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
                 continue
+            path = Path(root) / name
             try:
                 if path.stat().st_mtime > cutoff:
                     continue
@@ -123,5 +115,5 @@ def clean_orphans(images_dir: Path, known: set[str] | None, min_age: float = 600
                 continue
             removed.append(path)
     if removed:
-        log.info("removed %d leftover gallery files", len(removed))
+        log.info("removed %d leftover temp files from the gallery", len(removed))
     return removed

@@ -1,33 +1,36 @@
 """The gallery: every finished job, its image file and parameters, searchable. No Qt.
 
 Files live in STUDIO_HOME/gallery/images/YYYY/MM/ and are written durably BEFORE their row
-commits, so a row never points at a missing or half-written file. Safe to use from several
-threads (each gets its own SQLite connection) and several processes (WAL, busy timeout).
+commits, so a row never points at a missing or half-written file. Each file carries everything
+needed to list it again, so the files are the gallery's ground truth: a damaged database is healed
+from them (studio.gallery.heal) and a file no row knows is adopted, never deleted. Safe to use from
+several threads (each gets its own SQLite connection) and several processes (WAL, busy timeout).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.metadata import image_info, model_hash, model_name
 from studio.core.paths import studio_home
 from studio.core.request import GenerationRequest, RequestError
-from studio.gallery import files
-from studio.gallery.db import Database, GalleryError, is_corruption
+from studio.gallery import files, heal, marks, rows
+from studio.gallery.db import Database, DatabaseDamaged, GalleryError, is_corruption, move_aside
+from studio.gallery.query import Filters, Record, where_clause  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from studio.core.events import Finished
+
+log = logging.getLogger(__name__)
 
 MAX_TAG_LENGTH = 64
 
@@ -37,54 +40,12 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Record:
-    """One gallery entry. `request` is the full request that made the image."""
-
-    id: int
-    created: float  # seconds since the epoch
-    request: GenerationRequest
-    path: Path  # absolute path of the image file
-    sha256: str
-    model_name: str = ""
-    model_hash: str = ""
-    mode: str = "txt2img"
-    timings: dict[str, float] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    favourite: bool = False
-    tags: tuple[str, ...] = ()
-    parent_id: int | None = None
-    deleted: bool = False
-
-    @property
-    def prompt(self) -> str:
-        return self.request.prompt
+class GalleryHealed(GalleryError):
+    """Damage was found and healed during an operation; the message says what was restored."""
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What list()/count() show. `text` is a full-text query over prompt, negative and tags."""
-
-    text: str = ""
-    favourites_only: bool = False
-    model: str | None = None
-    mode: str | None = None
-    tag: str | None = None
-    deleted: bool = False  # True: only the soft-deleted (the bin); False: only the live ones
-
-    def replace(self, **changes: Any) -> Filters:
-        return dataclasses.replace(self, **changes)
-
-
-def fts_query(text: str) -> str:
-    """Artist text -> a safe FTS5 query: every word must match, the last one as a prefix (so the
-    grid narrows while typing). Quotes keep FTS operators in the text from being interpreted."""
-    words = re.findall(r"\w+", text, flags=re.UNICODE)
-    if not words:
-        return ""
-    quoted = [f'"{w}"' for w in words]
-    quoted[-1] += "*"
-    return " AND ".join(quoted)
+def _schema_gone(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
 
 class Gallery:
@@ -94,24 +55,40 @@ class Gallery:
         self.root = root
         self.images_dir = root / "images"
         self._db = db
+        self._notice: str | None = db.notice
+        self._opened_cleanly = True
+        self._heal_lock = threading.Lock()
 
     @classmethod
     def open(cls, home: Path | None = None, clean_min_age: float | None = 600.0) -> Gallery:
-        """Open STUDIO_HOME/gallery (or home/gallery): create or migrate the database, move an
-        unreadable one aside (see `notice`), and remove files a crashed writer left behind.
-        `clean_min_age=None` skips that scan (the window runs it on a worker thread instead:
-        it walks every image file, a few hundred ms for 10,000)."""
+        """Open STUDIO_HOME/gallery (or home/gallery): create or migrate the database; heal a
+        damaged or empty one from the image files (see `notice`); then adopt image files no row
+        knows and remove temp files a crashed writer left. `clean_min_age=None` skips that scan
+        (the window runs it on a worker thread instead: it walks every image file)."""
         root = (Path(home) if home is not None else studio_home()) / "gallery"
-        (root / "images").mkdir(parents=True, exist_ok=True)
-        gallery = cls(root, Database.open(root / "gallery.db"))
+        try:
+            (root / "images").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GalleryError(f"cannot create the gallery folder {root} ({exc.strerror or exc})") from None
+        try:
+            db = Database.open(root / "gallery.db")
+        except DatabaseDamaged:
+            gallery = cls(root, Database(root / "gallery.db"))
+            gallery._rebuild()
+        else:
+            gallery = cls(root, db)
+            if db.was_empty and heal.image_files(gallery.images_dir):
+                gallery._rebuild(move=False)
+            elif marks.needs_compacting(root):
+                gallery._compact_marks()
         if clean_min_age is not None:
             gallery.clean_orphans(clean_min_age)
         return gallery
 
     @property
     def notice(self) -> str | None:
-        """A one-line message for the artist from opening (e.g. a corrupt database replaced)."""
-        return self._db.notice
+        """A one-line message for the artist from opening (e.g. a damaged database rebuilt)."""
+        return self._notice
 
     @property
     def db_path(self) -> Path:
@@ -133,16 +110,60 @@ class Gallery:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
+        """Turn SQLite failures into one-line GalleryErrors; damage found in use is healed at once
+        (the message says so, and the artist's next try works on the rebuilt gallery)."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if is_corruption(exc):
-                raise GalleryError(
-                    "the gallery database is damaged; restart Studio to move it aside and start a new one"
-                ) from None
+            if is_corruption(exc) or _schema_gone(exc):
+                raise GalleryHealed(self._heal_in_use(exc)) from None
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise GalleryError("the gallery is busy in another program; try again in a moment") from None
             raise
+
+    def _fetch(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
+        """A read on this thread's connection; after healing damage it reads once more."""
+        try:
+            return self._fetch_once(sql, args, one)
+        except GalleryHealed:
+            return self._fetch_once(sql, args, one)
+
+    def _fetch_once(self, sql: str, args: tuple | list, one: bool) -> Any:
+        with self._guard():
+            cursor = self._db.connection().execute(sql, args)
+            return cursor.fetchone() if one else cursor.fetchall()
+
+    # ---- healing -----------------------------------------------------------------------------
+    def _rebuild(self, move: bool = True) -> heal.HealReport:
+        """Replace a damaged database by a new one filled from what it still holds and from the
+        files; `move=False` fills the current (empty) database from the files alone."""
+        aside = None
+        salvaged = None
+        if move:
+            self._db.close()
+            path = self._db.path
+            if path.exists():
+                aside = move_aside(path)
+                salvaged = heal.salvage(aside)
+            self._db = Database.open(path)
+        with self._db.transaction() as cur:
+            report = heal.fill(cur, self.root, salvaged)
+        self._opened_cleanly = False
+        self._notice = heal.describe(report, aside)
+        log.warning("%s", self._notice)
+        return report
+
+    def _heal_in_use(self, exc: BaseException) -> str:
+        with self._heal_lock:
+            if _schema_gone(exc):
+                try:
+                    self._db.repair_schema()
+                    return "the gallery's search index was missing and has been rebuilt; try again"
+                except (sqlite3.DatabaseError, GalleryError):
+                    pass
+            log.warning("gallery database damaged in use (%s): rebuilding", exc)
+            self._rebuild()
+            return f"{self._notice} Try again."
 
     # ---- adding ------------------------------------------------------------------------------
     def add(
@@ -170,110 +191,75 @@ class Gallery:
             raise GalleryError("nothing to record: the job has no image")
         timings, info = dict(timings or {}), dict(info or {})
         created = time.time() if created is None else created
-        data = files.png_bytes(image, image_info(request, info))
-        digest = files.sha256_bytes(data)
-        thumb = files.thumbnail_bytes(image)
-        pixels = files.pixels_sha256(image)
+        parent_sha = None
+        if parent_id is not None:
+            found = self._fetch("SELECT sha256 FROM images WHERE id = ?", (parent_id,), one=True)
+            if found is None:
+                raise GalleryError(f"gallery entry {parent_id} does not exist (parent)")
+            parent_sha = found[0]
+        text = {**image_info(request, info),
+                rows.RECORD_KEY: rows.record_chunk(created, timings, info, parent_sha)}
+        data = files.png_bytes(image, text)
         path = files.new_image_path(self.images_dir, created, request.seed)
         try:
             files.write_durably(path, data)
         except OSError as exc:
             raise GalleryError(f"could not save the image to the gallery ({exc.strerror or exc})") from None
         relative = path.relative_to(self.root).as_posix()
-        name, mhash = model_name(request, info), model_hash(info)
+        row = rows.image_row(request, image, relative, data, created, timings, info, parent_id)
+        # If the commit fails the file stays: the next upkeep adopts it from its own metadata.
         try:
             with self.transaction() as cur:
-                if parent_id is not None:
-                    if cur.execute("SELECT 1 FROM images WHERE id = ?", (parent_id,)).fetchone() is None:
-                        raise GalleryError(f"gallery entry {parent_id} does not exist (parent)")
-                cur.execute(
-                    """INSERT INTO images (created, request_json, prompt, negative, seed, steps,
-                    guidance, width, height, scheduler, model_name, model_hash, mode, timings_json,
-                    info_json, path, sha256, thumbnail, parent_id, pixels_sha256)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (created, request.to_json(), request.prompt, request.negative_prompt,
-                     request.seed, request.steps, float(request.guidance_scale), image.width,
-                     image.height, request.scheduler, name, mhash, request.mode,
-                     json.dumps(timings, default=str), json.dumps(info, default=str), relative, digest, thumb,
-                     parent_id, pixels),
-                )
-                new_id = int(cur.lastrowid)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return Record(new_id, created, request, path, digest, name, mhash, request.mode, timings,
-                      info, False, (), parent_id, False)
+                new_id = rows.insert(cur, row)
+        except GalleryHealed:
+            adopted = self.find_by_path(path)  # the rebuild read it back from the file
+            if adopted is None:
+                raise
+            return adopted
+        return Record(new_id, created, request, path, row.sha256, model_name(request, info),
+                      model_hash(info), request.mode, timings, info, False, (), parent_id, False)
 
     # ---- reading -----------------------------------------------------------------------------
     def _record(self, row: sqlite3.Row) -> Record:
+        """A record from its row; a damaged request or JSON cell falls back to the image file."""
+        path = self.root / row["path"]
         try:
             request = GenerationRequest.from_json(row["request_json"])
-        except (RequestError, TypeError):
-            request = GenerationRequest(prompt="(unreadable request)")
-        tags = tuple(sorted(t for t in row["tags_text"].split("\n") if t))
+        except (RequestError, TypeError, ValueError, RecursionError):
+            request = _request_from_file(path)
+        tags = tuple(sorted(t for t in (row["tags_text"] or "").split("\n") if t))
         return Record(
             id=row["id"], created=row["created"], request=request,
-            path=self.root / row["path"], sha256=row["sha256"], model_name=row["model_name"],
-            model_hash=row["model_hash"], mode=row["mode"], timings=json.loads(row["timings_json"]),
-            info=json.loads(row["info_json"]), favourite=bool(row["favourite"]), tags=tags,
+            path=path, sha256=row["sha256"], model_name=row["model_name"],
+            model_hash=row["model_hash"], mode=row["mode"], timings=rows.json_dict(row["timings_json"]),
+            info=rows.json_dict(row["info_json"]), favourite=bool(row["favourite"]), tags=tags,
             parent_id=row["parent_id"], deleted=row["deleted_at"] is not None,
         )
 
     def get(self, record_id: int) -> Record:
         """The entry with this id (deleted ones too); GalleryError if there is none."""
-        with self._guard():
-            row = self._db.connection().execute(
-                f"SELECT {_COLUMNS} FROM images WHERE id = ?", (record_id,)
-            ).fetchone()
+        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (record_id,), one=True)
         if row is None:
             raise GalleryError(f"there is no gallery entry {record_id}")
         return self._record(row)
 
-    def _where(self, filters: Filters) -> tuple[str, list[Any]]:
-        clauses = ["deleted_at IS NOT NULL" if filters.deleted else "deleted_at IS NULL"]
-        args: list[Any] = []
-        query = fts_query(filters.text)
-        if filters.text.strip() and not query:
-            clauses.append("0")  # only punctuation: nothing can match
-        elif query:
-            clauses.append("id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
-            args.append(query)
-        if filters.favourites_only:
-            clauses.append("favourite = 1")
-        if filters.model:
-            clauses.append("model_name = ?")
-            args.append(filters.model)
-        if filters.mode:
-            clauses.append("mode = ?")
-            args.append(filters.mode)
-        if filters.tag:
-            clauses.append("id IN (SELECT image_id FROM tags WHERE tag = ?)")
-            args.append(filters.tag)
-        return " AND ".join(clauses), args
-
     def list(self, offset: int = 0, limit: int = 100, filters: Filters | None = None) -> list[Record]:
         """Entries newest first."""
-        where, args = self._where(filters or Filters())
-        with self._guard():
-            rows = self._db.connection().execute(
-                f"SELECT {_COLUMNS} FROM images WHERE {where} "
-                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (*args, int(limit), int(offset)),
-            ).fetchall()
-        return [self._record(r) for r in rows]
+        where, args = where_clause(filters or Filters())
+        found = self._fetch(
+            f"SELECT {_COLUMNS} FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+            (*args, int(limit), int(offset)))
+        return [self._record(r) for r in found]
 
     def count(self, filters: Filters | None = None) -> int:
-        where, args = self._where(filters or Filters())
-        with self._guard():
-            return int(self._db.connection().execute(
-                f"SELECT count(*) FROM images WHERE {where}", args).fetchone()[0])
+        where, args = where_clause(filters or Filters())
+        return int(self._fetch(f"SELECT count(*) FROM images WHERE {where}", args, one=True)[0])
 
     def matches(self, record_id: int, filters: Filters) -> bool:
         """Whether the entry is among those `filters` select."""
-        where, args = self._where(filters)
-        with self._guard():
-            return self._db.connection().execute(
-                f"SELECT 1 FROM images WHERE id = ? AND {where}", (record_id, *args)).fetchone() is not None
+        where, args = where_clause(filters)
+        return self._fetch(f"SELECT 1 FROM images WHERE id = ? AND {where}", (record_id, *args),
+                           one=True) is not None
 
     def search(self, query: str, offset: int = 0, limit: int = 100,
                filters: Filters | None = None) -> list[Record]:
@@ -282,13 +268,11 @@ class Gallery:
 
     def ids(self, offset: int = 0, limit: int = 100, filters: Filters | None = None) -> list[int]:
         """Just the ids, newest first (cheap paging for views)."""
-        where, args = self._where(filters or Filters())
-        with self._guard():
-            rows = self._db.connection().execute(
-                f"SELECT id FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (*args, int(limit), int(offset)),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
+        where, args = where_clause(filters or Filters())
+        found = self._fetch(
+            f"SELECT id FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+            (*args, int(limit), int(offset)))
+        return [int(r[0]) for r in found]
 
     def find_by_path(self, path: str | Path) -> Record | None:
         """The entry whose image file is `path` (e.g. a request's init_image), if any."""
@@ -296,10 +280,8 @@ class Gallery:
             relative = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
         except (OSError, ValueError):
             return None
-        with self._guard():
-            row = self._db.connection().execute(
-                f"SELECT {_COLUMNS} FROM images WHERE path = ? ORDER BY id DESC LIMIT 1", (relative,)
-            ).fetchone()
+        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE path = ? ORDER BY id DESC LIMIT 1",
+                          (relative,), one=True)
         return None if row is None else self._record(row)
 
     def find_source(self, path: str | Path) -> Record | None:
@@ -315,34 +297,26 @@ class Gallery:
                 pixels = files.pixels_sha256(image)
         except (OSError, ValueError, SyntaxError):
             return None
-        with self._guard():
-            row = self._db.connection().execute(
-                f"SELECT {_COLUMNS} FROM images WHERE pixels_sha256 = ? AND deleted_at IS NULL "
-                "ORDER BY id DESC LIMIT 1", (pixels,)).fetchone()
+        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE pixels_sha256 = ? AND deleted_at IS NULL "
+                          "ORDER BY id DESC LIMIT 1", (pixels,), one=True)
         return None if row is None else self._record(row)
 
     def thumbnail(self, record_id: int) -> bytes | None:
         """The WebP thumbnail bytes (about 128 px), or None."""
-        with self._guard():
-            row = self._db.connection().execute(
-                "SELECT thumbnail FROM images WHERE id = ?", (record_id,)).fetchone()
+        row = self._fetch("SELECT thumbnail FROM images WHERE id = ?", (record_id,), one=True)
         return None if row is None else row[0]
 
     def models(self) -> list[str]:
         """Model names that have live entries, for the filter menu."""
-        with self._guard():
-            rows = self._db.connection().execute(
-                "SELECT DISTINCT model_name FROM images WHERE deleted_at IS NULL ORDER BY model_name"
-            ).fetchall()
-        return [r[0] for r in rows]
+        found = self._fetch(
+            "SELECT DISTINCT model_name FROM images WHERE deleted_at IS NULL ORDER BY model_name")
+        return [r[0] for r in found]
 
     def children(self, record_id: int) -> list[Record]:
         """Live entries made from this one (variations, inpaints), oldest first."""
-        with self._guard():
-            rows = self._db.connection().execute(
-                f"SELECT {_COLUMNS} FROM images WHERE parent_id = ? AND deleted_at IS NULL "
-                "ORDER BY created, id", (record_id,)).fetchall()
-        return [self._record(r) for r in rows]
+        found = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE parent_id = ? AND deleted_at IS NULL "
+                            "ORDER BY created, id", (record_id,))
+        return [self._record(r) for r in found]
 
     def parent(self, record_id: int) -> Record | None:
         parent_id = self.get(record_id).parent_id
@@ -354,6 +328,22 @@ class Gallery:
             cur.execute(sql, args)
             if cur.rowcount == 0:
                 raise GalleryError(f"there is no gallery entry {record_id}")
+        self._journal(record_id)
+
+    def _journal(self, record_id: int) -> None:
+        """Mirror an entry's marks into the journal beside the files (after the commit)."""
+        row = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images WHERE id = ?",
+                          (record_id,), one=True)
+        if row is not None:
+            marks.append(self.root, row[0], _marks(row))
+
+    def _compact_marks(self) -> None:
+        found = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images "
+                            "WHERE favourite = 1 OR tags_text != '' OR deleted_at IS NOT NULL")
+        try:
+            marks.rewrite(self.root, ((r[0], _marks(r)) for r in found))
+        except OSError as exc:
+            log.warning("could not compact the gallery's marks journal: %s", exc)
 
     def set_favourite(self, record_id: int, favourite: bool = True) -> None:
         self._update("UPDATE images SET favourite = ? WHERE id = ?", (int(favourite), record_id), record_id)
@@ -369,12 +359,14 @@ class Gallery:
             if cur.execute("SELECT 1 FROM images WHERE id = ?", (record_id,)).fetchone() is None:
                 raise GalleryError(f"there is no gallery entry {record_id}")
             cur.execute("INSERT OR IGNORE INTO tags (image_id, tag) VALUES (?, ?)", (record_id, clean))
+        self._journal(record_id)
         return clean
 
     def remove_tag(self, record_id: int, tag: str) -> None:
         with self.transaction() as cur:
             cur.execute("DELETE FROM tags WHERE image_id = ? AND tag = ?",
                         (record_id, " ".join(str(tag).split())))
+        self._journal(record_id)
 
     def delete(self, record_id: int) -> None:
         """Soft delete: hidden from lists and search, file kept, undone by undelete()."""
@@ -382,43 +374,105 @@ class Gallery:
         with self.transaction() as cur:
             cur.execute("UPDATE images SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
                         (time.time(), record_id))
+        self._journal(record_id)
 
     def undelete(self, record_id: int) -> None:
         self.get(record_id)  # raises for an unknown id
         with self.transaction() as cur:
             cur.execute("UPDATE images SET deleted_at = NULL WHERE id = ?", (record_id,))
+        self._journal(record_id)
 
     def purge_deleted(self, older_than: float = 30 * 86400) -> int:
-        """Remove entries deleted more than `older_than` seconds ago, rows first, then files
-        (a crash in between leaves an orphan file, never a row without its file)."""
+        """Remove entries deleted more than `older_than` seconds ago, rows first, then files. A
+        crash in between leaves a file that upkeep adopts again, still deleted (the marks journal
+        says so), and purges next time: never a row without its file."""
         cutoff = time.time() - older_than
         with self.transaction() as cur:
-            rows = cur.execute(
+            found = cur.execute(
                 "SELECT id, path FROM images WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
                 (cutoff,)).fetchall()
-            cur.executemany("DELETE FROM images WHERE id = ?", [(r[0],) for r in rows])
-        for row in rows:
+            cur.executemany("DELETE FROM images WHERE id = ?", [(r[0],) for r in found])
+        for row in found:
             (self.root / row[1]).unlink(missing_ok=True)
-        return len(rows)
+        return len(found)
 
     # ---- upkeep ------------------------------------------------------------------------------
     def clean_orphans(self, min_age: float = 600.0) -> list[Path]:
-        """Remove temp files and unrecorded image files older than `min_age` seconds."""
-        with self._guard():
-            known = {r[0] for r in self._db.connection().execute("SELECT path FROM images")}
-        return files.clean_orphans(self.images_dir, known, min_age)
+        """Upkeep after opening: adopt image files no row knows (a writer killed between its file
+        and its commit, or a rebuilt gallery) and remove temp files a killed writer left, both
+        only when older than `min_age` seconds, so that a writer in another process keeps its
+        file. Image files are never deleted here. Returns the adopted files."""
+        cutoff = time.time() - min_age
+        known = {r[0] for r in self._fetch("SELECT path FROM images")}
+        strays = [p for p in heal.image_files(self.images_dir)
+                  if p.relative_to(self.root).as_posix() not in known and _older(p, cutoff)]
+        if strays:
+            with self.transaction() as cur:
+                report = heal.fill(cur, self.root, only=strays)
+            log.info("adopted %d gallery files the database did not know", report.from_files)
+        if self._opened_cleanly:
+            files.remove_temp_files(self.images_dir, min_age)
+        return strays
 
     def integrity_check(self) -> str:
         """SQLite's full integrity check: "ok" when the file is sound."""
-        return self._db.integrity()
+        with self._guard():
+            return self._db.integrity()
+
+    def check(self) -> list[str]:
+        """`studio gallery check`: the integrity check, a rebuild if it fails, the schema, the
+        files. Returns one line per finding (an empty list: all is well)."""
+        findings: list[str] = []
+        try:
+            result = self._db.integrity()
+        except sqlite3.DatabaseError as exc:
+            result = str(exc)
+        if result != "ok":
+            findings.append(f"integrity check failed ({result.splitlines()[0]}): rebuilding")
+            with self._heal_lock:
+                self._rebuild()
+            findings.append(self._notice or "")
+        repaired = self._db.repair_schema()
+        if repaired:
+            findings.append(f"recreated missing parts of the database: {', '.join(repaired)}")
+        adopted = self.clean_orphans(min_age=60.0)
+        if adopted:
+            findings.append(f"{len(adopted)} image files were not listed and have been added back")
+        bad = self.verify_files()
+        if bad:
+            findings.append(f"{len(bad)} entries have a missing or changed image file: "
+                            + ", ".join(map(str, bad[:20])) + (" …" if len(bad) > 20 else ""))
+        return findings
 
     def verify_files(self) -> list[int]:
         """Ids whose image file is missing or does not hash to the recorded sha256."""
         bad = []
-        with self._guard():
-            rows = self._db.connection().execute("SELECT id, path, sha256 FROM images").fetchall()
-        for record_id, rel, digest in rows:
+        for record_id, rel, digest in self._fetch("SELECT id, path, sha256 FROM images"):
             path = self.root / rel
             if not path.is_file() or files.sha256_file(path) != digest:
                 bad.append(int(record_id))
         return bad
+
+
+def _marks(row: Any) -> marks.Marks:
+    tags = tuple(sorted(t for t in (row[2] or "").split("\n") if t))
+    return marks.Marks(favourite=bool(row[1]), tags=tags, deleted_at=row[3])
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime <= cutoff
+    except OSError:
+        return False
+
+
+def _request_from_file(path: Path) -> GenerationRequest:
+    """The request a gallery file carries, for a row whose own copy is damaged."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            text = {str(k): v for k, v in image.info.items() if isinstance(v, str)}
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        text = {}
+    return rows.request_from_text(text) or GenerationRequest(prompt="(unreadable request)")

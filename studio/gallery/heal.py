@@ -1,0 +1,268 @@
+"""Healing the gallery: a damaged database is recovered with SQLite's own tools where possible and
+rebuilt from the image files for the rest; image files the database does not know are adopted.
+Nothing here ever deletes an image file.
+
+The order of trust: a row salvaged from the damaged database (it has the id, favourite, deletion
+and lineage as they were), then the picture's own file (every gallery file carries its request and
+a `studio-record` chunk: created, timings, parent hash), then the marks journal for favourites,
+tags and deletions of rows that only the files could tell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from studio.core.request import GenerationRequest, RequestError
+from studio.gallery import marks, rows
+from studio.gallery.files import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+RECOVER_TIMEOUT_S = 120
+_ROW_COLUMNS = ("id", "created", "request_json", "path", "sha256", "width", "height", "thumbnail",
+                "pixels_sha256", "timings_json", "info_json", "parent_id", "favourite", "deleted_at")
+_MISSES_BEFORE_STOP = 20_000  # ids probed past the last readable row when the index is damaged
+
+
+@dataclass
+class Salvage:
+    """What could be read out of a damaged database file."""
+
+    rows: list[rows.ImageRow] = field(default_factory=list)
+    tags: dict[int, set[str]] = field(default_factory=dict)
+    tags_readable: bool = False
+    how: str = ""  # "sqlite3 .recover", "row by row", or "" when nothing was readable
+
+
+@dataclass
+class HealReport:
+    from_database: int = 0
+    from_files: int = 0
+    marks_applied: int = 0
+    unreadable_files: int = 0
+    how: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.from_database + self.from_files
+
+
+# ---- salvage -------------------------------------------------------------------------------------
+def _recover_with_cli(damaged: Path, into: Path) -> bool:
+    """SQLite's recovery (the sqlite3 shell's .recover, which reads every page it can, b-tree or
+    not) into a new file. False when the shell is not installed or fails."""
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        return False
+    try:
+        dump = subprocess.run([shell, str(damaged), ".recover"], capture_output=True,
+                              timeout=RECOVER_TIMEOUT_S, check=False)
+        if not dump.stdout:
+            return False
+        load = subprocess.run([shell, str(into)], input=dump.stdout, capture_output=True,
+                              timeout=RECOVER_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("sqlite3 .recover failed: %s", exc)
+        return False
+    return load.returncode == 0 or into.exists()
+
+
+def _text(value: object) -> object:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _row(values: dict[str, object]) -> rows.ImageRow | None:
+    """A salvaged row, or None when what is left of it cannot be used."""
+    path, created = _text(values.get("path")), values.get("created")
+    if not isinstance(path, str) or not isinstance(created, int | float):
+        return None
+    try:
+        request = GenerationRequest.from_json(str(_text(values.get("request_json"))))
+    except (RequestError, TypeError, ValueError, RecursionError):
+        return None  # the file will tell it
+    sha, thumb = _text(values.get("sha256")), values.get("thumbnail")
+    width, height = values.get("width"), values.get("height")
+    parent, deleted = values.get("parent_id"), values.get("deleted_at")
+    row_id = values.get("id")
+    return rows.ImageRow(
+        created=float(created), request=request, path=path, sha256=sha if isinstance(sha, str) else "",
+        width=width if isinstance(width, int) else request.width,
+        height=height if isinstance(height, int) else request.height,
+        thumbnail=thumb if isinstance(thumb, bytes) else None,
+        pixels_sha256=_text(values.get("pixels_sha256")) if values.get("pixels_sha256") else None,
+        timings=rows.json_dict(_text(values.get("timings_json"))),
+        info=rows.json_dict(_text(values.get("info_json"))),
+        parent_id=parent if isinstance(parent, int) else None,
+        favourite=values.get("favourite") == 1,
+        deleted_at=float(deleted) if isinstance(deleted, int | float) else None,
+        id=row_id if isinstance(row_id, int) else None,
+    )
+
+
+def _read_rows(conn: sqlite3.Connection, salvage: Salvage) -> None:
+    """Every readable images/tags row: all at once if the table reads, else id by id."""
+    conn.text_factory = bytes
+    columns = ", ".join(_ROW_COLUMNS)
+    try:
+        found = conn.execute(f"SELECT {columns} FROM images").fetchall()
+    except sqlite3.DatabaseError:
+        found = []
+        misses, row_id = 0, 0
+        while misses < _MISSES_BEFORE_STOP:
+            row_id += 1
+            try:
+                one = conn.execute(f"SELECT {columns} FROM images WHERE id = ?", (row_id,)).fetchone()
+            except sqlite3.DatabaseError:
+                one = None
+            if one is None:
+                misses += 1
+                continue
+            misses = 0
+            found.append(one)
+    for values in found:
+        row = _row(dict(zip(_ROW_COLUMNS, values, strict=True)))
+        if row is not None:
+            salvage.rows.append(row)
+    try:
+        for image_id, tag in conn.execute("SELECT image_id, tag FROM tags"):
+            if isinstance(image_id, int) and isinstance(_text(tag), str):
+                salvage.tags.setdefault(image_id, set()).add(str(_text(tag)))
+        salvage.tags_readable = True
+    except sqlite3.DatabaseError:
+        pass
+
+
+def salvage(damaged: Path) -> Salvage:
+    """Read what can be read from a damaged database file (left untouched)."""
+    result = Salvage()
+    if not damaged.is_file() or damaged.stat().st_size == 0:
+        return result
+    with tempfile.TemporaryDirectory(prefix="studio-heal-") as tmp:
+        recovered = Path(tmp) / "recovered.db"
+        sources = [(recovered, "sqlite3 .recover")] if _recover_with_cli(damaged, recovered) else []
+        copy = Path(tmp) / "copy.db"  # work on a copy: opening may write a WAL or a journal
+        shutil.copyfile(damaged, copy)
+        wal = damaged.with_name(damaged.name + "-wal")
+        if wal.is_file():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        sources.append((copy, "row by row"))
+        for source, how in sources:
+            attempt = Salvage()
+            try:
+                conn = sqlite3.connect(source)
+            except sqlite3.Error:
+                continue
+            try:
+                _read_rows(conn, attempt)
+            except sqlite3.DatabaseError:
+                pass
+            finally:
+                conn.close()
+            if len(attempt.rows) > len(result.rows):
+                result = attempt
+                result.how = how
+    return result
+
+
+# ---- rebuilding ----------------------------------------------------------------------------------
+def image_files(images_dir: Path) -> list[Path]:
+    """Every image file under images/ (not temp files)."""
+    found = []
+    for folder, _dirs, names in os.walk(images_dir):
+        for name in names:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append(Path(folder) / name)
+    return sorted(found)
+
+
+def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
+         only: list[Path] | None = None) -> HealReport:
+    """Insert salvaged rows, then a row for every image file (or those in `only`) that no row
+    names, inside the caller's transaction. Lineage is restored by the parent's content hash."""
+    report = HealReport(how=salvaged.how if salvaged else "")
+    known = {r[0] for r in cur.execute("SELECT path FROM images")}
+    by_sha = {r[1]: r[0] for r in cur.execute("SELECT id, sha256 FROM images")}
+    salvaged = salvaged or Salvage()
+    taken = {r[0] for r in cur.execute("SELECT id FROM images")}
+    inserted: dict[int, rows.ImageRow] = {}
+    for row in sorted(salvaged.rows, key=lambda r: (r.created, r.id or 0)):
+        if row.path in known:
+            continue
+        keep_id = row.id if row.id is not None and row.id not in taken else None
+        row_id = rows.insert(cur, replace(row, id=keep_id, parent_id=None))
+        taken.add(row_id)
+        inserted[row.id if row.id is not None else -row_id] = replace(row, id=row_id)
+        known.add(row.path)
+        by_sha[row.sha256] = row_id
+        report.from_database += 1
+    for old_id, row in inserted.items():  # lineage once every salvaged row exists
+        parent = inserted.get(row.parent_id) if row.parent_id is not None else None
+        if parent is not None and old_id > 0:
+            cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent.id, row.id))
+    journal = marks.read(root)
+    adopted: list[tuple[int, str | None]] = []
+    candidates = only if only is not None else image_files(root / "images")
+    for path in candidates:
+        relative = path.relative_to(root).as_posix()
+        if relative in known:
+            continue
+        found = rows.row_from_file(root, path)
+        if found is None:
+            report.unreadable_files += 1
+            continue
+        mark = journal.get(relative)
+        if mark is not None:
+            found.row.favourite, found.row.deleted_at = mark.favourite, mark.deleted_at
+            report.marks_applied += 1
+        row_id = rows.insert(cur, found.row)
+        for tag in mark.tags if mark else ():
+            cur.execute("INSERT OR IGNORE INTO tags (image_id, tag) VALUES (?, ?)", (row_id, tag))
+        known.add(relative)
+        by_sha.setdefault(found.row.sha256, row_id)
+        adopted.append((row_id, found.parent_sha256))
+        report.from_files += 1
+    for row_id, parent_sha in adopted:
+        parent = by_sha.get(parent_sha) if parent_sha else None
+        if parent is not None and parent != row_id:
+            cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent, row_id))
+    _restore_tags(cur, inserted, salvaged, journal)
+    return report
+
+
+def _restore_tags(cur: sqlite3.Cursor, inserted: dict[int, rows.ImageRow], salvaged: Salvage,
+                  journal: dict[str, marks.Marks]) -> None:
+    """Tags of salvaged rows: from the damaged tags table if it read, else from the journal."""
+    for old_id, row in inserted.items():
+        if salvaged.tags_readable:
+            tags = salvaged.tags.get(old_id, set())
+        else:
+            tags = set(journal[row.path].tags) if row.path in journal else set()
+        for tag in tags:
+            cur.execute("INSERT OR IGNORE INTO tags (image_id, tag) VALUES (?, ?)", (row.id, tag))
+
+
+def describe(report: HealReport, aside: Path | None) -> str:
+    """One line for the artist: what was recovered and from where."""
+    parts = []
+    if report.from_database:
+        parts.append(f"{report.from_database} from the damaged database ({report.how})")
+    if report.from_files:
+        parts.append(f"{report.from_files} from the image files")
+    found = " and ".join(parts) if parts else "none (no image files were found)"
+    text = f"The gallery database was damaged and has been rebuilt: {report.total} pictures restored, {found}"
+    if report.marks_applied:
+        text += f"; favourites, tags and deletions of {report.marks_applied} from the marks journal"
+    if report.unreadable_files:
+        text += f"; {report.unreadable_files} files could not be read and were left as they are"
+    if aside is not None:
+        text += f". The damaged file was kept as {aside.name}."
+    else:
+        text += "."
+    return text
