@@ -44,6 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="file-name pattern, default {date}_{seed}_{prompt:40}; fields: date, id, "
                         "seed, prompt, negative, steps, cfg, width, height, scheduler, model, mode")
     export.add_argument("--json", action="store_true", help="print the written paths as JSON")
+    sub.add_parser("check", help="check the database and the image files; repair what is damaged",
+                   description="Runs SQLite's integrity check; a damaged database is rebuilt from what "
+                   "it still holds and from the image files (the damaged file is kept). Also adds back "
+                   "image files the gallery does not list and reports entries whose file is missing "
+                   "or changed. Exit status 0: all is well or was repaired; 1: something needs you.")
 
 
 def record_dict(record: Record) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     except GalleryError as exc:
         print(f"studio gallery: {exc}", file=sys.stderr)
         return 1
-    if gallery.notice:
+    if gallery.notice and args.gallery_command != "check":  # check prints it among its findings
         print(f"studio gallery: {gallery.notice}", file=sys.stderr)
     try:
         action = args.gallery_command
@@ -127,6 +132,14 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(written, indent=2, ensure_ascii=False))
             return 0
+        if action == "check":
+            findings = gallery.check()
+            for line in findings:
+                print(line)
+            print(f"gallery checked: {gallery.count()} pictures, "
+                  f"{gallery.count(Filters(deleted=True))} in the bin"
+                  + ("" if findings else "; no problems found"))
+            return 1 if any("missing or changed" in line for line in findings) else 0
         raise AssertionError(action)
     except GalleryError as exc:
         print(f"studio gallery: {exc}", file=sys.stderr)

@@ -65,12 +65,14 @@ class Database:
         db = cls(path)
         try:
             db.migrate()
-            db.repair_schema()
+            repaired = db.repair_schema()
         except sqlite3.DatabaseError as exc:
             db.close()
             if not is_corruption(exc):
                 raise GalleryError(f"cannot open the gallery database {path}: {exc}") from None
             raise DatabaseDamaged(str(exc)) from None
+        if repaired:
+            db.notice = describe_repair(repaired)
         return db
 
     # ---- connections -------------------------------------------------------------------------
@@ -207,8 +209,14 @@ class Database:
                 for name in sorted(virtual):
                     cur.execute(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
         names = [name for name, _ in missing]
-        log.warning("gallery schema repaired: recreated %s", ", ".join(names))
+        log.info("gallery schema repaired: recreated %s", ", ".join(names))
         return names
+
+
+def describe_repair(names: list[str]) -> str:
+    if any(name.endswith("_fts") for name in names):
+        return "The gallery's search index was missing and has been rebuilt."
+    return f"Missing parts of the gallery database were recreated ({', '.join(names)})."
 
 
 def _lenient_text(data: bytes) -> str:

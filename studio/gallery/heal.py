@@ -57,7 +57,8 @@ class HealReport:
 # ---- salvage -------------------------------------------------------------------------------------
 def _recover_with_cli(damaged: Path, into: Path) -> bool:
     """SQLite's recovery (the sqlite3 shell's .recover, which reads every page it can, b-tree or
-    not) into a new file. False when the shell is not installed or fails."""
+    not) into a new file. False when the shell is not installed or fails (Debian 12's 3.40.1
+    shell fails on every file: it is built without the page table .recover needs)."""
     shell = shutil.which("sqlite3")
     if shell is None:
         return False

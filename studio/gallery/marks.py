@@ -86,6 +86,10 @@ def read(root: Path) -> dict[str, Marks]:
     return marks
 
 
+def exists(root: Path) -> bool:
+    return (root / JOURNAL_NAME).exists()
+
+
 def needs_compacting(root: Path) -> bool:
     try:
         return os.path.getsize(root / JOURNAL_NAME) > COMPACT_BYTES

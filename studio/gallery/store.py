@@ -22,7 +22,14 @@ from studio.core.metadata import image_info, model_hash, model_name
 from studio.core.paths import studio_home
 from studio.core.request import GenerationRequest, RequestError
 from studio.gallery import files, heal, marks, rows
-from studio.gallery.db import Database, DatabaseDamaged, GalleryError, is_corruption, move_aside
+from studio.gallery.db import (
+    Database,
+    DatabaseDamaged,
+    GalleryError,
+    describe_repair,
+    is_corruption,
+    move_aside,
+)
 from studio.gallery.query import Filters, Record, where_clause  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -79,8 +86,8 @@ class Gallery:
             gallery = cls(root, db)
             if db.was_empty and heal.image_files(gallery.images_dir):
                 gallery._rebuild(move=False)
-            elif marks.needs_compacting(root):
-                gallery._compact_marks()
+            elif marks.needs_compacting(root) or not marks.exists(root):
+                gallery._compact_marks()  # also seeds the journal of a gallery made before it
         if clean_min_age is not None:
             gallery.clean_orphans(clean_min_age)
         return gallery
@@ -150,18 +157,17 @@ class Gallery:
             report = heal.fill(cur, self.root, salvaged)
         self._opened_cleanly = False
         self._notice = heal.describe(report, aside)
-        log.warning("%s", self._notice)
+        log.info("%s", self._notice)
         return report
 
     def _heal_in_use(self, exc: BaseException) -> str:
         with self._heal_lock:
             if _schema_gone(exc):
                 try:
-                    self._db.repair_schema()
-                    return "the gallery's search index was missing and has been rebuilt; try again"
+                    return f"{describe_repair(self._db.repair_schema())} Try again."
                 except (sqlite3.DatabaseError, GalleryError):
                     pass
-            log.warning("gallery database damaged in use (%s): rebuilding", exc)
+            log.info("gallery database damaged in use (%s): rebuilding", exc)
             self._rebuild()
             return f"{self._notice} Try again."
 
@@ -432,9 +438,11 @@ class Gallery:
             with self._heal_lock:
                 self._rebuild()
             findings.append(self._notice or "")
+        if self._db.notice:  # found while opening
+            findings.append(self._db.notice)
         repaired = self._db.repair_schema()
         if repaired:
-            findings.append(f"recreated missing parts of the database: {', '.join(repaired)}")
+            findings.append(describe_repair(repaired))
         adopted = self.clean_orphans(min_age=60.0)
         if adopted:
             findings.append(f"{len(adopted)} image files were not listed and have been added back")
