@@ -63,7 +63,7 @@ def test_cli_list_after_random_header_lists_everything_and_says_what_it_did(stud
     listed = json.loads(out)
     assert len(listed) == len(made.files) - len(made.deleted)
     [notice] = [line for line in err.splitlines() if "rebuilt" in line]
-    assert "from the image files" in notice and "gallery.db.corrupt-" in notice
+    assert f"{len(made.files)} pictures restored" in notice and "gallery.db.corrupt-" in notice
     assert len(list((studio_home / "gallery").glob("gallery.db.corrupt-*"))) == 1
 
 
@@ -159,3 +159,17 @@ def test_a_gallery_made_before_the_journal_gets_one_on_open(studio_home):
     zero_length(db_file(studio_home))
     with Gallery.open(studio_home) as gallery:
         assert {r.prompt for r in gallery.list(0, 100, Filters(favourites_only=True))} == made.favourites
+
+
+@pytest.mark.parametrize("damage", [DAMAGES[0], damaged_data_page, DAMAGES[5]],
+                         ids=["random_header", "damaged_data_page", "flipped_byte_per_page"])
+def test_rows_read_from_the_damaged_pages_keep_their_ids(studio_home, damage, monkeypatch):
+    """With no working sqlite3 shell, the page scan still reads the rows out of the damaged file:
+    the ids the artist saw (and exported by) keep meaning the same pictures."""
+    monkeypatch.setattr(heal_module.shutil, "which", lambda name: None)
+    made = make_gallery(studio_home)
+    damage(db_file(studio_home))
+    with Gallery.open(studio_home) as gallery:
+        assert "from the damaged database (page scan)" in (gallery.notice or "")
+        assert {r.prompt: r.id for r in _all(gallery)} == made.prompts
+        assert all(gallery.thumbnail(i) for i in made.prompts.values())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from studio.core.request import GenerationRequest, RequestError
-from studio.gallery import marks, rows
+from studio.gallery import marks, pages, rows
 from studio.gallery.files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,14 @@ def salvage(damaged: Path) -> Salvage:
             if len(attempt.rows) > len(result.rows):
                 result = attempt
                 result.how = how
+    scanned = Salvage(how="page scan")
+    for values in pages.image_rows(damaged):
+        row = _row(values)
+        # a freed page can still hold a purged entry: only rows whose picture is there count
+        if row is not None and (damaged.parent / row.path).is_file():
+            scanned.rows.append(row)
+    if len(scanned.rows) > len(result.rows):
+        result = scanned
     return result
 
 
@@ -188,6 +196,7 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
     """Insert salvaged rows, then a row for every image file (or those in `only`) that no row
     names, inside the caller's transaction. Lineage is restored by the parent's content hash."""
     report = HealReport(how=salvaged.how if salvaged else "")
+    journal = marks.read(root)
     known = {r[0] for r in cur.execute("SELECT path FROM images")}
     by_sha = {r[1]: r[0] for r in cur.execute("SELECT id, sha256 FROM images")}
     salvaged = salvaged or Salvage()
@@ -197,6 +206,8 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
         if row.path in known:
             continue
         keep_id = row.id if row.id is not None and row.id not in taken else None
+        if row.thumbnail is None or row.pixels_sha256 is None:
+            row = _with_file_hashes(root, row)
         row_id = rows.insert(cur, replace(row, id=keep_id, parent_id=None))
         taken.add(row_id)
         inserted[row.id if row.id is not None else -row_id] = replace(row, id=row_id)
@@ -207,7 +218,12 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
         parent = inserted.get(row.parent_id) if row.parent_id is not None else None
         if parent is not None and old_id > 0:
             cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent.id, row.id))
-    journal = marks.read(root)
+    if salvaged.how == "page scan":  # a row's marks may come from a stale copy: the journal is newer
+        for row in inserted.values():
+            mark = journal.get(row.path)
+            if mark is not None:
+                cur.execute("UPDATE images SET favourite = ?, deleted_at = ? WHERE id = ?",
+                            (int(mark.favourite), mark.deleted_at, row.id))
     adopted: list[tuple[int, str | None]] = []
     candidates = only if only is not None else image_files(root / "images")
     for path in candidates:
@@ -235,6 +251,15 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
             cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent, row_id))
     _restore_tags(cur, inserted, salvaged, journal)
     return report
+
+
+def _with_file_hashes(root: Path, row: rows.ImageRow) -> rows.ImageRow:
+    """A salvaged row whose thumbnail (or hashes) was lost gets them again from its file."""
+    found = rows.row_from_file(root, root / row.path)
+    if found is None:
+        return row
+    return replace(row, thumbnail=found.row.thumbnail, pixels_sha256=found.row.pixels_sha256,
+                   sha256=row.sha256 or found.row.sha256)
 
 
 def _restore_tags(cur: sqlite3.Cursor, inserted: dict[int, rows.ImageRow], salvaged: Salvage,
