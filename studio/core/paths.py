@@ -19,7 +19,10 @@ def studio_home() -> Path:
         from platformdirs import user_data_path
 
         home = user_data_path(_APP_NAME, appauthor=False)
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # unwritable: what needs to write there says so in its own words; the rest runs
     return home
 
 

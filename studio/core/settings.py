@@ -45,7 +45,10 @@ class EngineSettings:
 
     def resolved_models_dir(self) -> Path:
         path = Path(self.models_dir).expanduser() if self.models_dir else studio_home() / "models"
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # a read-only STUDIO_HOME: nothing to list there, and the bundled model still runs
         return path
 
 
