@@ -36,6 +36,11 @@ def app_icon() -> QIcon:
 def run_app(argv: list[str] | None = None) -> int:
     import qasync
 
+    from studio.ui import preflight
+
+    if QApplication.instance() is None and (reason := preflight.problem()):
+        print(f"studio: error: {reason}", file=sys.stderr)
+        return 2
     from studio.ui.main_window import MainWindow
     from studio.ui.theme import apply_theme
 
