@@ -44,7 +44,7 @@ def test_the_settings_apply_at_once_and_the_model_only_when_the_artist_says_so(p
     assert (built.prompt, built.seed, built.steps) == ("a castle at dusk", 4242, 12)
     assert built.model == ""  # not switched yet
     assert panel.import_offer.isVisibleTo(panel) and "dreamy.safetensors" in panel.import_offer.label.text()
-    assert "castle.png" in said.args[0] and "dreamy.safetensors" in said.args[0]
+    assert "castle.png" in said.args[0] and "offered under the prompt" in said.args[0]
     with qtbot.waitSignal(panel.message) as said:
         panel.import_offer.use_button.click()
     assert panel.build_request().model == other
@@ -62,13 +62,21 @@ def test_keep_current_keeps_the_model_and_loras(panel):
     assert panel.build_request().model == "" and panel.loras() == [("/models/ink.safetensors", 0.5)]
 
 
-def test_nothing_is_offered_when_the_image_asks_for_what_is_chosen(panel, qtbot):
+def test_nothing_is_offered_when_the_image_asks_for_what_is_chosen(panel):
+    panel.apply_import(dropped(GenerationRequest("x"), VettedModels(model="", loras=())))
+    assert not panel.import_offer.isVisibleTo(panel)
+
+
+def test_a_model_not_found_is_said_and_nothing_is_offered(panel, qtbot):
     with qtbot.waitSignal(panel.message) as said:
         panel.apply_import(dropped(GenerationRequest("x"), VettedModels(
             model=None, missing=("model sd_xl_base_1.0 is not found among your models",))))
-    assert not panel.import_offer.isVisibleTo(panel)
     assert "sd_xl_base_1.0 is not found among your models" in said.args[0]
-    assert panel.build_request().model == ""
+    offer = panel.import_offer
+    assert offer.isVisibleTo(panel) and "sd_xl_base_1.0 is not found" in offer.label.text()
+    assert not offer.use_button.isVisibleTo(panel) and offer.offer() is None
+    offer.keep_button.click()  # "OK"
+    assert not offer.isVisibleTo(panel) and panel.build_request().model == ""
 
 
 def test_reusing_a_gallery_entry_takes_its_model_and_clears_an_offer(panel):
@@ -119,7 +127,8 @@ def test_a_dropped_image_from_elsewhere_never_loads_a_model_outside_yours(window
         window.gallery_panel.dropEvent(_drop([path]))
     assert prompt.prompt_edit.toPlainText() == "a lighthouse"
     assert prompt.build_request().model == "" and prompt.loras() == []
-    assert not prompt.import_offer.isVisibleTo(prompt)
+    assert not prompt.import_offer.use_button.isVisibleTo(prompt)  # nothing to switch to
+    assert "stranger.safetensors is not found" in prompt.import_offer.label.text()
     status = window.statusBar().currentMessage()
     assert "model stranger.safetensors is not found among your models" in status
     assert "LoRA ink2.safetensors is not found among your LoRAs" in status
@@ -137,7 +146,7 @@ def test_a_model_and_lora_of_yours_are_offered_and_used_on_request(window, qtbot
     assert prompt.build_request().model == ""  # asked, not switched
     assert prompt.import_offer.isVisibleTo(prompt)
     assert "dreamy-sd15.safetensors" in prompt.import_offer.label.text()
-    assert "Use it" in window.statusBar().currentMessage()
+    assert "offered under the prompt" in window.statusBar().currentMessage()
     prompt.import_offer.use_button.click()
     request = prompt.build_request()
     assert (request.prompt, request.model, request.loras) == ("a harbour", dreamy, ((ink, 0.4),))

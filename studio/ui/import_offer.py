@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.import_policy import ModelOffer, VettedModels
 
@@ -30,26 +30,37 @@ class ImportOffer(QFrame):
         self.label = QLabel(wordWrap=True)
         self.use_button = QPushButton("Use it")
         self.keep_button = QPushButton("Keep current")
-        self.keep_button.setToolTip("Keep the model and LoRAs you have chosen")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.use_button)
-        layout.addWidget(self.keep_button)
+        # Text above, buttons below: the prompt dock is narrow and file names are long.
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.keep_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.label)
+        layout.addLayout(buttons)
         self.use_button.clicked.connect(self._use)
         self.keep_button.clicked.connect(self.dismiss)
         self.hide()
 
-    def show_offer(self, offer: ModelOffer | None) -> None:
-        """Show `offer` (replacing any earlier one); None hides the bar."""
+    def show_offer(self, offer: ModelOffer | None, missing: tuple[str, ...] = ()) -> None:
+        """Show `offer` and the models the image names that are not found (replacing what was on
+        show); with neither, the bar hides."""
         self._offer = offer
-        if offer is None:
+        if offer is None and not missing:
             self.hide()
             return
-        self.label.setText(offer.text)
-        files = ([offer.model or "the bundled model"] if offer.model is not None else []) + [
-            path for path, _weight in offer.loras or ()]
-        self.use_button.setToolTip("Switch to:\n" + "\n".join(files) if files else "Untick your LoRAs")
+        lines = [offer.text] if offer is not None else []
+        lines += [f"{m[0].upper()}{m[1:]}, so it is not used." for m in missing]
+        self.label.setText("\n".join(lines))
+        self.use_button.setVisible(offer is not None)
+        self.keep_button.setText("Keep current" if offer is not None else "OK")
+        self.keep_button.setToolTip("Keep the model and LoRAs you have chosen")
+        if offer is not None:
+            files = ([offer.model or "the bundled model"] if offer.model is not None else []) + [
+                path for path, _weight in offer.loras or ()]
+            self.use_button.setToolTip("Switch to:\n" + "\n".join(files) if files else "Untick your LoRAs")
         self.show()
 
     def offer(self) -> ModelOffer | None:
@@ -71,7 +82,7 @@ def import_message(path: Path, vetted: VettedModels, offer: ModelOffer | None) -
     """The status-bar line after an import: what was read, what was not found, what is offered."""
     text = f"Parameters read from {path.name}"
     if vetted.missing:
-        text += "; " + "; ".join(vetted.missing) + " (yours are kept)"
+        text += "; " + "; ".join(vetted.missing)
     if offer is not None:
-        text += f"; {offer.text[0].lower()}{offer.text[1:]}: Use it or Keep current, under the prompt"
+        text += "; its model or LoRAs are offered under the prompt"
     return text

@@ -301,7 +301,7 @@ class PromptPanel(ModelChoice, QWidget):
         from the chosen ones are only offered under the prompt, and used when the artist says so."""
         self._apply_fields(dropped.request)
         offer = offer_for(dropped.models, self.model(), self._loras)
-        self.import_offer.show_offer(offer)
+        self.import_offer.show_offer(offer, dropped.models.missing)
         self._recheck()
         self.message.emit(import_message(dropped.path, dropped.models, offer))
 
