@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from studio.core.events import Finished  # noqa: E402
@@ -168,24 +169,89 @@ def test_record_finished_job_with_lineage(panel, qtbot):
     assert panel.model.total() == N + 1
 
 
+def _drop(paths) -> QDropEvent:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    event.keep_mime = mime  # the event does not own its mime data: keep it alive with the event
+    return event
+
+
 def test_drop_import_reads_parameters(panel, qtbot, tmp_path):
     request = GenerationRequest("imported castle", seed=77, steps=4)
     path = save_with_parameters(Image.new("RGB", (64, 64)), request, {}, tmp_path / "castle.jpg")
-    with qtbot.waitSignal(panel.reuseParameters) as got:
-        assert panel.import_file(path)
-    assert (got.args[0].prompt, got.args[0].seed) == ("imported castle", 77)
+    with qtbot.waitSignal(panel.parametersImported, timeout=10_000) as got:
+        panel.import_file(path)
+    assert (got.args[0].request.prompt, got.args[0].request.seed) == ("imported castle", 77)
+    assert got.args[0].path == path and "castle.jpg" in panel.status.text()
     junk = tmp_path / "junk.png"
     Image.new("RGB", (8, 8)).save(junk)
-    with qtbot.waitSignal(panel.message) as msg:
-        assert not panel.import_file(junk)
-    assert "no generation parameters" in msg.args[0]
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(panel.reuseParameters) as dropped:
-        panel.dropEvent(drop)
-    assert dropped.args[0].seed == 77
+    with qtbot.waitSignal(panel.message, timeout=10_000) as msg:
+        panel.import_file(junk)
+    assert msg.args[0].startswith("junk.png: ") and "no generation parameters" in msg.args[0]
+    with qtbot.waitSignal(panel.parametersImported, timeout=10_000) as dropped:
+        panel.dropEvent(_drop([path]))
+    assert dropped.args[0].request.seed == 77
+
+
+def test_a_slow_import_leaves_the_event_loop_running(panel, qtbot, tmp_path, monkeypatch):
+    from studio.gallery import export
+
+    real, parsing = export.request_from_file, []
+
+    def slow(path):
+        parsing.append(time.monotonic())
+        time.sleep(2.0)
+        parsing.append(time.monotonic())
+        return real(path)
+
+    monkeypatch.setattr(export, "request_from_file", slow)
+    path = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("slow owl", seed=5), {},
+                                tmp_path / "owl.png")
+    ticks: list[float] = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
+    with qtbot.waitSignal(panel.parametersImported, timeout=10_000) as got:
+        started = time.monotonic()
+        panel.dropEvent(_drop([path]))
+        assert time.monotonic() - started < 0.5  # the drop handler returns at once
+    timer.stop()
+    assert got.args[0].request.prompt == "slow owl"
+    during = [t for t in ticks if parsing[0] < t < parsing[1]]
+    assert len(during) >= 10  # ~100 at 20 ms; a parse on the GUI thread would allow none
+
+
+def test_each_dropped_file_is_read_and_failures_do_not_stop_the_rest(panel, qtbot, tmp_path, monkeypatch):
+    from studio.gallery import export
+
+    real = export.request_from_file
+
+    def flaky(path):
+        if Path(path).name == "boom.png":  # a malformed file that trips something unexpected
+            raise ValueError("bad chunk\nat offset 12")
+        return real(path)
+
+    monkeypatch.setattr(export, "request_from_file", flaky)
+    first = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("one", seed=1), {},
+                                 tmp_path / "one.png")
+    second = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("two", seed=2), {},
+                                  tmp_path / "two.png")
+    junk, boom = tmp_path / "junk.png", tmp_path / "boom.png"
+    Image.new("RGB", (8, 8)).save(junk)
+    Image.new("RGB", (8, 8)).save(boom)
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello")
+    imported, messages = [], []
+    panel.parametersImported.connect(imported.append)
+    panel.message.connect(messages.append)
+    panel.dropEvent(_drop([first, junk, boom, not_an_image, second]))
+    qtbot.waitUntil(lambda: len(imported) + len(messages) == 5, timeout=10_000)
+    assert [d.request.seed for d in imported] == [1, 2]
+    assert [m.split(":")[0] for m in messages] == ["junk.png", "boom.png", "notes.txt"]
+    assert all("\n" not in m for m in messages)
+    assert "bad chunk at offset 12" in messages[1]
 
 
 def test_window_records_jobs_and_reuses_parameters(qtbot):

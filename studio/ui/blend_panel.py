@@ -336,6 +336,7 @@ def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_
     gallery = getattr(window, "gallery_panel", None)
     if gallery is not None:  # "Reuse parameters" on a blend also fills the sliders, and shows them
         gallery.reuseParameters.connect(lambda request: panel.apply_request(request) and dock.raise_())
+        gallery.parametersImported.connect(lambda dropped: panel.apply_request(dropped.request) and dock.raise_())
         gallery.leave_out(panel.leaves_out)
         panel.keep_button.clicked.connect(lambda: _record_unkept(panel, gallery))
     else:  # no gallery to keep renders in (it could not open): nothing to choose

@@ -2,8 +2,10 @@
 every parameter, and actions sent out as signals for the window to act on.
 
 Mount it with `window.add_panel(panel.as_dock(window))`; wire `reuseParameters` to
-`prompt_panel.apply_request`, and `bridge.finished` to `record()`. Dropping an image file on the
-panel reads its embedded parameters (ours, A1111, InvokeAI, ComfyUI) into `reuseParameters`.
+`prompt_panel.apply_request`, `parametersImported` to `prompt_panel.apply_import`, and
+`bridge.finished` to `record()`. Dropping image files on the panel reads their embedded parameters
+(ours, A1111, InvokeAI, ComfyUI) off the GUI thread into `parametersImported`
+(studio/ui/gallery_import.py); the actions and recording live in studio/ui/gallery_actions.py.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,8 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.metadata import MetadataError, format_parameters
+from studio.core.metadata import format_parameters
 from studio.gallery import Filters, Gallery, GalleryError, Record
+from studio.ui.gallery_actions import GalleryActions
+from studio.ui.gallery_import import DropImport
 from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
 
 log = logging.getLogger(__name__)
@@ -44,18 +47,17 @@ log = logging.getLogger(__name__)
 MODES = ("txt2img", "img2img", "inpaint", "blend")
 
 
-PURGE_AFTER = 30 * 86400.0  # deleted entries keep their files this long
-
-
-class GalleryPanel(QWidget):
+class GalleryPanel(GalleryActions, DropImport, QWidget):
     """Browse, search and act on past images. Emits, never reaches into other widgets."""
 
     openOnCanvas = Signal(object)  # Record
     reuseParameters = Signal(object)  # GenerationRequest
+    parametersImported = Signal(object)  # gallery_import.DroppedParameters, from a dropped image
     useAsSource = Signal(object)  # Record: a source for img2img / inpaint
     message = Signal(str)  # one line for the status bar
     recorded = Signal(object)  # Record, after record() stored a finished job
-    _stored = Signal(object)  # worker thread -> GUI thread
+    _stored = Signal(object)  # writer thread -> GUI thread
+    _read = Signal(object)  # reader thread -> GUI thread: DroppedParameters or MetadataError
 
     def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +66,7 @@ class GalleryPanel(QWidget):
         self._current: Record | None = None
         self._undo: list[tuple[int, int]] = []  # (row, record id) of soft-deleted entries
         self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None  # reads dropped images' parameters
         self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
         self._build()
         self._connect()
@@ -178,6 +181,7 @@ class GalleryPanel(QWidget):
         self.parent_button.clicked.connect(self._show_parent)
         self.children_menu.triggered.connect(lambda action: self.show_record(int(action.data())))
         self._stored.connect(self._on_stored)
+        self._read.connect(self._on_read)
         # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
         for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
                                  (QKeySequence.StandardKey.Undo, self, self.undo_delete)):
@@ -273,194 +277,15 @@ class GalleryPanel(QWidget):
         if self._current is not None and self._current.parent_id is not None:
             self.show_record(self._current.parent_id)
 
-    # ---- actions -----------------------------------------------------------------------------
-    def _emit_record(self, signal) -> None:
-        if self._current is not None:
-            signal.emit(self._current)
-
-    def _reuse(self) -> None:
-        if self._current is not None:
-            self.reuseParameters.emit(self._current.request)
-
-    def _on_favourite(self, checked: bool) -> None:
-        record = self._current
-        if record is None:
-            return
-        try:
-            self.gallery.set_favourite(record.id, checked)
-        except GalleryError as exc:
-            self._error(str(exc))
-            return
-        self._after_change(record.id)
-
-    def _on_tags(self) -> None:
-        record = self._current
-        if record is None:
-            return
-        wanted = [" ".join(t.split()) for t in self.tags.text().split(",")]
-        wanted_set = {t for t in wanted if t}
-        try:
-            for tag in set(record.tags) - wanted_set:
-                self.gallery.remove_tag(record.id, tag)
-            for tag in wanted_set - set(record.tags):
-                self.gallery.add_tag(record.id, tag)
-        except GalleryError as exc:
-            self._error(str(exc))
-        self._after_change(record.id)
-
-    def _after_change(self, record_id: int) -> None:
-        try:
-            fresh = self.model.refresh(record_id) or self.gallery.get(record_id)
-        except GalleryError as exc:
-            self._error(str(exc))
-            return
-        if not self.model.matches(fresh):
-            self.model.take(record_id)  # e.g. un-favourited while showing favourites only
-        if self._current is not None and self._current.id == record_id:
-            self._show_detail(fresh)
-
-    def delete_selected(self) -> None:
-        """Soft-delete the selected entries; Undo (button or Ctrl+Z) brings them back."""
-        rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
-        if not rows and self._current is not None:
-            rows = [self.model.row_of(self._current.id)]
-        records = [r for r in (self.model.record_at(row) for row in rows) if r is not None]
-        for record in records:
-            try:
-                self.gallery.delete(record.id)
-            except GalleryError as exc:
-                self._error(str(exc))
-                continue
-            self._undo.append((self.model.take(record.id), record.id))
-        if records:
-            self.undo_button.show()
-            self.status.setText(f"Deleted {len(records)} image{'s' if len(records) != 1 else ''}.")
-            self._show_detail(None)
-
-    def undo_delete(self) -> None:
-        """Bring back the most recently deleted entry, at its place in the grid."""
-        if not self._undo:
-            return
-        row, record_id = self._undo.pop()
-        try:
-            self.gallery.undelete(record_id)
-            record = self.gallery.get(record_id)
-        except GalleryError as exc:
-            self._error(str(exc))
-            return
-        if self.model.matches(record):
-            self.model.put(row if row >= 0 else 0, record)
-            self.show_record(record_id)
-        self.undo_button.setVisible(bool(self._undo))
-        self.status.setText("Restored.")
-
-    # ---- recording new images ----------------------------------------------------------------
-    def leave_out(self, rule: Callable[[int], bool]) -> None:
-        """Don't record finished jobs for which `rule(job_id)` is true (e.g. live blend renders
-        the artist chose not to keep)."""
-        self._leave_out.append(rule)
-
-    def record_finished(self, job_id: int, finished: Any) -> None:
-        """The bridge's finished signal: record the job unless a rule leaves it out."""
-        if not any(rule(job_id) for rule in self._leave_out):
-            self.record(finished)
-
-    def record(self, finished: Any, parent_id: int | None = None) -> None:
-        """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
-        first in the grid. The parent defaults to the gallery entry the request started from."""
-
-        def store() -> None:
-            try:
-                parent = parent_id
-                init = getattr(finished.request, "init_image", None)
-                if parent is None and init:
-                    found = self.gallery.find_source(init)
-                    parent = found.id if found else None
-                self._stored.emit(self.gallery.add(finished, parent_id=parent))
-            except GalleryError as exc:
-                self._stored.emit(exc)
-            except Exception as exc:  # never lose the event silently
-                log.exception("recording to the gallery failed")
-                self._stored.emit(GalleryError(f"could not record the image: {exc}"))
-
-        self._background(store)
-
-    def _background(self, work) -> None:
-        # One worker thread for all gallery writes, so they never race each other.
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
-        self._writer.submit(work)
-
-    def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
-        """On the worker thread: remove files a crashed writer left behind, and entries deleted
-        more than `purge_after` seconds ago (deleting is undoable until then)."""
-
-        def clean() -> None:
-            try:
-                self.gallery.clean_orphans(min_age)
-                self.gallery.purge_deleted(purge_after)
-            except Exception:  # housekeeping: never worth a message
-                log.exception("gallery clean-up failed")
-
-        self._background(clean)
-
-    def wait_recorded(self) -> None:
-        """Block until pending recordings are stored (for tests and shutdown)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
-
-    def _on_stored(self, result: object) -> None:
-        if isinstance(result, Exception):
-            self._error(str(result))
-            return
-        record: Record = result  # type: ignore[assignment]
-        if self.model_filter.findData(record.model_name) < 0:
-            self._fill_models()
-        if self.model.matches(record):
-            self.model.put(0, record)
-        self.recorded.emit(record)
-
-    # ---- import by drop ----------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.source() is not self.view and _local_files(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = _local_files(event.mimeData())
-        if not paths or event.source() is self.view:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.import_file(paths[0])
-
-    def import_file(self, path: Path) -> bool:
-        """Read an image's embedded parameters into `reuseParameters`; one-line error if none."""
-        from studio.gallery.export import request_from_file
-
-        try:
-            request = request_from_file(path)
-        except MetadataError as exc:
-            self._error(f"{Path(path).name}: {exc}")
-            return False
-        self.reuseParameters.emit(request)
-        self.status.setText(f"Parameters read from {Path(path).name}.")
-        return True
-
     # ---- misc --------------------------------------------------------------------------------
     def _error(self, text: str) -> None:
         self.status.setText(text)
         self.message.emit(text)
 
     def closeEvent(self, event) -> None:
+        self.stop_imports()
         self.wait_recorded()
         super().closeEvent(event)
-
-
-def _local_files(mime) -> list[Path]:
-    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
 
 
 def describe(record: Record) -> str:
@@ -517,6 +342,7 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
                      tabify_with=getattr(window, "queue_dock", None))
     window.bridge.finished.connect(lambda job, _image, event: panel.record_finished(job, event))
     panel.reuseParameters.connect(window.prompt_panel.apply_request)
+    panel.parametersImported.connect(window.prompt_panel.apply_import)
     panel.message.connect(lambda text: window.show_message(text))
 
     def open_on_canvas(record: Record) -> None:
@@ -541,6 +367,7 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
     class _CloseWatch(QObject):
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
             if event.type() == QEvent.Type.Close:
+                panel.stop_imports()
                 panel.wait_recorded()  # let pending writes land before the app exits
                 gallery.close()
             return False

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from studio.core.import_policy import ModelOffer
 from studio.core.paths import bundled_model_path, bundled_model_present
 from studio.core.request import BUNDLED_GUIDANCE, SCHEDULERS
 
@@ -83,6 +84,15 @@ class ModelChoice:
             text += f"; guidance {BUNDLED_GUIDANCE:g}, where this small model follows prompts best"
         self.message.emit(text)
         return True
+
+    def _use_offer(self, offer: ModelOffer) -> None:
+        """The artist took a dropped image's model and/or LoRAs (Use it, under the prompt)."""
+        if offer.model is not None:
+            self.set_model(offer.model)  # as reusing parameters does: the image's own settings stay
+        if offer.loras is not None:
+            self.set_loras(offer.loras)
+        self._recheck()
+        self.message.emit(offer.text.replace("This image was made with", "Now using", 1))
 
     def _leave_bundled(self) -> None:
         """Give back the guidance the bundled model replaced, unless the artist has changed it since."""

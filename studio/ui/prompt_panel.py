@@ -2,7 +2,9 @@
 
 `build_request()` turns the fields into a validated GenerationRequest (raising RequestError with a
 one-line message that is also shown inline); `apply_request()` fills the fields back from one (the
-gallery's "reuse parameters"). `state()`/`restore_state()` give the plain dict the window persists.
+gallery's "reuse parameters"); `apply_import()` does so for a dropped image's parameters, whose
+model and LoRAs are only offered under the prompt (studio/ui/import_offer.py). `state()`/
+`restore_state()` give the plain dict the window persists.
 
 Models and LoRAs (studio/ui/model_choice.py): `set_model()` just selects one (restoring, reusing
 parameters); `choose_model()` is the artist picking one (the Open… entries, a recent entry, the
@@ -13,7 +15,7 @@ bundled model's guidance), saying so in `message`. LoRAs come from the model lib
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.import_policy import offer_for
 from studio.core.request import (
     MAX_GUIDANCE,
     MAX_SEED,
@@ -42,6 +45,7 @@ from studio.core.request import (
     RequestError,
     random_seed,
 )
+from studio.ui.import_offer import ImportOffer, import_message
 from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this panel's API
     BUNDLED_MODEL_LABEL,
     MAX_RECENT_MODELS,
@@ -50,6 +54,9 @@ from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this
     ModelChoice,
 )
 from studio.ui.theme import InlineError, heading
+
+if TYPE_CHECKING:
+    from studio.ui.gallery_import import DroppedParameters
 
 # (label, width, height); "Custom" unlocks the W/H boxes.
 SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
@@ -104,6 +111,7 @@ class PromptPanel(ModelChoice, QWidget):
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setMinimumHeight(90)
         self.prompt_edit.setMaximumHeight(260)  # room for long prompts without pushing fields away
+        self.import_offer = ImportOffer()  # a dropped image's model/LoRAs, until Use it or Keep current
         self.negative_edit = QPlainTextEdit()
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
         self.negative_edit.setTabChangesFocus(True)
@@ -225,6 +233,7 @@ class PromptPanel(ModelChoice, QWidget):
         layout.setSpacing(6)
         layout.addWidget(heading("Prompt"))
         layout.addWidget(self.prompt_edit, 3)
+        layout.addWidget(self.import_offer)
         layout.addWidget(heading("Negative prompt"))
         layout.addWidget(self.negative_edit, 1)
         layout.addSpacing(4)
@@ -236,6 +245,7 @@ class PromptPanel(ModelChoice, QWidget):
 
     def _connect(self) -> None:
         self.generate_button.clicked.connect(self.generateRequested)
+        self.import_offer.useRequested.connect(self._use_offer)
         self.reuse_seed_button.clicked.connect(self.reuse_last_seed)
         self.random_seed_check.toggled.connect(lambda on: self.seed_edit.setReadOnly(on))
         self.size_combo.currentIndexChanged.connect(self._on_size_preset)
@@ -280,6 +290,23 @@ class PromptPanel(ModelChoice, QWidget):
 
     def apply_request(self, request: GenerationRequest) -> None:
         """Fill every field from `request` (fixing the seed, so the same image comes back)."""
+        self.import_offer.dismiss()  # these parameters replace a dropped image's
+        self._apply_fields(request)
+        self.set_model(request.model)
+        self.set_loras(request.loras)
+        self._recheck()
+
+    def apply_import(self, dropped: DroppedParameters) -> None:
+        """Fill the fields from a dropped image's parameters. A model or LoRAs it names that differ
+        from the chosen ones are only offered under the prompt, and used when the artist says so."""
+        self._apply_fields(dropped.request)
+        offer = offer_for(dropped.models, self.model(), self._loras)
+        self.import_offer.show_offer(offer, dropped.models.missing)
+        self._recheck()
+        self.message.emit(import_message(dropped.path, dropped.models, offer))
+
+    def _apply_fields(self, request: GenerationRequest) -> None:
+        """Every field but the model and LoRAs."""
         self.prompt_edit.setPlainText(request.prompt)
         self.negative_edit.setPlainText(request.negative_prompt)
         self.random_seed_check.setChecked(False)
@@ -290,9 +317,6 @@ class PromptPanel(ModelChoice, QWidget):
         self.set_size(request.width, request.height)
         if request.scheduler in SCHEDULERS:
             self.scheduler_combo.setCurrentText(request.scheduler)
-        self.set_model(request.model)
-        self.set_loras(request.loras)
-        self._recheck()
 
     def guidance_rescale(self) -> float | None:
         """The rescale asked for, or None for the model's own ("Auto")."""

@@ -1,0 +1,168 @@
+"""The gallery panel's actions: favourite, tags, delete with undo, and recording finished jobs on
+a worker thread. A mixin of GalleryPanel (it uses the panel's widgets, model and signals), kept
+apart so each file stays readable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from studio.gallery import GalleryError, Record
+
+log = logging.getLogger(__name__)
+
+PURGE_AFTER = 30 * 86400.0  # deleted entries keep their files this long
+
+
+class GalleryActions:
+    """What the artist does to entries, and the worker thread that writes to the gallery."""
+
+    def _emit_record(self, signal) -> None:
+        if self._current is not None:
+            signal.emit(self._current)
+
+    def _reuse(self) -> None:
+        if self._current is not None:
+            self.reuseParameters.emit(self._current.request)
+
+    def _on_favourite(self, checked: bool) -> None:
+        record = self._current
+        if record is None:
+            return
+        try:
+            self.gallery.set_favourite(record.id, checked)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        self._after_change(record.id)
+
+    def _on_tags(self) -> None:
+        record = self._current
+        if record is None:
+            return
+        wanted = [" ".join(t.split()) for t in self.tags.text().split(",")]
+        wanted_set = {t for t in wanted if t}
+        try:
+            for tag in set(record.tags) - wanted_set:
+                self.gallery.remove_tag(record.id, tag)
+            for tag in wanted_set - set(record.tags):
+                self.gallery.add_tag(record.id, tag)
+        except GalleryError as exc:
+            self._error(str(exc))
+        self._after_change(record.id)
+
+    def _after_change(self, record_id: int) -> None:
+        try:
+            fresh = self.model.refresh(record_id) or self.gallery.get(record_id)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        if not self.model.matches(fresh):
+            self.model.take(record_id)  # e.g. un-favourited while showing favourites only
+        if self._current is not None and self._current.id == record_id:
+            self._show_detail(fresh)
+
+    def delete_selected(self) -> None:
+        """Soft-delete the selected entries; Undo (button or Ctrl+Z) brings them back."""
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+        if not rows and self._current is not None:
+            rows = [self.model.row_of(self._current.id)]
+        records = [r for r in (self.model.record_at(row) for row in rows) if r is not None]
+        for record in records:
+            try:
+                self.gallery.delete(record.id)
+            except GalleryError as exc:
+                self._error(str(exc))
+                continue
+            self._undo.append((self.model.take(record.id), record.id))
+        if records:
+            self.undo_button.show()
+            self.status.setText(f"Deleted {len(records)} image{'s' if len(records) != 1 else ''}.")
+            self._show_detail(None)
+
+    def undo_delete(self) -> None:
+        """Bring back the most recently deleted entry, at its place in the grid."""
+        if not self._undo:
+            return
+        row, record_id = self._undo.pop()
+        try:
+            self.gallery.undelete(record_id)
+            record = self.gallery.get(record_id)
+        except GalleryError as exc:
+            self._error(str(exc))
+            return
+        if self.model.matches(record):
+            self.model.put(row if row >= 0 else 0, record)
+            self.show_record(record_id)
+        self.undo_button.setVisible(bool(self._undo))
+        self.status.setText("Restored.")
+
+    # ---- recording new images ----------------------------------------------------------------
+    def leave_out(self, rule: Callable[[int], bool]) -> None:
+        """Don't record finished jobs for which `rule(job_id)` is true (e.g. live blend renders
+        the artist chose not to keep)."""
+        self._leave_out.append(rule)
+
+    def record_finished(self, job_id: int, finished: Any) -> None:
+        """The bridge's finished signal: record the job unless a rule leaves it out."""
+        if not any(rule(job_id) for rule in self._leave_out):
+            self.record(finished)
+
+    def record(self, finished: Any, parent_id: int | None = None) -> None:
+        """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
+        first in the grid. The parent defaults to the gallery entry the request started from."""
+
+        def store() -> None:
+            try:
+                parent = parent_id
+                init = getattr(finished.request, "init_image", None)
+                if parent is None and init:
+                    found = self.gallery.find_source(init)
+                    parent = found.id if found else None
+                self._stored.emit(self.gallery.add(finished, parent_id=parent))
+            except GalleryError as exc:
+                self._stored.emit(exc)
+            except Exception as exc:  # never lose the event silently
+                log.exception("recording to the gallery failed")
+                self._stored.emit(GalleryError(f"could not record the image: {exc}"))
+
+        self._background(store)
+
+    def _background(self, work) -> None:
+        # One worker thread for all gallery writes, so they never race each other.
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
+        self._writer.submit(work)
+
+    def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
+        """On the worker thread: remove files a crashed writer left behind, and entries deleted
+        more than `purge_after` seconds ago (deleting is undoable until then)."""
+
+        def clean() -> None:
+            try:
+                self.gallery.clean_orphans(min_age)
+                self.gallery.purge_deleted(purge_after)
+            except Exception:  # housekeeping: never worth a message
+                log.exception("gallery clean-up failed")
+
+        self._background(clean)
+
+    def wait_recorded(self) -> None:
+        """Block until pending recordings are stored (for tests and shutdown)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def _on_stored(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self._error(str(result))
+            return
+        record: Record = result  # type: ignore[assignment]
+        if self.model_filter.findData(record.model_name) < 0:
+            self._fill_models()
+        if self.model.matches(record):
+            self.model.put(0, record)
+        self.recorded.emit(record)
