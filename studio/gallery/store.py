@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,9 @@ class Gallery:
         self._notice: str | None = db.notice
         self._opened_cleanly = True
         self._heal_lock = threading.Lock()
+        # Called (on the thread that met the damage) with the one-line notice after a rebuild in
+        # use, so that a window can reload what it shows: ids may have changed.
+        self.on_healed: Callable[[str], None] | None = None
 
     @classmethod
     def open(cls, home: Path | None = None, clean_min_age: float | None = 600.0) -> Gallery:
@@ -169,6 +172,8 @@ class Gallery:
                     pass
             log.info("gallery database damaged in use (%s): rebuilding", exc)
             self._rebuild()
+            if self.on_healed is not None:
+                self.on_healed(self._notice or "")
             return f"{self._notice} Try again."
 
     # ---- adding ------------------------------------------------------------------------------

@@ -138,12 +138,18 @@ class GalleryActions:
         self._writer.submit(work)
 
     def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
-        """On the worker thread: remove files a crashed writer left behind, and entries deleted
-        more than `purge_after` seconds ago (deleting is undoable until then)."""
+        """On the worker thread: list image files the database does not know (never delete them),
+        remove temp files a crashed writer left behind, and entries deleted more than
+        `purge_after` seconds ago (deleting is undoable until then)."""
 
         def clean() -> None:
             try:
-                self.gallery.clean_orphans(min_age)
+                adopted = self.gallery.clean_orphans(min_age)
+                if adopted:
+                    many = len(adopted) != 1
+                    self._healed.emit(f"{len(adopted)} picture{'s' if many else ''} missing from the "
+                                      f"gallery's list {'were' if many else 'was'} found in its folder "
+                                      "and added back.")
                 self.gallery.purge_deleted(purge_after)
             except Exception:  # housekeeping: never worth a message
                 log.exception("gallery clean-up failed")

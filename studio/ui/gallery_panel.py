@@ -56,7 +56,9 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
     useAsSource = Signal(object)  # Record: a source for img2img / inpaint
     message = Signal(str)  # one line for the status bar
     recorded = Signal(object)  # Record, after record() stored a finished job
+    alert = Signal(str)  # one line the artist must see (the gallery was repaired)
     _stored = Signal(object)  # writer thread -> GUI thread
+    _healed = Signal(str)  # any thread -> GUI thread: the database was rebuilt or files adopted
     _read = Signal(object)  # reader thread -> GUI thread: DroppedParameters or MetadataError
 
     def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
@@ -181,6 +183,8 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self.parent_button.clicked.connect(self._show_parent)
         self.children_menu.triggered.connect(lambda action: self.show_record(int(action.data())))
         self._stored.connect(self._on_stored)
+        self._healed.connect(self._on_healed)
+        self.gallery.on_healed = self._healed.emit
         self._read.connect(self._on_read)
         # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
         for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
@@ -278,6 +282,14 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
             self.show_record(self._current.parent_id)
 
     # ---- misc --------------------------------------------------------------------------------
+    def _on_healed(self, text: str) -> None:
+        """The gallery rebuilt itself or listed files it had lost: show what it holds now."""
+        self._fill_models()
+        self.model.reload(self.filters())
+        self._show_detail(None)
+        self.status.setText(text)
+        self.alert.emit(text)
+
     def _error(self, text: str) -> None:
         self.status.setText(text)
         self.message.emit(text)
@@ -344,6 +356,7 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
     panel.reuseParameters.connect(window.prompt_panel.apply_request)
     panel.parametersImported.connect(window.prompt_panel.apply_import)
     panel.message.connect(lambda text: window.show_message(text))
+    panel.alert.connect(lambda text: window.show_message(text, error=True))
 
     def open_on_canvas(record: Record) -> None:
         image = QImage(str(record.path))
