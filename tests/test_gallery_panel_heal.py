@@ -62,3 +62,20 @@ def test_damage_met_while_open_rebuilds_and_reloads(qtbot, studio_home, made):
     finally:
         panel.wait_recorded()
         gallery.close()
+
+
+def test_a_database_damaged_before_launch_is_restored_after_the_window_is_up(qtbot, studio_home, made):
+    from gallery_damage import random_header
+
+    random_header(db_file(studio_home))
+    gallery = Gallery.open(studio_home, clean_min_age=None, heal_later=True)
+    try:
+        assert "being restored" in gallery.notice and gallery.count() == 0  # nothing read yet
+        panel = _panel(qtbot, gallery)
+        with qtbot.waitSignal(panel.alert, timeout=20_000) as alert:
+            panel.clean_in_background()
+        assert "12 pictures restored" in alert.args[0]
+        assert panel.model.total() == len(made.files) - len(made.deleted)
+    finally:
+        panel.wait_recorded()
+        gallery.close()

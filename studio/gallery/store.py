@@ -64,17 +64,22 @@ class Gallery:
         self._db = db
         self._notice: str | None = db.notice
         self._opened_cleanly = True
-        self._heal_lock = threading.Lock()
+        self._heal_lock = threading.RLock()  # a heal in use rebuilds under it too
+        self._pending_heal = False
+        self._aside: Path | None = None
         # Called (on the thread that met the damage) with the one-line notice after a rebuild in
         # use, so that a window can reload what it shows: ids may have changed.
         self.on_healed: Callable[[str], None] | None = None
 
     @classmethod
-    def open(cls, home: Path | None = None, clean_min_age: float | None = 600.0) -> Gallery:
+    def open(cls, home: Path | None = None, clean_min_age: float | None = 600.0,
+             heal_later: bool = False) -> Gallery:
         """Open STUDIO_HOME/gallery (or home/gallery): create or migrate the database; heal a
         damaged or empty one from the image files (see `notice`); then adopt image files no row
         knows and remove temp files a crashed writer left. `clean_min_age=None` skips that scan
-        (the window runs it on a worker thread instead: it walks every image file)."""
+        (the window runs it on a worker thread instead: it walks every image file).
+        `heal_later`: a damaged database is only set aside here, and the rows are restored by
+        the first `clean_orphans()` (the window's worker thread: thousands of files take seconds)."""
         root = (Path(home) if home is not None else studio_home()) / "gallery"
         try:
             (root / "images").mkdir(parents=True, exist_ok=True)
@@ -84,13 +89,19 @@ class Gallery:
             db = Database.open(root / "gallery.db")
         except DatabaseDamaged:
             gallery = cls(root, Database(root / "gallery.db"))
-            gallery._rebuild()
+            gallery._set_aside()
         else:
             gallery = cls(root, db)
             if db.was_empty and heal.image_files(gallery.images_dir):
-                gallery._rebuild(move=False)
+                gallery._pending_heal = True
             elif marks.needs_compacting(root) or not marks.exists(root):
                 gallery._compact_marks()  # also seeds the journal of a gallery made before it
+        if gallery._pending_heal:
+            if heal_later:
+                gallery._notice = ("The gallery database was damaged or empty; your pictures are "
+                                   "being restored from the image files.")
+            else:
+                gallery.finish_healing()
         if clean_min_age is not None:
             gallery.clean_orphans(clean_min_age)
         return gallery
@@ -144,24 +155,37 @@ class Gallery:
             return cursor.fetchone() if one else cursor.fetchall()
 
     # ---- healing -----------------------------------------------------------------------------
-    def _rebuild(self, move: bool = True) -> heal.HealReport:
-        """Replace a damaged database by a new one filled from what it still holds and from the
-        files; `move=False` fills the current (empty) database from the files alone."""
-        aside = None
-        salvaged = None
-        if move:
-            self._db.close()
-            path = self._db.path
-            if path.exists():
-                aside = move_aside(path)
-                salvaged = heal.salvage(aside)
-            self._db = Database.open(path)
-        with self._db.transaction() as cur:
-            report = heal.fill(cur, self.root, salvaged)
+    def _set_aside(self) -> None:
+        """Move the damaged file aside (kept) and start a new, empty database in its place."""
+        self._db.close()
+        path = self._db.path
+        self._aside = move_aside(path) if path.exists() else None
+        self._db = Database.open(path)
+        self._pending_heal = True
         self._opened_cleanly = False
-        self._notice = heal.describe(report, aside)
+
+    def finish_healing(self) -> str | None:
+        """Fill the new database from the damaged one set aside and from the image files; the
+        notice says what was restored. None when there was nothing to heal."""
+        with self._heal_lock:
+            if not self._pending_heal:
+                return None
+            salvaged = heal.salvage(self._aside) if self._aside is not None else None
+            with self._db.transaction() as cur:
+                report = heal.fill(cur, self.root, salvaged)
+            self._pending_heal = False
+            self._opened_cleanly = False
+            self._notice = heal.describe(report, self._aside)
         log.info("%s", self._notice)
-        return report
+        if self.on_healed is not None:
+            self.on_healed(self._notice)
+        return self._notice
+
+    def _rebuild(self) -> None:
+        """Set the damaged file aside and restore what it held at once."""
+        with self._heal_lock:
+            self._set_aside()
+            self.finish_healing()
 
     def _heal_in_use(self, exc: BaseException) -> str:
         with self._heal_lock:
@@ -172,8 +196,6 @@ class Gallery:
                     pass
             log.info("gallery database damaged in use (%s): rebuilding", exc)
             self._rebuild()
-            if self.on_healed is not None:
-                self.on_healed(self._notice or "")
             return f"{self._notice} Try again."
 
     # ---- adding ------------------------------------------------------------------------------
@@ -412,7 +434,9 @@ class Gallery:
         """Upkeep after opening: adopt image files no row knows (a writer killed between its file
         and its commit, or a rebuilt gallery) and remove temp files a killed writer left, both
         only when older than `min_age` seconds, so that a writer in another process keeps its
-        file. Image files are never deleted here. Returns the adopted files."""
+        file. Image files are never deleted here. Returns the adopted files. A database set
+        aside by `open(heal_later=True)` is restored first."""
+        self.finish_healing()
         cutoff = time.time() - min_age
         known = {r[0] for r in self._fetch("SELECT path FROM images")}
         strays = [p for p in heal.image_files(self.images_dir)
@@ -434,6 +458,9 @@ class Gallery:
         """`studio gallery check`: the integrity check, a rebuild if it fails, the schema, the
         files. Returns one line per finding (an empty list: all is well)."""
         findings: list[str] = []
+        self.finish_healing()  # set aside by open(heal_later=True): restored now
+        if self._notice:  # what opening found and did
+            findings.append(self._notice)
         try:
             result = self._db.integrity()
         except sqlite3.DatabaseError as exc:
@@ -443,8 +470,6 @@ class Gallery:
             with self._heal_lock:
                 self._rebuild()
             findings.append(self._notice or "")
-        if self._db.notice:  # found while opening
-            findings.append(self._db.notice)
         repaired = self._db.repair_schema()
         if repaired:
             findings.append(describe_repair(repaired))

@@ -344,7 +344,8 @@ def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.
     from PySide6.QtGui import QImage
 
     try:
-        gallery = Gallery.open(clean_min_age=None)  # the file scan runs off the start-up path
+        # The file scan, and restoring a damaged database's pictures, run off the start-up path.
+        gallery = Gallery.open(clean_min_age=None, heal_later=True)
     except GalleryError as exc:
         window.show_message(f"The gallery is unavailable: {exc}", error=True)
         return None
