@@ -278,7 +278,7 @@ def describe(report: HealReport, aside: Path | None) -> str:
     """One line for the artist: what was recovered and from where."""
     parts = []
     if report.from_database:
-        parts.append(f"{report.from_database} from the damaged database ({report.how})")
+        parts.append(f"{report.from_database} from the damaged database")
     if report.from_files:
         parts.append(f"{report.from_files} from the image files")
     found = " and ".join(parts) if parts else "none (no image files were found)"

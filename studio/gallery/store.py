@@ -176,7 +176,7 @@ class Gallery:
             self._pending_heal = False
             self._opened_cleanly = False
             self._notice = heal.describe(report, self._aside)
-        log.info("%s", self._notice)
+        log.info("%s (rows read by: %s)", self._notice, report.how or "none readable")
         if self.on_healed is not None:
             self.on_healed(self._notice)
         return self._notice
