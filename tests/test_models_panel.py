@@ -10,6 +10,7 @@ from test_models import fake_checkpoint, fake_lora
 
 from studio.core.settings import EngineSettings
 from studio.ui.model_library import ModelLibraryPanel
+from studio.ui.model_words import SUMMARY_ROLE
 
 
 def make_panel(qtbot, studio_home):
@@ -37,7 +38,7 @@ def row(panel, name):
 def test_lists_models_and_loras_and_chooses(qtbot, studio_home):
     panel, models = make_panel(qtbot, studio_home)
     assert names(panel) == ["a-sd15.safetensors", "b-xl.safetensors", "bad.ckpt"]
-    assert panel.models.item(row(panel, "b-xl.safetensors"), 1).text() == "SDXL"
+    assert panel.models.item(row(panel, "b-xl.safetensors"), 0).data(SUMMARY_ROLE).startswith("Stable Diffusion XL")
     assert panel.loras.rowCount() == 1
     with qtbot.waitSignal(panel.modelChosen) as chosen:
         panel.choose_row(row(panel, "b-xl.safetensors"))
@@ -75,11 +76,29 @@ def test_drop_adds_files_and_reports_bad_ones(qtbot, studio_home, tmp_path):
     assert any("junk.safetensors" in m for m in messages) and any(m.startswith("added") for m in messages)
 
 
-def test_hashes_fill_in_from_a_worker_thread(qtbot, studio_home):
+def test_the_short_hash_of_the_selected_model_is_worked_out_off_the_gui_thread(qtbot, studio_home, monkeypatch):
+    import threading
+
+    from studio.ui import model_library
+
+    threads = []
+
+    def spy(path, progress=None):
+        threads.append(threading.current_thread())
+        return real(path, progress)
+
+    real = model_library.file_sha256
+    monkeypatch.setattr(model_library, "file_sha256", spy)
     panel, models = make_panel(qtbot, studio_home)
-    with qtbot.waitSignal(panel.hashesDone, timeout=10_000):
-        panel.compute_hashes()
-    expected = hashlib.sha256((models / "a-sd15.safetensors").read_bytes()).hexdigest()[:10]
-    assert panel.models.item(row(panel, "a-sd15.safetensors"), 4).text() == expected
-    panel.refresh()  # from the cache now
-    assert panel.models.item(row(panel, "a-sd15.safetensors"), 4).text() == expected
+    assert threads == []  # listing hashes nothing
+    with qtbot.waitSignal(panel.hashKnown, timeout=10_000) as known:
+        panel.models.setCurrentCell(row(panel, "a-sd15.safetensors"), 0)
+    expected = hashlib.sha256((models / "a-sd15.safetensors").read_bytes()).hexdigest()
+    assert known.args == [str(models / "a-sd15.safetensors"), expected]
+    assert threads and threading.main_thread() not in threads
+    assert f"Short hash: {expected[:10]}" in panel.details_text()
+    panel.refresh()  # from the cache now: shown at once, nothing hashed again
+    panel.models.setCurrentCell(row(panel, "b-xl.safetensors"), 0)
+    panel.models.setCurrentCell(row(panel, "a-sd15.safetensors"), 0)
+    assert f"Short hash: {expected[:10]}" in panel.details_text()
+    assert len(threads) <= 2  # a-sd15 once, and b-xl asked for on the way

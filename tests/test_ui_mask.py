@@ -227,7 +227,7 @@ def test_outpaint_is_one_undo_step(qtbot, tmp_path):
     editor.undo_stack.undo()
     editor.undo_stack.undo()  # and then the stroke itself
     assert not editor.layer.array.any()
-    # A new picture (e.g. the inpainted result) replaces the extended one: no undo back past it.
+    # A new picture (opened, pasted, generated) replaces the extended one: no undo back past it.
     editor.undo_stack.redo()
     editor.undo_stack.redo()
     editor.set_source(editor.source().copy())

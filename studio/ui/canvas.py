@@ -4,13 +4,17 @@ Layers live in `scene()`: the image is `image_item` at z=0 with its top-left at 
 so scene coordinates are image pixels. Overlays (the mask layer of issue 4) are added to the scene
 with z > 0 and stay aligned through any zoom or pan. Tools get mouse events in scene coordinates
 through `set_tool()`; panning (middle button, or Space + left drag) and wheel zoom always win.
+
+Two kinds of picture: `set_image` commits one (a result, an opened file); `show_preview` shows a
+step of a running job in its place until `revert_preview` (cancel, failure) brings the committed
+picture back, or the next `set_image` replaces both.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -36,6 +40,10 @@ class CanvasTool(Protocol):
 
     def mouse_release(self, event: QMouseEvent, scene_pos: QPointF) -> bool: ...
 
+    def pointer_entered(self, scene_pos: QPointF) -> None: ...
+
+    def pointer_left(self) -> None: ...
+
 
 class Canvas(QGraphicsView):
     """Shows one image; Ctrl+0 fits it to the view, Ctrl+1 shows it at 100%."""
@@ -51,7 +59,8 @@ class Canvas(QGraphicsView):
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.image_item.setZValue(0)
         self._scene.addItem(self.image_item)
-        self._image = QImage()
+        self._image = QImage()  # the committed picture
+        self._preview: QImage | None = None  # a running job's step, shown instead of it
         self._fit_mode = True  # keep fitting on resize until the artist zooms by hand
         self._tool: CanvasTool | None = None
         self._space_down = False
@@ -80,9 +89,44 @@ class Canvas(QGraphicsView):
 
     # ---- image -------------------------------------------------------------------------------
     def set_image(self, image: QImage) -> None:
-        """Show `image` (a preview or a result). Scene size follows the image; fit mode refits."""
-        resized = image.size() != self._image.size()
+        """Show `image` (a result, an opened picture) as the committed picture; drops any preview."""
         self._image = image
+        self._preview = None
+        self._show(image)
+
+    def show_preview(self, image: QImage) -> None:
+        """Show a running job's step in place of the committed picture, which is kept for revert."""
+        self._preview = image
+        self._show(image)
+
+    def revert_preview(self) -> bool:
+        """Show the committed picture again (after a cancel or failure). False if no preview was up."""
+        if self._preview is None:
+            return False
+        self._preview = None
+        self._show(self._image)
+        return True
+
+    def is_previewing(self) -> bool:
+        return self._preview is not None
+
+    def current_image(self) -> QImage:
+        """The picture on show, preview or committed (a null QImage before the first one)."""
+        return self._preview if self._preview is not None else self._image
+
+    def committed_image(self) -> QImage:
+        """The last picture set with `set_image`, whatever preview is on show over it."""
+        return self._image
+
+    def clear(self) -> None:
+        self._image = QImage()
+        self._preview = None
+        self.image_item.setPixmap(QPixmap())
+        self.imageChanged.emit()
+
+    def _show(self, image: QImage) -> None:
+        # Scene size follows the picture on show; fit mode refits when it changes.
+        resized = image.size() != self.image_item.pixmap().size()
         self.image_item.setPixmap(QPixmap.fromImage(image))
         if resized:
             self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
@@ -90,18 +134,9 @@ class Canvas(QGraphicsView):
                 self.fit_to_view()
         self.imageChanged.emit()
 
-    def current_image(self) -> QImage:
-        """The image on show (a null QImage before the first one)."""
-        return self._image
-
-    def clear(self) -> None:
-        self._image = QImage()
-        self.image_item.setPixmap(QPixmap())
-        self.imageChanged.emit()
-
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         super().drawForeground(painter, rect)
-        if not self._image.isNull():
+        if not self.current_image().isNull():
             return
         # An empty canvas says what will happen, in view coordinates (unaffected by zoom).
         painter.save()
@@ -120,7 +155,7 @@ class Canvas(QGraphicsView):
 
     def fit_to_view(self) -> None:
         self._fit_mode = True
-        if self._image.isNull():
+        if self.current_image().isNull():
             return
         # Small images (64-256 px models) are scaled up too, so the artist can see them.
         self.fitInView(self.image_item, Qt.AspectRatioMode.KeepAspectRatio)
@@ -174,6 +209,15 @@ class Canvas(QGraphicsView):
 
     def tool(self) -> CanvasTool | None:
         return self._tool
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        # The tool's hover feedback (the brush outline) belongs to the pointer: gone when it leaves.
+        if self._tool is not None:
+            if event.type() == QEvent.Type.Leave:
+                self._tool.pointer_left()
+            elif event.type() == QEvent.Type.Enter:
+                self._tool.pointer_entered(self.mapToScene(event.position().toPoint()))
+        return super().viewportEvent(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

@@ -194,8 +194,13 @@ class MainWindow(QMainWindow):
         return False
 
     def show_message(self, text: str, error: bool = False) -> None:
+        """Errors go to the banner in full (it wraps); the status bar elides what does not fit
+        and has the whole message as its tooltip."""
         if error:
             self.banner.show_message(text)
+        from studio.ui.status_elide import keep_messages_readable
+
+        keep_messages_readable(self.statusBar())  # once
         self.statusBar().showMessage(text, 0 if error else 8000)
 
     # ---- building ----------------------------------------------------------------------------
@@ -324,7 +329,7 @@ class MainWindow(QMainWindow):
 
     def _on_preview(self, job_id: int, step: int, image: QImage) -> None:
         if job_id == self._running_job:
-            self.canvas.set_image(image)
+            self.canvas.show_preview(image)  # over the picture it replaces, kept for a cancel
 
     def _on_finished(self, job_id: int, image: QImage, event: object) -> None:
         self.canvas.set_image(image)
@@ -336,6 +341,7 @@ class MainWindow(QMainWindow):
 
     def _on_cancelled(self, job_id: int, last_preview: object) -> None:
         if job_id == self._running_job:
+            self.canvas.revert_preview()  # back to the picture from before the job, not its noise
             self._job_done(f"Cancelled #{job_id}")
             self.progress_bar.setValue(0)
         else:
@@ -344,6 +350,8 @@ class MainWindow(QMainWindow):
     def _on_failed(self, job_id: int, message: str, detail: str) -> None:
         if detail:
             log.error("job %d failed: %s\n%s", job_id, message, detail)
+        if job_id == self._running_job:
+            self.canvas.revert_preview()
         self._job_done("Failed")
         self.progress_bar.setValue(0)
         self.show_message(f"Job #{job_id} failed: {message}", error=True)

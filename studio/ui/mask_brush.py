@@ -3,7 +3,8 @@
 It receives left-button events in scene (= image pixel) coordinates from the canvas's tool hook,
 so wheel zoom and middle/Space panning keep working while it is active. A stroke is one undo step.
 Pen tablets: the canvas viewport's tablet events are turned into strokes whose dab size follows
-the pen pressure.
+the pen pressure. The size is kept as a fraction of the picture's shorter side, so a brush that
+suits a 1024 px photo is not a third of a 128 px sketch: a new picture gets the same relative size.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from studio.ui.mask_layer import OVERLAY_Z, MaskLayer
 from studio.ui.mask_undo import MaskPatch
 
 MIN_SIZE, MAX_SIZE = 1, 1000
+DEFAULT_FRACTION = 1 / 12  # of the picture's shorter side: a 11 px brush at 128 px, 85 px at 1024
+SIZE_STEP = 1.2  # `[` / `]` shrink or grow by this factor (at least 1 px), alike at any size
 MIN_PRESSURE_SCALE = 0.05  # the lightest pen touch still paints a dab this fraction of the size
 
 
@@ -43,12 +46,15 @@ class BrushTool(QObject):
     """Paints (white) or erases (black) the mask. Size is the dab diameter in image pixels."""
 
     sizeChanged = Signal(int)
+    strokeStarted = Signal()
     strokeFinished = Signal()
 
     def __init__(self, layer: MaskLayer, undo_stack: QUndoStack, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.layer = layer
         self.undo_stack = undo_stack
+        self.fraction = DEFAULT_FRACTION
+        self._side = 0  # the picture's shorter side; 0 until there is one
         self.size = 48
         self.hardness = 0.7
         self.erase = False
@@ -60,17 +66,30 @@ class BrushTool(QObject):
 
     # ---- settings ----------------------------------------------------------------------------
     def set_size(self, size: int) -> None:
+        """The artist's choice of diameter in pixels; remembered relative to the picture."""
         size = int(min(MAX_SIZE, max(MIN_SIZE, size)))
+        if size != self.size:
+            if self._side:
+                self.fraction = size / self._side
+            self._apply_size(size)
+
+    def set_image_size(self, width: int, height: int) -> None:
+        """A picture of this size is being edited: the brush keeps its size relative to it."""
+        self._side = min(width, height) if width > 0 and height > 0 else 0
+        if self._side:
+            self._apply_size(int(min(MAX_SIZE, max(MIN_SIZE, round(self.fraction * self._side)))))
+
+    def grow(self) -> None:
+        self.set_size(max(self.size + 1, round(self.size * SIZE_STEP)))
+
+    def shrink(self) -> None:
+        self.set_size(min(self.size - 1, round(self.size / SIZE_STEP)))
+
+    def _apply_size(self, size: int) -> None:
         if size != self.size:
             self.size = size
             self._outline.set_radius(size / 2)
             self.sizeChanged.emit(size)
-
-    def grow(self) -> None:
-        self.set_size(max(self.size + 1, round(self.size * 1.2)))
-
-    def shrink(self) -> None:
-        self.set_size(min(self.size - 1, round(self.size / 1.2)))
 
     def attach_outline(self, scene: QGraphicsScene) -> None:
         """Show the brush outline (a circle of the brush's size) in `scene`, following the pointer."""
@@ -81,6 +100,16 @@ class BrushTool(QObject):
 
     def hide_outline(self) -> None:
         self._outline.hide()
+
+    def outline_visible(self) -> bool:
+        return self._outline.visible()
+
+    def pointer_entered(self, scene_pos: QPointF) -> None:
+        self.hover(scene_pos)
+
+    def pointer_left(self) -> None:
+        if not self.painting:  # mid-stroke the pointer is grabbed and comes back
+            self.hide_outline()
 
     @property
     def painting(self) -> bool:
@@ -112,6 +141,7 @@ class BrushTool(QObject):
         self._before = self.layer.array.copy()
         self._dirty = QRect()
         self._last = None
+        self.strokeStarted.emit()
         self.extend(pos, pressure)
         return True
 
@@ -248,6 +278,9 @@ class _Outline:
     def hide(self) -> None:
         for item in self._items:
             item.setVisible(False)
+
+    def visible(self) -> bool:
+        return any(item.isVisible() for item in self._items)
 
     def _place(self) -> None:
         r = self._radius

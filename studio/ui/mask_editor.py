@@ -3,6 +3,9 @@
 The source is what the artist sees when nothing is generating: the last picture opened, pasted,
 dropped, extended or finished. The mask always has the source's size; it survives new results of
 the same size (so an inpaint can be retried or refined) and starts empty when the size changes.
+A result hides the mask overlay, so the artist sees what changed (painting or M shows it again).
+The result of an inpaint, outpaint fill or variation is one undo step, like an extension: Ctrl+Z
+gives back the picture (and mask) from before it.
 Inpaint / Variation write the source and the mask as PNGs into STUDIO_HOME/inputs (named by content
 hash) and submit a request that points at them.
 """
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 EMPTY_MASK = "the mask is empty: paint the area to regenerate"
+MASK_HIDDEN = "Mask hidden to show the result: M shows it, Inpaint again repaints the same area"
 
 
 class MaskEditor(QObject):
@@ -55,7 +59,7 @@ class MaskEditor(QObject):
         self._submit = submit
         self._message = message
         self._source = QImage()
-        self._edit_jobs: set[int] = set()
+        self._edit_jobs: dict[int, str] = {}  # job id -> what it does, for the undo step's name
 
         self.panel = EditPanel()
         self.undo_stack = QUndoStack(self)
@@ -89,6 +93,7 @@ class MaskEditor(QObject):
         if resized:
             self.brush.cancel_stroke()
             self.layer.resize(image.width(), image.height())
+            self.brush.set_image_size(image.width(), image.height())
         if resized or mask_undo.holds_source_change(self.undo_stack):
             # An outpaint undo would bring back a picture this new one has replaced.
             self.undo_stack.clear()
@@ -170,10 +175,10 @@ class MaskEditor(QObject):
         return self._edit_request()
 
     def inpaint(self) -> int | None:
-        return self._run(self.inpaint_request)
+        return self._run(self.inpaint_request, "inpaint")
 
     def variation(self) -> int | None:
-        return self._run(self.variation_request)
+        return self._run(self.variation_request, "variation")
 
     def outpaint(self, side: str) -> bool:
         """Extend the canvas on `side`; the new area (plus a little overlap) becomes the mask."""
@@ -190,17 +195,23 @@ class MaskEditor(QObject):
         before = (self._source, self.layer.array)
         after = (pil_to_qimage(canvas).convertToFormat(QImage.Format.Format_RGB888), np.asarray(mask))
         # One undo step: Ctrl+Z gives back the picture and mask from before the extension.
-        self.undo_stack.push(mask_undo.SourceChange(self._install, before, after, f"canvas extension ({side})"))
+        shown = (self.panel.show_mask_check.isChecked(), True)
+        self.undo_stack.push(
+            mask_undo.SourceChange(self._install, before, after, f"canvas extension ({side})", shown)
+        )
         self._message(f"Extended the canvas {amount} px on the {side}: press Inpaint to fill it", False)
         return True
 
-    def _install(self, image: QImage, mask: np.ndarray) -> None:
+    def _install(self, image: QImage, mask: np.ndarray, mask_shown: bool = True) -> None:
         """Show `image` with `mask` as the edit state, keeping the undo history (for undo steps)."""
         self.brush.cancel_stroke()
         self._source = image
-        self.layer.resize(image.width(), image.height())
+        if self.layer.size() != (image.width(), image.height()):
+            self.layer.resize(image.width(), image.height())
         self.layer.write((0, 0), mask)
+        self.brush.set_image_size(image.width(), image.height())
         self.canvas.set_image(image)
+        self._show_mask_for(mask_shown)
         self._sync_overlay()
         self._update_buttons()
 
@@ -217,7 +228,7 @@ class MaskEditor(QObject):
             **fields,
         ).validate()
 
-    def _run(self, make: Callable[[], GenerationRequest]) -> int | None:
+    def _run(self, make: Callable[[], GenerationRequest], what: str) -> int | None:
         try:
             request = make()
         except RequestError as exc:
@@ -227,18 +238,44 @@ class MaskEditor(QObject):
         self.panel.set_status("")
         job = self._submit(request)
         if job is not None:
-            self._edit_jobs.add(job)
+            self._edit_jobs[job] = what
         return job
 
     def on_finished(self, job_id: int, image: QImage, event: object = None) -> None:
-        """A result is the new picture to edit (the canvas already shows it)."""
-        self._edit_jobs.discard(job_id)
-        self.set_source(image, show=False)
+        """A result is the new picture to edit (the canvas already shows it), with the mask hidden.
+
+        An edit's result is an undo step: Ctrl+Z brings back the picture it replaced (the filled
+        extension of an outpaint, the picture before an inpaint) and shows that picture's mask.
+        """
+        what = self._edit_jobs.pop(job_id, None)
+        if what is None or self._source.isNull():
+            self.set_source(image, show=False)
+            if not self.layer.is_empty():
+                self._show_mask_for(False)
+            return
+        image = image.convertToFormat(QImage.Format.Format_RGB888)
+        same_size = image.size() == self._source.size()
+        mask = self.layer.array if same_size else np.zeros((image.height(), image.width()), np.uint8)
+        was_shown = self.panel.show_mask_check.isChecked()
+        shown = (was_shown, was_shown and not mask.any())
+        before = (self._source, self.layer.array)
+        self.undo_stack.push(mask_undo.SourceChange(self._install, before, (image, mask), what, shown))
 
     def on_cancelled(self, job_id: int, last_preview: object = None) -> None:
-        if job_id in self._edit_jobs:
-            self._edit_jobs.discard(job_id)
-            self.canvas.set_image(self._source)  # back to the picture being edited
+        # The canvas itself goes back to the picture it showed before the job (revert_preview).
+        self._edit_jobs.pop(job_id, None)
+
+    def _show_mask_for(self, shown: bool) -> None:
+        """Show or hide the mask overlay over a result; a hidden mask that still holds an area says so."""
+        self.panel.show_mask_check.setChecked(shown)
+        if not shown and not self.layer.is_empty():
+            self.panel.set_status(MASK_HIDDEN)
+        self._sync_overlay()
+
+    def _mask_check_toggled(self, on: bool) -> None:
+        if on and self.panel.status_label.text() == MASK_HIDDEN:
+            self.panel.set_status("")
+        self._sync_overlay()
 
     # ---- wiring ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -288,7 +325,7 @@ class MaskEditor(QObject):
         panel.invertRequested.connect(lambda: mask_undo.invert(self.undo_stack, self.layer))
         panel.paint_button.toggled.connect(self.set_painting)
         panel.erase_radio.toggled.connect(lambda on: setattr(brush, "erase", on))
-        panel.show_mask_check.toggled.connect(lambda _on: self._sync_overlay())
+        panel.show_mask_check.toggled.connect(self._mask_check_toggled)
         panel.size_spin.valueChanged.connect(brush.set_size)
         brush.sizeChanged.connect(panel.size_spin.setValue)
         panel.hardness_spin.valueChanged.connect(lambda v: setattr(brush, "hardness", v / 100))
@@ -296,6 +333,7 @@ class MaskEditor(QObject):
         brush.hardness = panel.hardness_spin.value() / 100
         self.layer.changed.connect(lambda _rect: self._update_buttons())
         self.canvas.imageChanged.connect(self._sync_overlay)
+        brush.strokeStarted.connect(lambda: self._show_mask_for(True))  # paint where you can see
 
     def _sync_overlay(self) -> None:
         # Hide the overlay while the canvas shows a picture of another size (a txt2img preview).

@@ -67,7 +67,8 @@ class MaskLayer(QGraphicsObject):
         return self._array.size == 0 or not self._array.any()
 
     def to_pil(self) -> Image.Image:
-        return Image.fromarray(np.ascontiguousarray(self._array), "L")
+        # A copy: PIL may share a contiguous array's memory, which the next resize frees.
+        return Image.fromarray(self._array.copy(), "L")
 
     # ---- writing -------------------------------------------------------------------------------
     def write(self, top_left: tuple[int, int], values: np.ndarray) -> None:

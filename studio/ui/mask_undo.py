@@ -1,5 +1,5 @@
-"""Undo for the edit canvas: every mask change is a patch (the area's values before and after), and an
-outpaint extension swaps picture and mask, all on one QUndoStack.
+"""Undo for the edit canvas: every mask change is a patch (the area's values before and after); an
+outpaint extension and an edit's result swap picture and mask; all on one QUndoStack.
 
 A stroke stores only its bounding box, so a long session of small strokes stays small in memory.
 """
@@ -44,29 +44,33 @@ class MaskPatch(QUndoCommand):
 
 
 class SourceChange(QUndoCommand):
-    """Swap the edited picture together with its whole mask (outpainting changes both sizes).
+    """Swap the edited picture together with its whole mask: an outpaint extension (both sizes
+    change) or an edit's result (the picture changes, the mask is kept but hidden).
 
-    `apply(image, mask)` installs a state without touching the undo history; undo re-installs
-    the one from before, so an outpaint step can be taken back like a brush stroke.
+    `apply(image, mask, mask_shown)` installs a state without touching the undo history; undo
+    re-installs the one from before, so an extension or a filled result is taken back like a
+    brush stroke, with the mask overlay shown as it was.
     """
 
     def __init__(
         self,
-        apply: Callable[[QImage, np.ndarray], None],
+        apply: Callable[[QImage, np.ndarray, bool], None],
         before: tuple[QImage, np.ndarray],
         after: tuple[QImage, np.ndarray],
         text: str,
+        mask_shown: tuple[bool, bool] = (True, True),
     ) -> None:
         super().__init__(text)
         self.apply = apply
         self.before = (before[0].copy(), before[1].copy())
         self.after = (after[0].copy(), after[1].copy())
+        self.mask_shown = mask_shown
 
     def redo(self) -> None:
-        self.apply(*self.after)
+        self.apply(*self.after, self.mask_shown[1])
 
     def undo(self) -> None:
-        self.apply(*self.before)
+        self.apply(*self.before, self.mask_shown[0])
 
 
 def holds_source_change(stack: QUndoStack) -> bool:

@@ -1,19 +1,27 @@
-"""The model library panel: models with architecture/size/hash, add by dialog or drag-and-drop,
-and the LoRA list with a weight for each.
+"""The model library panel: the models this machine has, in plain words (what kind of model,
+size on disk, where it comes from), added by dialog or drag-and-drop, and the LoRA list with a
+weight for each.
+
+Each model is a row of two lines, its name over its type and size on disk (model_words says them
+in plain words); the details under the list say the rest about the selected model or LoRA,
+including why an unusable one can't be used, in full, and its short hash (A1111's, the first 10 hex digits of the sha256). Hashes read whole files (gigabytes),
+so they are worked out on a worker thread, one file at a time, when a file is selected, and are
+cached by the library; the GUI thread only reads that cache.
 
 Signals: modelChosen(str path), lorasChanged(list[(path, weight)]) with the checked LoRAs,
-message(str) one line for the status bar. Listing reads headers only (fast, on the GUI thread);
-hashes read whole files, so they are computed on a worker thread and cached by the library.
+message(str) one line for the status bar, hashKnown(str path, str sha256 or "").
 `install_model_library(window)` docks it beside the Gallery and wires it to the prompt panel.
 """
 
 from __future__ import annotations
 
+import html
+import queue
 import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -23,41 +31,38 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
-from studio.engine.models import (
-    ModelEntry,
-    add_model,
-    cached_sha256,
-    file_sha256,
-    list_models,
+from studio.engine.models import ModelEntry, add_model, cached_sha256, file_sha256, list_models
+from studio.ui.model_words import (
+    SUMMARY_ROLE,
+    TwoLineDelegate,
+    facts,
+    lora_summary,
+    summary,
+    type_text,
 )
 from studio.ui.theme import heading
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
-MODEL_COLUMNS = ("Name", "Arch", "Kind", "Size", "Hash", "Source")
-
-
-def human_size(size: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
 
 
 class ModelLibraryPanel(QWidget):
     modelChosen = Signal(str)
     lorasChanged = Signal(list)  # [(path, weight), ...] of the checked LoRAs
     message = Signal(str)
-    hashesDone = Signal()
-    _hashed = Signal(str, str)  # path, sha256: worker thread -> GUI thread
+    hashKnown = Signal(str, str)  # path, sha256 ("" if the file could not be read)
+    _hashed = Signal(str, str)  # path, sha256 or "error: why": worker thread -> GUI thread
 
     def __init__(
         self, settings: EngineSettings | None = None, parent: QWidget | None = None, load: bool = True
@@ -68,67 +73,84 @@ class ModelLibraryPanel(QWidget):
         self.entries: list[ModelEntry] = []
         self.loaded = False
         self._checked: dict[str, float] = {}  # ticked LoRAs, kept even before the list is loaded
+        self._hashes: dict[str, str] = {}  # path -> sha256 or "error: …", as worked out this session
+        self._hash_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._hash_lock = threading.Lock()
         self._hash_thread: threading.Thread | None = None
+        self._shown_path = ""  # the entry the details describe
+        self._problem = ""  # the last thing that could not be added, said in full in the details
         self.setAcceptDrops(True)
 
-        self.models = QTableWidget(0, len(MODEL_COLUMNS))
-        self.models.setHorizontalHeaderLabels(MODEL_COLUMNS)
+        # One model a row, on two lines: the name, and under it in grey what kind of model it is and
+        # its size on disk. Columns side by side left a narrow dock no room for any of them.
+        self.models = QTableWidget(0, 1)
+        self.models.setHorizontalHeaderLabels(("Model",))
+        self.models.horizontalHeader().hide()
+        self.models.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.models.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.models.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.models.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(MODEL_COLUMNS)):
-            self.models.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        # Kind and Source are in each row's tooltip; hidden so the table fits a dock column.
-        for name in ("Kind", "Source"):
-            self.models.setColumnHidden(MODEL_COLUMNS.index(name), True)
-        self.models.setWordWrap(False)
-        self.models.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.models.setShowGrid(False)
+        self.models.setItemDelegate(TwoLineDelegate(self.models))
+        self.models.verticalHeader().setDefaultSectionSize(2 * self.fontMetrics().height() + 10)
         self.models.verticalHeader().hide()
         self.models.cellDoubleClicked.connect(lambda row, _col: self.choose_row(row))
+        self.models.currentCellChanged.connect(lambda row, *_: self._show_row(self.models, row))
 
         self.loras = QTableWidget(0, 2)
         self.loras.setHorizontalHeaderLabels(("LoRA", "Weight"))
         self.loras.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.loras.setWordWrap(False)
-        self.loras.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.loras.setItemDelegateForColumn(0, TwoLineDelegate(self.loras))  # name over what it is for
+        self.loras.verticalHeader().setDefaultSectionSize(2 * self.fontMetrics().height() + 10)
         self.loras.verticalHeader().hide()
         self.loras.itemChanged.connect(lambda _item: self._emit_loras())
+        self.loras.currentCellChanged.connect(lambda row, *_: self._show_row(self.loras, row))
+
+        self.details = QTextBrowser(objectName="modelDetails")
+        self.details.setOpenLinks(False)
+        # Long file names and paths have no spaces: they break anywhere rather than run off the side.
+        self.details.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details.setMinimumHeight(70)
 
         self.use_button = QPushButton("Use model", toolTip="Use the selected model (or double-click it)")
         self.use_button.clicked.connect(lambda: self.choose_row(self.models.currentRow()))
-        add_file = QPushButton("Add file…", toolTip="Add .safetensors checkpoints or LoRAs")
+        add_file = QPushButton("Add file…", toolTip="Add .safetensors models or LoRAs")
         add_file.clicked.connect(self._add_file_dialog)
-        add_folder = QPushButton("Add folder…", toolTip="Add a diffusers model folder")
+        add_folder = QPushButton("Add folder…", toolTip="Add a model folder (diffusers layout)")
         add_folder.clicked.connect(self._add_folder_dialog)
-        refresh = QPushButton("Refresh", toolTip="List the models folder again")
+        refresh = QPushButton("Refresh", toolTip="Look through the models folder again")
         refresh.clicked.connect(self.refresh)
-        self.hash_button = QPushButton("Hashes", toolTip="Compute the sha256 of every file (slow for big ones)")
-        self.hash_button.clicked.connect(self.compute_hashes)
         # Two rows, so a dock column as narrow as the Gallery's fits every button.
         buttons = QGridLayout()
         buttons.setHorizontalSpacing(6)
-        buttons.addWidget(self.use_button, 0, 0, 1, 2)
-        buttons.addWidget(add_file, 0, 2, 1, 2)
-        buttons.addWidget(add_folder, 0, 4, 1, 2)
-        buttons.addWidget(refresh, 1, 0, 1, 3)
-        buttons.addWidget(self.hash_button, 1, 3, 1, 3)
+        buttons.addWidget(self.use_button, 0, 0)
+        buttons.addWidget(refresh, 0, 1)
+        buttons.addWidget(add_file, 1, 0)
+        buttons.addWidget(add_folder, 1, 1)
 
         hint = QLabel("drop files or folders here", objectName="dropHint")
-        hint.setToolTip("Drop .safetensors checkpoints, LoRAs or diffusers model folders on this panel")
+        hint.setToolTip("Drop .safetensors models, LoRAs or model folders on this panel")
         title_row = QHBoxLayout()
         title_row.addWidget(heading("Models"))
         title_row.addStretch(1)
         title_row.addWidget(hint)
+        models_box = _box(title_row, self.models, buttons)
+        loras_box = _box(heading("LoRAs: tick to use, set the weight"), self.loras)
+        # The artist decides how the column is shared: drag the handles between the three parts.
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        for part, share in ((models_box, 5), (self.details, 3), (loras_box, 3)):
+            splitter.addWidget(part)
+            splitter.setStretchFactor(splitter.count() - 1, share)
+        splitter.setSizes([5000, 3000, 3000])  # scaled to the room there is, in these shares
         for table in (self.models, self.loras):
             table.setMinimumHeight(60)
         layout = QVBoxLayout(self)
-        layout.addLayout(title_row)
-        layout.addWidget(self.models, 3)
-        layout.addLayout(buttons)
-        layout.addWidget(heading("LoRAs: tick to use, set the weight"))
-        layout.addWidget(self.loras, 2)
-        self._hashed.connect(self._show_hash)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(splitter)
+        self._hashed.connect(self._on_hashed)
+        self._show_details(None)
         if load:
             self.refresh()
 
@@ -138,22 +160,23 @@ class ModelLibraryPanel(QWidget):
         self.loaded = True
         checked = self._checked
         models = [e for e in self.entries if e.kind in ("diffusers", "checkpoint")]
+        self.models.blockSignals(True)
         self.models.setRowCount(len(models))
         for row, entry in enumerate(models):
-            cells = (entry.name, self._arch_text(entry), entry.kind, human_size(entry.size),
-                     cached_sha256(entry.path)[:10] if entry.kind == "checkpoint" else "", entry.source)
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(PATH_ROLE, entry.path)
-                item.setToolTip(entry.error or f"{entry.path}\n{entry.kind}, {entry.source}")
-                if entry.error:
-                    item.setForeground(QColor("gray"))
-                self.models.setItem(row, col, item)
+            item = QTableWidgetItem(entry.name)
+            item.setData(PATH_ROLE, entry.path)
+            item.setData(SUMMARY_ROLE, summary(entry))
+            item.setToolTip(entry.error or entry.path)
+            if entry.error:
+                item.setForeground(QColor("gray"))
+            self.models.setItem(row, 0, item)
+        self.models.blockSignals(False)
         self.loras.blockSignals(True)
         loras = [e for e in self.entries if e.kind == "lora"]
         self.loras.setRowCount(len(loras))
         for row, entry in enumerate(loras):
-            item = QTableWidgetItem(f"{entry.name}  [{entry.arch_label}]")
+            item = QTableWidgetItem(entry.name)
+            item.setData(SUMMARY_ROLE, lora_summary(entry))
             item.setData(PATH_ROLE, entry.path)
             item.setToolTip(entry.path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -163,15 +186,89 @@ class ModelLibraryPanel(QWidget):
             weight.setRange(-2.0, 2.0)
             weight.setSingleStep(0.05)
             weight.setValue(checked.get(entry.path, 1.0))
+            weight.setToolTip("How strongly the LoRA acts: 1 is as made, 0 is off, below 0 works against it")
             weight.valueChanged.connect(lambda _value: self._emit_loras())
             self.loras.setCellWidget(row, 1, weight)
         self.loras.blockSignals(False)
+        self._show_details(self.entry(self._shown_path))
 
-    @staticmethod
-    def _arch_text(entry: ModelEntry) -> str:
-        extras = [x for x in ("inpaint" if entry.inpaint else "", entry.distilled,
-                              "v" if entry.prediction == "v_prediction" else "") if x]
-        return entry.arch_label + (f" ({', '.join(extras)})" if extras else "")
+    def entry(self, path: str) -> ModelEntry | None:
+        return next((e for e in self.entries if e.path == path), None)
+
+    # ---- details -----------------------------------------------------------------------------
+    def details_text(self) -> str:
+        """The details as plain text (what the artist reads under the table)."""
+        return self.details.toPlainText()
+
+    def _show_row(self, table: QTableWidget, row: int) -> None:
+        self._problem = ""  # said; the artist has moved on
+        item = table.item(row, 0) if row >= 0 else None
+        self._show_details(self.entry(item.data(PATH_ROLE)) if item is not None else None)
+
+    def _show_details(self, entry: ModelEntry | None) -> None:
+        self._shown_path = entry.path if entry is not None else ""
+        lines = []
+        if self._problem:
+            lines.append(f'<span style="color:#ff8a80">{html.escape(self._problem)}</span>')
+        if entry is None:
+            if not self._problem:
+                lines.append("Select a model or LoRA to see what it is. Double-click a model to use it.")
+            self.details.setHtml("<br>".join(lines))
+            return
+        lines.append(f"<b>{html.escape(entry.name)}</b>")
+        if entry.error:
+            lines.append(f'<span style="color:#ff8a80">Can\'t be used: {html.escape(entry.error)}</span>')
+        lines += [f"{label}: {html.escape(value)}" for label, value in facts(entry)]
+        lines.append(f"Short hash: {html.escape(self._hash_line(entry))}")
+        self.details.setHtml("<br>".join(lines))
+
+    # ---- hashes ------------------------------------------------------------------------------
+    def _hash_line(self, entry: ModelEntry) -> str:
+        """The short hash if known; else it is asked for (off the GUI thread) and said to be coming."""
+        path = Path(entry.path)
+        if not path.is_file():
+            return "none (a folder has no single-file hash)"
+        digest = self._hashes.get(entry.path) or cached_sha256(path)
+        if digest.startswith("error: "):
+            return f"could not read the file ({digest.removeprefix('error: ')})"
+        if digest:
+            return digest[:10]
+        self._want_hash(entry.path)
+        return "working it out…"
+
+    def _want_hash(self, path: str) -> None:
+        with self._hash_lock:
+            self._hash_queue.put(path)
+            if self._hash_thread is None:
+                self._hash_thread = threading.Thread(target=self._hash_work, name="studio-model-hash", daemon=True)
+                self._hash_thread.start()
+
+    def _hash_work(self) -> None:
+        """Worker thread: hash the files asked for, one at a time, then end (a daemon: never delays exit)."""
+        done: set[str] = set()
+        while True:
+            with self._hash_lock:
+                if self._hash_queue.empty():
+                    self._hash_thread = None
+                    return
+                path = self._hash_queue.get()
+            if path in done:
+                continue
+            done.add(path)
+            try:
+                digest = file_sha256(Path(path))
+            except OSError as exc:
+                digest = f"error: {exc.strerror or exc}"
+            try:
+                self._hashed.emit(path, digest)
+            except RuntimeError:  # the panel is gone; the cache keeps what was hashed
+                return
+
+    def _on_hashed(self, path: str, digest: str) -> None:
+        self._hashes[path] = digest
+        if path == self._shown_path:
+            self._show_details(self.entry(path))
+        self.hashKnown.emit(path, "" if digest.startswith("error: ") else digest)
 
     # ---- choosing ----------------------------------------------------------------------------
     def choose_row(self, row: int) -> None:
@@ -179,8 +276,11 @@ class ModelLibraryPanel(QWidget):
         if item is None:
             return
         path = item.data(PATH_ROLE)
-        entry = next(e for e in self.entries if e.path == path)
+        entry = self.entry(path)
+        if entry is None:
+            return
         if entry.error:
+            self._show_details(entry)  # the reason, in full
             self.message.emit(entry.error)
             return
         self.modelChosen.emit(path)
@@ -217,17 +317,21 @@ class ModelLibraryPanel(QWidget):
     # ---- adding ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> int:
         """Add files/folders to the library; reports each failure in one line. Returns how many added."""
-        added = 0
+        added, problems = 0, []
         for path in paths:
             try:
                 entry = add_model(path, self.settings)
             except UserError as exc:
+                problems.append(f"Could not add {Path(path).name}: {exc}")
                 self.message.emit(str(exc))
                 continue
             added += 1
-            self.message.emit(f"added {entry.name} ({entry.arch_label} {entry.kind})")
+            self.message.emit(f"added {entry.name} ({type_text(entry)})")
+        self._problem = "<br>".join(problems)
         if added:
             self.refresh()
+        else:
+            self._show_details(self.entry(self._shown_path))
         return added
 
     def _add_file_dialog(self) -> None:
@@ -251,39 +355,18 @@ class ModelLibraryPanel(QWidget):
             event.acceptProposedAction()
             self.add_paths(paths)
 
-    # ---- hashes ------------------------------------------------------------------------------
-    def compute_hashes(self) -> None:
-        """Hash every single-file model and LoRA on a worker thread; rows fill in as they finish."""
-        if self._hash_thread is not None and self._hash_thread.is_alive():
-            return
-        files = [e.path for e in self.entries if Path(e.path).is_file() and not e.error]
-        self.hash_button.setEnabled(False)
 
-        def work() -> None:
-            try:
-                for path in files:
-                    try:
-                        digest = file_sha256(Path(path))
-                    except OSError as exc:
-                        digest = f"error: {exc.strerror}"
-                    self._hashed.emit(path, digest)
-                self._hashed.emit("", "")  # done
-            except RuntimeError:  # the panel was closed meanwhile; the cache keeps what was hashed
-                pass
-
-        self._hash_thread = threading.Thread(target=work, name="studio-model-hashes", daemon=True)
-        self._hash_thread.start()
-
-    def _show_hash(self, path: str, digest: str) -> None:
-        if not path:
-            self.hash_button.setEnabled(True)
-            self.hashesDone.emit()
-            return
-        for row in range(self.models.rowCount()):
-            item = self.models.item(row, 4)
-            if item is not None and item.data(PATH_ROLE) == path:
-                item.setText(digest[:10] if not digest.startswith("error") else "?")
-
+def _box(*parts: QWidget | QLayout) -> QWidget:
+    """One part of the panel's splitter: `parts` stacked, without margins of its own."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for part in parts:
+        if isinstance(part, QLayout):
+            layout.addLayout(part)
+        else:
+            layout.addWidget(part)
+    return box
 
 
 def install_model_library(window) -> ModelLibraryPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow
