@@ -176,6 +176,7 @@ def _sample(
 
     reporter = reporter_factory(steps)
     reporter.preview_map = CompositePreview(model.preview_map, plan)
+    reporter.watch(pipe.scheduler)
     kwargs: dict[str, Any] = dict(
         **encoder.encode(request),
         image=plan.model_image,
