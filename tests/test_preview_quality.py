@@ -110,8 +110,8 @@ def engine():
      (1, "a blue square on the left on a white background")],
 )
 def test_a_quarter_of_the_way_in_the_preview_has_the_final_colours(engine, scheduler, seed, prompt):
-    # Measured over 8 seeds (benchmarks/bench_previews.py): at 5 of 20 steps the mean colours were
-    # 1-11 apart (4x4 grid: 8-15); the noisy latent previewed 75-85 apart (rainbow static).
+    # Measured over 8 seeds with these samplers (benchmarks/bench_previews.py): at 5 of 20 steps the
+    # mean colours were 1-8 apart (4x4 grid: 8-13); the noisy latent previewed 72-85 apart.
     request = GenerationRequest(prompt, seed=seed, steps=20, width=128, height=128, guidance_scale=4.0,
                                 scheduler=scheduler)
     events: list = []
