@@ -1,7 +1,8 @@
 """`studio strip PROMPT_A --to-prompt PROMPT_B -o OUT.webp`: frames walking from one prompt to another.
 
 Each frame is a blend request on the same engine as `studio generate`; the strip is written as an
-animated WebP/GIF, one side-by-side PNG, or numbered PNGs when -o is a folder.
+animated WebP/GIF, one side-by-side PNG, or numbered PNGs when -o is a folder (each with its own
+parameters and its place on the walk, "A→B 40%", embedded).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def build_base_request(args: argparse.Namespace) -> GenerationRequest:
 def render_and_write(requests: list[GenerationRequest], output: Path, fps: float) -> int:
     from studio.engine.backend import create_engine
     from studio.engine.jobs import UserError
-    from studio.engine.strip import export_strip, render_strip
+    from studio.engine.strip import export_strip, render_strip_events
 
     engine = create_engine(load_settings())
     line = ProgressLine()
@@ -126,8 +127,10 @@ def render_and_write(requests: list[GenerationRequest], output: Path, fps: float
             line.end()
 
     try:
-        images = render_strip(engine, requests, show)
-        paths = export_strip(images, output, fps)
+        finished = render_strip_events(engine, requests, show)
+        images = [event.image for event in finished]
+        paths = export_strip(images, output, fps, [event.request for event in finished],
+                             [event.info for event in finished])
     except UserError as exc:
         line.end()
         return error(str(exc), EXIT_ERROR)

@@ -117,6 +117,10 @@ class GenerationRequest:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise RequestError(f"{name} must be a whole number of pixels, got {value!r}")
+            if self.init_image:  # an edit states its picture's size, the source's (any size)
+                if not 1 <= value <= MAX_SIZE:
+                    raise RequestError(f"{name} must be between 1 and {MAX_SIZE} px (got {value})")
+                continue
             if value % 8:
                 raise RequestError(f"{name} must be a multiple of 8 (got {value}; try {value // 8 * 8 or 8})")
             if not MIN_SIZE <= value <= MAX_SIZE:

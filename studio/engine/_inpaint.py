@@ -12,6 +12,8 @@ round trip cannot shift colours there. Decisions on odd input, all reported in o
   * strength 0 (or too low to make a single step) -> the source, unchanged, without running the model;
   * an empty mask -> UserError; a mask covering everything -> a warning and a whole-image variation;
   * a mask of another size -> scaled if it has the image's aspect ratio (warning), else UserError.
+The picture keeps its source's size, and so does the request recorded with it (backend.sized_request);
+a masked-only crop is sampled at about the model's native area, never at the request's size.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents
 from studio.engine._previews import PreviewMap
 from studio.engine._sampler import ReporterFactory, decode_latents, guidance_rescale
+from studio.engine.backend import sized_request
 from studio.engine.jobs import JobContext, UserError
 
 Timings = dict[str, float]
@@ -56,7 +59,8 @@ def run(
     encoder: Any,
 ) -> tuple[Image.Image, Timings]:
     """Run one img2img/inpaint job; returns (image at the source's size, timings)."""
-    plan = make_plan(request, job, model.vae_scale_factor)
+    plan = make_plan(request, job, model.vae_scale_factor, model.native_size() ** 2)
+    recorded = sized_request(request, plan.source.size)
     steps = effective_steps(request)
     if steps == 0:
         if request.strength > 0:
@@ -64,10 +68,10 @@ def run(
                 f"strength {request.strength:g} is too low for {request.steps} steps: nothing changes; "
                 "raise the strength or the steps"
             )
-        job.emit(Started(job.job_id, request, 0))
+        job.emit(Started(job.job_id, recorded, 0))
         return plan.source.copy(), {"sample": 0.0, "decode": 0.0}
 
-    job.emit(Started(job.job_id, request, steps))
+    job.emit(Started(job.job_id, recorded, steps))
     start = time.perf_counter()
     latents = _sample(model, job, plan, steps, reporter_factory, encoder)
     sample_time = time.perf_counter() - start
@@ -85,7 +89,9 @@ def effective_steps(request: GenerationRequest) -> int:
 
 
 # ---- planning (pixels only) --------------------------------------------------------------------
-def make_plan(request: GenerationRequest, job: JobContext, multiple: int = 8) -> Plan:
+def make_plan(request: GenerationRequest, job: JobContext, multiple: int, area: int) -> Plan:
+    """`multiple`: the latent block in px; `area`: about how many pixels a masked-only crop is
+    sampled at (the model's native area)."""
     if not request.init_image:
         raise UserError("a variation or inpaint needs a source image")
     source = imageops.load_image(request.init_image)
@@ -110,7 +116,7 @@ def make_plan(request: GenerationRequest, job: JobContext, multiple: int = 8) ->
     feathered = imageops.feather_mask(mask, request.mask_feather)
     if request.masked_only:
         box = imageops.bounding_box(feathered, request.masked_padding) or full_box
-        size = imageops.working_size((box[2] - box[0], box[3] - box[1]), request.width * request.height, multiple)
+        size = imageops.working_size((box[2] - box[0], box[3] - box[1]), area, multiple)
         model_image = source.crop(box).resize(size, Image.Resampling.LANCZOS)
         reach = feathered.crop(box).resize(size, Image.Resampling.BILINEAR)
     else:
@@ -176,6 +182,7 @@ def _sample(
 
     reporter = reporter_factory(steps)
     reporter.preview_map = CompositePreview(model.preview_map, plan)
+    reporter.watch(pipe.scheduler)
     kwargs: dict[str, Any] = dict(
         **encoder.encode(request),
         image=plan.model_image,

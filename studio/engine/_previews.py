@@ -4,14 +4,20 @@ Latents are taken as the pipeline sees them (already multiplied by vae.config.sc
 A model may ship its own fitted map as `preview_map.json` ({"weights": C x 3, "bias": [3]}) in its
 folder or its vae/ folder; otherwise the approximate factors for its latent space, otherwise a grey
 image of the channel mean, which still shows composition taking shape.
+
+What is mapped is the sampler's estimate of the clean latent (x0), which `DenoisedTap` picks up
+from each scheduler step: the noisy latent of the early steps is mostly noise and previews as
+rainbow static, while x0 already carries the picture's coarse colours from the first step.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,3 +107,63 @@ def preview_map_for(model_dir: Path | None, arch: str, channels: int) -> Preview
         weights, bias = known
         return PreviewMap(torch.tensor(weights), torch.tensor(bias), arch)
     return generic_map(channels)
+
+
+class DenoisedTap:
+    """Stands in for a scheduler's `step` and keeps the clean-latent estimate of its last call.
+
+    The step itself is untouched (same arguments, same return value), so the sampled picture stays
+    bit for bit what it was; the estimate is only read for previews.
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        self._scheduler = scheduler
+        self._step = scheduler.step
+        # Pipelines read step()'s signature to decide whether to pass `generator` and `eta`:
+        # without it, Euler a and LCM would draw their fresh noise from another generator.
+        self.__signature__ = inspect.signature(self._step)
+        self.latest: torch.Tensor | None = None
+
+    @classmethod
+    def on(cls, scheduler: Any) -> DenoisedTap:
+        """The tap on `scheduler`, installed on first use (schedulers are cached per model)."""
+        tap = scheduler.__dict__.get("step")
+        if not isinstance(tap, cls):
+            tap = cls(scheduler)
+            scheduler.step = tap
+        tap.latest = None
+        return tap
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self._step(*args, **kwargs)
+        self.latest = denoised_estimate(self._scheduler, out)
+        return out
+
+    def take(self) -> torch.Tensor | None:
+        latest, self.latest = self.latest, None
+        return latest
+
+
+def denoised_estimate(scheduler: Any, output: Any) -> torch.Tensor | None:
+    """x0 from one scheduler step: Euler, Euler a and DDIM return it as pred_original_sample, LCM
+    as `denoised`; the multistep solvers (DPM++, UniPC) keep it as their last model output when
+    they work in data prediction (DPM++'s "dpmsolver++", UniPC's predict_x0, Studio's choices)."""
+    if isinstance(output, tuple):
+        second = output[1] if len(output) > 1 else None
+        if isinstance(second, torch.Tensor):
+            return second
+    else:
+        for name in ("pred_original_sample", "denoised"):
+            value = getattr(output, name, None)
+            if isinstance(value, torch.Tensor):
+                return value
+    outputs = getattr(scheduler, "model_outputs", None)
+    config = scheduler.config
+    data_prediction = (
+        config.get("algorithm_type") in ("dpmsolver++", "sde-dpmsolver++")
+        if "algorithm_type" in config
+        else bool(config.get("predict_x0", False))
+    )
+    if data_prediction and outputs and isinstance(outputs[-1], torch.Tensor):
+        return outputs[-1]
+    return None

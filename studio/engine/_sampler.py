@@ -20,7 +20,7 @@ from studio.core.events import Preview, Progress, Started
 from studio.core.settings import EngineSettings
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents, step_noise_seed
-from studio.engine._previews import PreviewMap
+from studio.engine._previews import DenoisedTap, PreviewMap
 from studio.engine._schedulers import applied_guidance_rescale
 from studio.engine.jobs import JobContext
 
@@ -28,7 +28,9 @@ from studio.engine.jobs import JobContext
 class StepReporter:
     """A callback_on_step_end: Progress every step, a Preview every `preview_every`, and cancel.
 
-    On cancel it sets the pipeline's interrupt flag, which makes the remaining steps no-ops.
+    Previews show the sampler's clean-latent estimate once `watch(scheduler)` has tapped it (the
+    noisy latent otherwise). On cancel it sets the pipeline's interrupt flag, which makes the
+    remaining steps no-ops.
     """
 
     def __init__(self, job: JobContext, preview_map: PreviewMap, total: int, preview_every: int = 1) -> None:
@@ -39,6 +41,11 @@ class StepReporter:
         self.start = time.perf_counter()
         self.steps_done = 0
         self.previews = 0
+        self.tap: DenoisedTap | None = None
+
+    def watch(self, scheduler: Any) -> None:
+        """Preview `scheduler`'s estimate of the clean latent; call before the pipeline runs."""
+        self.tap = DenoisedTap.on(scheduler)
 
     def __call__(self, pipe: Any, step_index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         job = self.job
@@ -52,8 +59,9 @@ class StepReporter:
         elapsed = time.perf_counter() - self.start
         eta = elapsed / step * max(0, total - step)
         job.emit(Progress(job.job_id, step, total, elapsed, eta))
+        denoised = self.tap.take() if self.tap is not None else None
         if step % self.preview_every == 0 or step == total:
-            image = self.preview_map.to_image(tensors["latents"])
+            image = self.preview_map.to_image(denoised if denoised is not None else tensors["latents"])
             job.last_preview = image
             self.previews += 1
             job.emit(Preview(job.job_id, step, image))
@@ -121,6 +129,7 @@ def run_txt2img(model: LoadedModel, job: JobContext, settings: EngineSettings) -
     conditioning = model.encoder.encode(request)
     latents = initial_latents(request, shape, model.dtype, model.device)
     reporter = StepReporter(job, model.preview_map, request.steps, settings.preview_every)
+    reporter.watch(pipe.scheduler)
     rescale = guidance_rescale(model, job, pipe)
     result = pipe(
         **conditioning,

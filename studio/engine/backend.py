@@ -15,6 +15,7 @@ from pathlib import Path
 
 from studio.core.events import Finished
 from studio.core.paths import bundled_model_path, bundled_model_present
+from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
 from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
@@ -84,6 +85,17 @@ def native_size(model: str) -> int:
         raise UserError(f"cannot read the model's unet/vae config in {folder} ({exc})") from None
 
 
+def sized_request(request: GenerationRequest, size: tuple[int, int]) -> GenerationRequest:
+    """The request as it is recorded (Started/Finished, so the gallery, exports and the CLI): an
+    edit's picture has its source's size, whatever size the prompt panel held, so it states that.
+
+    The engine reads no size from an edit request (a masked-only crop works at the model's native
+    size), so replaying the recorded request gives the same picture."""
+    if request.init_image and (request.width, request.height) != tuple(size):
+        return request.replace(width=int(size[0]), height=int(size[1]))
+    return request
+
+
 class DiffusersBackend:
     """Loads models lazily on the inference thread, keeps one loaded, and runs jobs on it."""
 
@@ -147,7 +159,7 @@ class DiffusersBackend:
             raise
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
         info = {**model.info(job.request.scheduler), **job.applied}
-        return Finished(job.job_id, job.request, image, timings, info)
+        return Finished(job.job_id, sized_request(job.request, image.size), image, timings, info)
 
     def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202
         # img2img / inpaint live in the inpainting engineer's _inpaint.run(); this is the seam.

@@ -3,6 +3,12 @@
 Torch-free. `strip_requests` builds the frames' requests (a strip is just N blend requests that
 go through the same queue as any job); `render_strip` runs them on an engine and waits (for the
 CLI); `export_strip` writes an animated WebP/GIF, a side-by-side PNG, or numbered PNG frames.
+
+A frame is captioned by where it stands on the walk, "A→B 40%" (B's share of the prompt mix, which
+the seed mix follows when the seeds walk too): an artist scrubbing a strip looks for the point
+between the two prompts, and prompt A alone would name every frame the same. Exported PNG frames
+carry their own request (the A1111 text and Studio's JSON, so each reopens exactly) and that
+caption in words; animations and the side-by-side PNG say which walk they show.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished
+from studio.core.metadata import image_info
 from studio.core.request import GenerationRequest, RequestError
 from studio.engine.jobs import JobQueue, UserError
 
@@ -23,6 +30,8 @@ if TYPE_CHECKING:  # PIL loads when a strip is exported, not when the window ope
 
 MIN_FRAMES, MAX_FRAMES = 2, 240
 ANIMATED = {".webp": "WEBP", ".gif": "GIF"}
+DESCRIPTION_KEY = "Description"  # the PNG text keyword viewers show as the picture's description
+EXIF_IMAGE_DESCRIPTION = 0x010E
 
 
 def strip_positions(frames: int) -> list[float]:
@@ -47,12 +56,65 @@ def strip_requests(
     return requests
 
 
+def _percent(value: float) -> str:
+    return f"{round(value * 100)}%"
+
+
+def frame_caption(request: GenerationRequest) -> str:
+    """Where a blend frame stands, short enough for a filmstrip cell: "A→B 40%" (B's weight);
+    "A 50% · B 30% · C 20%" for more prompts; a seed mix that differs is added as "seed 40%"."""
+    weights = [w for _prompt, w in request.prompt_weights()]
+    seed_mix = request.seed_mix if request.seed_b is not None else None
+    if len(weights) == 2:
+        caption = f"A→B {_percent(weights[1])}"
+        if seed_mix is not None and round(seed_mix * 100) != round(weights[1] * 100):
+            caption += f" · seed {_percent(seed_mix)}"
+        return caption
+    if len(weights) > 2:
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        caption = " · ".join(f"{letters[i % 26]} {_percent(w)}" for i, w in enumerate(weights))
+        return caption + (f" · seed {_percent(seed_mix)}" if seed_mix is not None else "")
+    return f"seed A→B {_percent(seed_mix)}" if seed_mix is not None else "A"
+
+
+def frame_description(request: GenerationRequest, index: int | None = None, total: int | None = None) -> str:
+    """The caption in words, with the prompts, their weights and the seeds (tooltips, metadata)."""
+    head = f"frame {index + 1} of {total}, " if index is not None and total is not None else ""
+    parts = [f"{frame_caption(request)}: " + ", ".join(
+        f'"{prompt}" {_percent(weight)}' for prompt, weight in request.prompt_weights())]
+    if request.seed_b is not None:
+        parts.append(f"noise seed {request.seed} → {request.seed_b} at {_percent(request.seed_mix)}")
+    return head + "; ".join(parts)
+
+
+def strip_description(requests: Sequence[GenerationRequest]) -> str:
+    """One line for a whole strip: which prompts (and seeds) it walks between, in how many frames."""
+    first, last = requests[0], requests[-1]
+    ends = [prompt for prompt, _w in last.prompt_weights()[1:]] or [last.prompt]
+    text = f'{len(requests)} frames from "{first.prompt}" to "{ends[-1]}"'
+    if last.seed_b is not None:
+        text += f", noise seed {first.seed} → {last.seed_b}"
+    captions = [frame_caption(r) for r in requests]
+    if all(c.startswith("A→B ") for c in captions):
+        return text + ": A→B at " + ", ".join(c.removeprefix("A→B ") for c in captions)
+    return text + ": " + ", ".join(captions)
+
+
 def render_strip(
     engine: JobQueue,
     requests: Sequence[GenerationRequest],
     on_event: Callable[[int, Event], None] | None = None,
 ) -> list[Image.Image]:
-    """Queue every frame, wait, and return the images in frame order.
+    """Queue every frame, wait, and return the images in frame order (see render_strip_events)."""
+    return [event.image for event in render_strip_events(engine, requests, on_event)]
+
+
+def render_strip_events(
+    engine: JobQueue,
+    requests: Sequence[GenerationRequest],
+    on_event: Callable[[int, Event], None] | None = None,
+) -> list[Finished]:
+    """Queue every frame, wait, and return the frames' Finished events (image, request, info) in order.
 
     `on_event(frame_index, event)` sees each frame's events (progress for a CLI). A failed or
     cancelled frame raises UserError with a one-line reason after the other frames are stopped.
@@ -93,7 +155,7 @@ def render_strip(
     missing = [i for i in range(len(requests)) if not isinstance(results.get(i), Finished)]
     if missing:
         raise UserError(f"frame {missing[0] + 1} was cancelled")
-    return [results[i].image for i in range(len(requests))]
+    return [results[i] for i in range(len(requests))]  # every one is Finished (checked above)
 
 
 def contact_sheet(images: Sequence[Image.Image], gap: int = 0) -> Image.Image:
@@ -109,48 +171,88 @@ def contact_sheet(images: Sequence[Image.Image], gap: int = 0) -> Image.Image:
     return sheet
 
 
-def export_strip(images: Sequence[Image.Image], target: str | Path, fps: float = 8.0) -> list[Path]:
+def export_strip(
+    images: Sequence[Image.Image],
+    target: str | Path,
+    fps: float = 8.0,
+    requests: Sequence[GenerationRequest] | None = None,
+    infos: Sequence[dict[str, Any]] | None = None,
+) -> list[Path]:
     """Write the frames: OUT.webp / OUT.gif animated (looping), OUT.png side by side, or numbered
     PNGs (frame-001.png...) when `target` is a folder or has no suffix. Every file is written
     atomically. Returns the paths written; UserError (one line) for a target it cannot write.
+
+    With the frames' `requests` (and the engine's `infos`), each numbered PNG embeds its own
+    parameters and caption, and the other formats a line saying which walk they show.
 
     GIF and WebP encoders fold a frame identical to the one before into it (adding its time), so an
     animation can hold fewer frames than the strip while playing exactly the same."""
     if not images:
         raise UserError("there are no frames to export")
+    if requests is not None and len(requests) != len(images):
+        raise ValueError(f"{len(images)} frames but {len(requests)} requests")
     target = Path(target).expanduser()
     suffix = target.suffix.lower()
+    description = strip_description(requests) if requests else None
     try:
         if target.is_dir() or not suffix:
             target.mkdir(parents=True, exist_ok=True)
             paths = []
             for index, image in enumerate(images, start=1):
                 path = target / f"frame-{index:03d}.png"
-                atomic_write_bytes(path, _encode(image, "PNG"))
+                text = None
+                if requests:
+                    request = requests[index - 1]
+                    info = infos[index - 1] if infos else None
+                    text = {**image_info(request, info),
+                            DESCRIPTION_KEY: frame_description(request, index - 1, len(images))}
+                atomic_write_bytes(path, _encode(image, "PNG", text))
                 paths.append(path)
             return paths
         if suffix == ".png":
-            atomic_write_bytes(target, _encode(contact_sheet(images), "PNG"))
+            text = {DESCRIPTION_KEY: description} if description else None
+            atomic_write_bytes(target, _encode(contact_sheet(images), "PNG", text))
             return [target]
         if suffix in ANIMATED:
-            atomic_write_bytes(target, _encode_animation(images, ANIMATED[suffix], fps))
+            atomic_write_bytes(target, _encode_animation(images, ANIMATED[suffix], fps, description))
             return [target]
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
     raise UserError(f"unsupported strip format {suffix!r}: use .webp, .gif, .png or a folder")
 
 
-def _encode(image: Image.Image, fmt: str) -> bytes:
+def _encode(image: Image.Image, fmt: str, text: dict[str, str] | None = None) -> bytes:
+    options: dict[str, Any] = {}
+    if text:
+        from PIL.PngImagePlugin import PngInfo
+
+        chunks = PngInfo()
+        for key, value in text.items():
+            try:  # tEXt where Latin-1 holds it (older readers), else UTF-8 iTXt (the caption's arrow)
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                chunks.add_itxt(key, value)
+            else:
+                chunks.add_text(key, value)
+        options["pnginfo"] = chunks
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
-def _encode_animation(images: Sequence[Image.Image], fmt: str, fps: float) -> bytes:
+def _encode_animation(images: Sequence[Image.Image], fmt: str, fps: float, description: str | None) -> bytes:
+    from PIL import Image
+
     frames = [image.convert("RGB") for image in images]
     duration = max(20, round(1000 / max(fps, 0.1)))  # ms per frame; GIF viewers clamp below 20
     buffer = io.BytesIO()
-    options = {"quality": 90} if fmt == "WEBP" else {"optimize": False}
+    options: dict[str, Any] = {"quality": 90} if fmt == "WEBP" else {"optimize": False}
+    if description and fmt == "GIF":
+        options["comment"] = description.encode("utf-8")
+    elif description:  # WebP keeps text only in EXIF; ImageDescription is what viewers show
+        exif = Image.Exif()
+        exif[EXIF_IMAGE_DESCRIPTION] = description.replace("→", "->")  # an ASCII field
+        options["exif"] = exif.tobytes()
     frames[0].save(
         buffer,
         format=fmt,

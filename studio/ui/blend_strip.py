@@ -1,7 +1,9 @@
 """The strip part of the Blend panel: N frames from prompt A to prompt B in a filmstrip, and export.
 
 Frames go through the same queue as any job; they fill the filmstrip as the engine bridge reports
-them finished. Export writes an animated WebP/GIF, a side-by-side PNG, or numbered PNG frames.
+them finished. Each cell is captioned with its place on the walk ("3 · A→B 29%", the prompts and
+seeds in its tooltip). Export writes an animated WebP/GIF, a side-by-side PNG, or numbered PNG
+frames that carry their own parameters.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from PySide6.QtWidgets import (
 
 from studio.core.request import GenerationRequest, RequestError
 from studio.engine.jobs import UserError
-from studio.engine.strip import MAX_FRAMES, MIN_FRAMES, export_strip, strip_requests
+from studio.engine.strip import (
+    MAX_FRAMES,
+    MIN_FRAMES,
+    export_strip,
+    frame_caption,
+    frame_description,
+    strip_requests,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -54,6 +63,8 @@ class StripSection(QWidget):
         self._engine: Engine | None = None
         self._jobs: dict[int, int] = {}  # job id -> frame index
         self._frames: list[Image | None] = []
+        self._requests: list[GenerationRequest] = []  # as recorded with each finished frame
+        self._infos: list[dict] = []
         self._images: dict[int, QImage] = {}  # frame index -> full-size image, to show on click
 
         self.frames_spin = QSpinBox()
@@ -132,11 +143,14 @@ class StripSection(QWidget):
             self._engine.cancel(job_id)
         self._jobs.clear()
         self._frames = [None] * len(requests)
+        self._requests = list(requests)
+        self._infos = [{} for _ in requests]
         self._images.clear()
         self.filmstrip.clear()
-        for index in range(len(requests)):
-            item = QListWidgetItem(_placeholder(), f"{index + 1}")
+        for index, request in enumerate(requests):
+            item = QListWidgetItem(_placeholder(), self._caption(index))
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            item.setToolTip(frame_description(request, index, len(requests)))
             self.filmstrip.addItem(item)
         try:
             for index, request in enumerate(requests):
@@ -155,6 +169,8 @@ class StripSection(QWidget):
         if index is None:
             return
         self._frames[index] = getattr(event, "image", None)
+        self._requests[index] = getattr(event, "request", None) or self._requests[index]
+        self._infos[index] = dict(getattr(event, "info", None) or {})
         self._images[index] = image
         thumb = QPixmap.fromImage(image).scaled(
             THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
@@ -175,6 +191,13 @@ class StripSection(QWidget):
             self.filmstrip.item(index).setText(f"{index + 1} cancelled")
             self._update_status()
 
+    def caption(self, index: int) -> str:
+        """The filmstrip cell's text for frame `index` (0-based)."""
+        return self.filmstrip.item(index).text()
+
+    def _caption(self, index: int) -> str:
+        return f"{index + 1} · {frame_caption(self._requests[index])}"
+
     def _on_frame_clicked(self, item: QListWidgetItem) -> None:
         image = self._images.get(self.filmstrip.row(item))
         if image is not None:
@@ -191,7 +214,9 @@ class StripSection(QWidget):
     def export_to(self, target: str | Path) -> list[Path]:
         """Write the strip (format from the suffix, or numbered PNGs into a folder)."""
         try:
-            paths = export_strip(self.frames(), target)
+            frames = self.frames()
+            paths = export_strip(frames, target, requests=self._requests if frames else None,
+                                 infos=self._infos if frames else None)
         except UserError as exc:
             self.problem.emit(str(exc))
             return []
