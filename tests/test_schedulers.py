@@ -86,3 +86,20 @@ def test_guidance_rescale_is_the_models_own_unless_asked(model_config):
     # Nothing to rescale without guidance, nor where the pipeline has no such option.
     assert applied_guidance_rescale(_WithRescale(), 0.5, 1.0, zero_snr) == 0.0
     assert applied_guidance_rescale(_WithoutRescale(), 0.5, 5.0, zero_snr) == 0.0
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl"])
+def test_ddim_from_the_shipped_single_file_configs_does_not_clip(family):
+    """Real SD checkpoints ship clip_sample=false; the configs Studio gives single-file checkpoints
+    must too, or DDIM clips its clean-picture estimate to [-1, 1] (diffusers' default)."""
+    import json
+
+    from diffusers import EulerDiscreteScheduler
+
+    from studio.core.paths import repo_resources
+    from studio.engine._schedulers import build_scheduler
+
+    config = json.loads((repo_resources() / "configs" / family / "scheduler" / "scheduler_config.json").read_text())
+    base = EulerDiscreteScheduler.from_config(config).config
+    ddim = build_scheduler("DDIM", base)
+    assert ddim.config.clip_sample is False and ddim.config.set_alpha_to_one is False
