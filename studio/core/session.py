@@ -72,16 +72,21 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
     return lambda value: value if value in options else _BAD
 
 
-def _pairs(value: Any) -> Any:
-    """(text, weight) pairs, e.g. LoRAs: malformed pairs are dropped, a non-list is unusable."""
-    if not isinstance(value, list | tuple):
-        return _BAD
-    return tuple(
-        (pair[0], round(float(pair[1]), 3))
-        for pair in value
-        if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[0], str)
-        and isinstance(pair[1], int | float) and not isinstance(pair[1], bool)
-    )
+def _pairs(named: bool) -> Callable[[Any], Any]:
+    """(text, weight) pairs: malformed ones (or, if `named`, unnamed ones) are dropped; a non-list
+    is unusable."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return _BAD
+        return tuple(
+            (pair[0], round(float(pair[1]), 3))
+            for pair in value
+            if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[0], str)
+            and (pair[0] or not named) and isinstance(pair[1], int | float) and not isinstance(pair[1], bool)
+        )
+
+    return read
 
 
 def _paths(value: Any) -> Any:
@@ -168,7 +173,7 @@ class PromptSettings(_Section):
         "scheduler": _choice(SCHEDULERS),
         "model": _text,
         "recent_models": _paths,
-        "loras": _pairs,
+        "loras": _pairs(named=True),
         "settings_before_distilled": _sampler_settings,
         "guidance_before_bundled": _optional(_number(0, MAX_GUIDANCE)),
     }
@@ -224,7 +229,7 @@ class BlendSettings(_Section):
         "prompt_a": _text,
         "prompt_b": _text,
         "mix": _number(0, 1),
-        "extras": _pairs,
+        "extras": _pairs(named=False),
         "mode": _choice(BLEND_MODES),
         "seed_a": _optional(_whole(0, MAX_SEED)),
         "seed_b": _optional(_whole(0, MAX_SEED)),
