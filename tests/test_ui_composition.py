@@ -129,3 +129,17 @@ def test_a_gallery_that_cannot_open_leaves_a_working_window(qtbot, monkeypatch):
     with qtbot.waitSignal(window.bridge.finished, timeout=10_000):
         assert window.generate() is not None
     window.close()
+
+
+def test_the_seed_an_edit_rolls_shows_in_the_prompt_panel(qtbot):
+    window = open_window(qtbot)
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("a grey stone")
+    assert panel.random_seed_check.isChecked() and not panel.reuse_seed_button.isEnabled()
+    window.mask_editor.set_source(_picture())
+    seeds = {window.mask_editor.variation_request().seed for _ in range(3)}
+    assert len(seeds) > 1  # Random: a new seed for each request sent
+    request = window.mask_editor.variation_request()
+    assert panel.seed_edit.text() == str(request.seed) and panel.last_seed() == request.seed
+    assert panel.reuse_seed_button.isEnabled()
+    window.close()

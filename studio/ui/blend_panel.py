@@ -46,7 +46,9 @@ DEBOUNCE_MS = 120
 
 class BlendPanel(QWidget):
     """Prompt A ↔ B (and more) mix, seed A ↔ B noise mix, live rendering and strips: a view of
-    `session.blend`. `base` gives the request the sliders vary (the Prompt panel's settings)."""
+    `session.blend`. `base` gives the request the sliders vary (the Prompt panel's settings); it
+    is asked before every request this panel builds, and a RequestError from it keeps the last
+    good base."""
 
     requestChanged = Signal(object)  # GenerationRequest, debounced
     changed = Signal()  # a setting was edited (and written into the session)
@@ -185,11 +187,6 @@ class BlendPanel(QWidget):
                 edit.blockSignals(True)
                 edit.setText(after)
                 edit.blockSignals(False)
-
-    def set_base_provider(self, provider: Callable[[], GenerationRequest]) -> None:
-        """A function giving the current base request (e.g. the prompt panel's), asked before
-        every request this panel builds; a RequestError from it keeps the last good base."""
-        self._base_provider = provider
 
     def attach(self, engine: Engine) -> None:
         """Render through `engine` (a JobQueue or an EngineBridge). If it has the bridge's
