@@ -37,7 +37,7 @@ def _imported_after(statement: str) -> set[str]:
 
 def test_core_engine_gallery_load_without_qt_or_torch():
     modules = _imported_after(
-        "import studio.core.request, studio.core.events, studio.engine.jobs, studio.engine.fake, "
+        "import studio.core.request, studio.core.events, studio.core.session, studio.engine.jobs, studio.engine.fake, "
         "studio.gallery, studio.cli"
     )
     assert "PySide6" not in modules
@@ -48,5 +48,5 @@ def test_window_modules_do_not_import_torch():
     ui = ROOT / "studio" / "ui" / "main_window.py"
     if not ui.exists():
         pytest.skip("window not built yet")
-    modules = _imported_after("import studio.ui.app, studio.ui.main_window")
+    modules = _imported_after("import studio.ui.app, studio.ui.main_window, studio.ui.composition")
     assert "torch" not in modules and "diffusers" not in modules and "transformers" not in modules

@@ -281,6 +281,12 @@ def test_inpaint_through_the_engine_on_a_tiny_model(qtbot, tmp_path, tiny_model_
 def test_variation_request_uses_the_strength_slider(qtbot, tmp_path):
     window, editor = _editing(qtbot, tmp_path)
     editor.panel.strength_spin.setValue(35)
+    # No prompt yet: refused with one line, in the Edit panel and the banner, and nothing queued.
+    assert editor.variation() is None
+    assert "type a prompt first" in editor.panel.status_label.text()
+    assert "type a prompt first" in window.banner.text() and "\n" not in window.banner.text()
+    assert not window.bridge.jobs()
+    window.prompt_panel.prompt_edit.setPlainText("a grey stone")
     request = editor.variation_request()
     assert request.mode == "img2img" and request.strength == pytest.approx(0.35)
     assert Image.open(request.init_image).size == (96, 64)

@@ -203,7 +203,7 @@ def test_guidance_rescale_is_auto_until_set(qtbot):
     panel.apply_request(GenerationRequest("y"))
     assert panel.rescale_spin.text() == "Auto"
     again.restore_state({"guidance_rescale": 3})
-    assert again.guidance_rescale() == 0.5  # out of range: kept
+    assert again.guidance_rescale() is None  # out of range: the default, Auto
 
 
 def test_random_seed_rolls_and_reuse_last_seed_brings_it_back(qtbot):
@@ -223,6 +223,7 @@ def test_random_seed_rolls_and_reuse_last_seed_brings_it_back(qtbot):
 
 def test_inline_errors_are_one_line_and_clear_when_fixed(qtbot):
     panel = _panel(qtbot)
+    panel.prompt_edit.setPlainText("x")
     panel.random_seed_check.setChecked(False)
     panel.seed_edit.setText("9999999999")
     with pytest.raises(RequestError):
@@ -233,10 +234,22 @@ def test_inline_errors_are_one_line_and_clear_when_fixed(qtbot):
     assert panel.error_text() == ""
 
 
+def test_an_empty_prompt_is_refused_with_one_line_until_typed(qtbot):
+    panel = _panel(qtbot)
+    assert panel.error_text() == "", "a new, empty panel is not an error"
+    panel.prompt_edit.setPlainText("   ")
+    with pytest.raises(RequestError, match="type a prompt first"):
+        panel.build_request()
+    assert "type a prompt first" in panel.error_text() and "\n" not in panel.error_text()
+    panel.prompt_edit.setPlainText("a red circle")
+    assert panel.error_text() == ""
+    assert panel.build_request().prompt == "a red circle"
+
+
 def test_restore_state_survives_garbage(qtbot):
     panel = _panel(qtbot)
     panel.restore_state(
-        {"steps": "many", "width": None, "seed": "-3", "scheduler": "Nope", "recent_models": 5}
+        {"prompt": "x", "steps": "many", "width": None, "seed": "-3", "scheduler": "Nope", "recent_models": 5}
     )
     request = panel.build_request()
     assert request.steps == 20 and request.width == 512 and request.scheduler == "Euler a"
@@ -310,10 +323,10 @@ def test_open_checkpoint_file_and_model_folder_from_the_picker(qtbot, monkeypatc
 
 def test_loras_are_carried_and_malformed_saved_ones_dropped(qtbot):
     panel = _panel(qtbot)
-    panel.prompt_edit.setPlainText("x")
     assert not panel.loras_label.isVisibleTo(panel)
     panel.restore_state({"loras": [["/l/ink.safetensors", 0.5], ["", 1], "junk", ["/l/x.safetensors", "heavy"]],
                          "settings_before_distilled": {"steps": "many", "scheduler": "Nope"}})
+    panel.prompt_edit.setPlainText("x")
     assert panel.state()["settings_before_distilled"] is None
     assert panel.build_request().loras == (("/l/ink.safetensors", 0.5),)
     assert panel.loras_label.isVisibleTo(panel) and "ink (0.50)" in panel.loras_label.text()

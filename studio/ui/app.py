@@ -100,7 +100,7 @@ def _install_env_switches(window) -> None:
             window.generate()
 
         window.shown.connect(lambda: QTimer.singleShot(300, demo))
-        gallery = getattr(window, "gallery_panel", None)
+        gallery = window.gallery_panel
         if gallery is not None:  # show the new image's details too: grab once it is recorded
 
             def select_newest(record) -> None:

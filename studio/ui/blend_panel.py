@@ -1,14 +1,16 @@
 """The Blend panel: prompt and seed sliders rendered live, and strips from prompt A to prompt B.
 
-Moving a slider (or typing a position) emits `requestChanged(GenerationRequest)` once the hand
-rests for DEBOUNCE_MS; `attach(engine)` hands it to a `LiveRenderer`, which cancels the stale live
-job and submits the new one, so the newest position always wins. The strip section (blend_strip)
-queues N frames, shows them in a filmstrip and exports them. `install_blend_panel(window)` mounts
-the panel beside the prompt panel.
+The panel is a view of a session's blend settings (studio/core/session.py), which composes its
+requests from them and a base request (the Prompt panel's settings). Moving a slider (or typing
+a position) emits `requestChanged(GenerationRequest)` once the hand rests for DEBOUNCE_MS;
+`attach(engine)` hands it to a `LiveRenderer`, which cancels the stale live job and submits the
+new one, so the newest position always wins. The strip section (blend_strip) queues N frames,
+shows them in a filmstrip and exports them. studio/ui/composition.py mounts and wires it.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
@@ -16,17 +18,16 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.request import BLEND_MODES, MAX_SEED, GenerationRequest, RequestError
+from studio.core.session import BlendSettings, Session
 from studio.ui.blend_strip import StripSection
 from studio.ui.blend_widgets import (
     Engine,
@@ -38,20 +39,31 @@ from studio.ui.blend_widgets import (
 )
 from studio.ui.theme import InlineError, heading
 
-__all__ = ["BlendPanel", "LiveRenderer", "install_blend_panel"]
+__all__ = ["BlendPanel", "LiveRenderer"]
 
 DEBOUNCE_MS = 120
 
 
 class BlendPanel(QWidget):
-    """Prompt A ↔ B (and more) mix, seed A ↔ B noise mix, live rendering and strips."""
+    """Prompt A ↔ B (and more) mix, seed A ↔ B noise mix, live rendering and strips: a view of
+    `session.blend`. `base` gives the request the sliders vary (the Prompt panel's settings); it
+    is asked before every request this panel builds, and a RequestError from it keeps the last
+    good base."""
 
     requestChanged = Signal(object)  # GenerationRequest, debounced
+    changed = Signal()  # a setting was edited (and written into the session)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: Session | None = None,
+        base: Callable[[], GenerationRequest] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.session = session if session is not None else Session()
         self._base = GenerationRequest("")
-        self._base_provider: Callable[[], GenerationRequest] | None = None
+        self._base_provider = base
+        self._showing = False
         self._extras: list[ExtraPrompt] = []
         self.live: LiveRenderer | None = None
         # Ids of live jobs (kept after they end, so the gallery's check and ours agree whichever
@@ -64,6 +76,7 @@ class BlendPanel(QWidget):
         self._debounce.timeout.connect(self._emit_request)
         self._build()
         self._connect()
+        self._show(self.session.blend)
 
     # ---- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -154,6 +167,8 @@ class BlendPanel(QWidget):
             signal.connect(self._schedule)
         self.add_prompt_button.clicked.connect(self.add_prompt)
         self.keep_live_check.toggled.connect(lambda _on: self.keep_button.setVisible(not _on))
+        for check in (self.live_check, self.keep_live_check):
+            check.toggled.connect(self._store)
         self.strip.renderRequested.connect(self.render_strip)
         self.strip.problem.connect(lambda text: self.show_error(text) if text else self.clear_error())
 
@@ -172,11 +187,6 @@ class BlendPanel(QWidget):
                 edit.blockSignals(True)
                 edit.setText(after)
                 edit.blockSignals(False)
-
-    def set_base_provider(self, provider: Callable[[], GenerationRequest]) -> None:
-        """A function giving the current base request (e.g. the prompt panel's), asked before
-        every request this panel builds; a RequestError from it keeps the last good base."""
-        self._base_provider = provider
 
     def attach(self, engine: Engine) -> None:
         """Render through `engine` (a JobQueue or an EngineBridge). If it has the bridge's
@@ -225,36 +235,74 @@ class BlendPanel(QWidget):
         self._schedule()
 
     def build_request(self) -> GenerationRequest:
-        """The base request with this panel's prompts, weights and seeds; RequestError if invalid."""
+        """The base request with this panel's prompts, weights and seeds, composed by the
+        session; RequestError if invalid."""
         if self._base_provider is not None:
             try:
                 self.set_base_request(self._base_provider())
             except RequestError:
                 pass  # the prompt panel shows its own error; keep the last good base
-        prompts, weights = [], []
-        if self.prompt_b.text().strip():
-            prompts.append(self.prompt_b.text().strip())
-            weights.append(self.mix.value())
-        for extra in self._extras:
-            if extra.edit.text().strip():
-                prompts.append(extra.edit.text().strip())
-                weights.append(extra.weight.value())
-        seed_mix = self.seed_mix.value()
-        request = self._base.replace(
-            prompt=self.prompt_a.text().strip() or self._base.prompt,
-            blend_prompts=tuple(prompts),
-            blend_weights=tuple(weights),
-            blend_mode=self.mode_combo.currentText(),
-            seed=seed_from(self.seed_a, "seed A"),
-            seed_b=seed_from(self.seed_b, "seed B") if seed_mix > 0 else None,
-            seed_mix=seed_mix,
-        )
-        if not request.prompt:
-            raise RequestError("type prompt A (or a prompt in the Prompt panel) first")
-        return request.validate()
+        self._store()
+        return self.session.blend_request(self._base)
 
     def _schedule(self) -> None:
-        self._debounce.start()  # restarts: only the position the hand rests on is rendered
+        self._store()
+        if not self._showing:
+            self._debounce.start()  # restarts: only the position the hand rests on is rendered
+
+    # ---- the settings ----------------------------------------------------------------------------
+    def _store(self) -> None:
+        """Write the fields into the session's blend settings (on every edit)."""
+        if self._showing:
+            return
+        b = self.session.blend
+        # Prompt A and seed A that follow the base are saved as "the base's" ("" and None), so
+        # they follow it after a restart too.
+        following = self.prompt_a.text() == self._base.prompt
+        b.prompt_a = "" if following else self.prompt_a.text()
+        b.prompt_b = self.prompt_b.text()
+        b.mix = self.mix.value()
+        b.extras = tuple((extra.edit.text(), extra.weight.value()) for extra in self._extras)
+        b.mode = self.mode_combo.currentText()
+        b.seed_a = None if self.seed_a.text() in ("", str(self._base.seed)) else _seed(self.seed_a)
+        b.seed_b = _seed(self.seed_b)
+        b.seed_mix = self.seed_mix.value()
+        b.live = self.live_check.isChecked()
+        b.keep_live = self.keep_live_check.isChecked()
+        self.changed.emit()
+
+    def _show(self, settings: BlendSettings) -> None:
+        """Show `settings` (a restart's); they become the session's. Nothing is rendered."""
+        settings = copy.deepcopy(settings)
+        self._showing = True
+        try:
+            for extra in list(self._extras):
+                self._remove_prompt(extra)
+            self.prompt_a.setText(settings.prompt_a)
+            self.prompt_b.setText(settings.prompt_b)
+            self.mix.set_value(settings.mix)
+            for text, weight in settings.extras:
+                extra = self.add_prompt()
+                extra.edit.setText(text)
+                extra.weight.set_value(weight)
+            self.mode_combo.setCurrentText(settings.mode)
+            self.seed_a.setText("" if settings.seed_a is None else str(settings.seed_a))
+            self.seed_b.setText("" if settings.seed_b is None else str(settings.seed_b))
+            self.seed_mix.set_value(settings.seed_mix)
+            self.live_check.setChecked(settings.live)
+            self.keep_live_check.setChecked(settings.keep_live)
+            if self._base_provider is not None:  # prompt A and seed A show the base's, if they follow it
+                try:
+                    base = self._base_provider()
+                except RequestError:
+                    pass
+                else:
+                    self._base = self._base.replace(seed=-1)  # a shown seed A of 0 is the artist's own
+                    self.set_base_request(base)
+        finally:
+            self._showing = False
+        self._debounce.stop()
+        self._store()
 
     def _emit_request(self) -> None:
         try:
@@ -313,34 +361,6 @@ class BlendPanel(QWidget):
         return self.error_label.message()
 
 
-def _record_unkept(panel: BlendPanel, gallery) -> None:  # noqa: ANN001 - a GalleryPanel
-    event = panel.take_unkept()
-    if event is not None:
-        gallery.record(event)
-
-
-def install_blend_panel(window) -> BlendPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow
-    """Mount the panel as a dock tabbed with the prompt panel, fed by the prompt panel's request
-    and rendering through the window's engine bridge."""
-    panel = BlendPanel()
-    panel.set_base_provider(window.prompt_panel.current_request)
-    panel.attach(window.bridge)
-    panel.strip.frameChosen.connect(window.canvas.set_image)
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setWidget(panel)
-    dock = QDockWidget("Blend", window)
-    dock.setObjectName("blendDock")
-    dock.setWidget(scroll)
-    window.add_panel(dock, Qt.DockWidgetArea.LeftDockWidgetArea, tabify_with=window.prompt_dock)
-    gallery = getattr(window, "gallery_panel", None)
-    if gallery is not None:  # "Reuse parameters" on a blend also fills the sliders, and shows them
-        gallery.reuseParameters.connect(lambda request: panel.apply_request(request) and dock.raise_())
-        gallery.parametersImported.connect(lambda dropped: panel.apply_request(dropped.request) and dock.raise_())
-        gallery.leave_out(panel.leaves_out)
-        panel.keep_button.clicked.connect(lambda: _record_unkept(panel, gallery))
-    else:  # no gallery to keep renders in (it could not open): nothing to choose
-        panel.keep_live_check.hide()
-    window.bridge.finished.connect(lambda job, _image, event: panel.on_finished(job, event))
-    window.blend_panel = panel
-    return panel
+def _seed(edit: QLineEdit) -> int | None:
+    text = edit.text().strip()
+    return int(text) if text else None

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.request import MAX_SIZE
+from studio.core.session import EditSettings
 from studio.ui.mask_brush import MAX_SIZE as MAX_BRUSH
 from studio.ui.mask_brush import MIN_SIZE as MIN_BRUSH
 from studio.ui.theme import heading
@@ -41,6 +42,7 @@ class EditPanel(QWidget):
     clearRequested = Signal()
     fillRequested = Signal()
     invertRequested = Signal()
+    settingsChanged = Signal()  # strength, feather, masked-only, padding or outpaint amount edited
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -171,10 +173,30 @@ class EditPanel(QWidget):
         self.clear_button.clicked.connect(self.clearRequested)
         self.fill_button.clicked.connect(self.fillRequested)
         self.invert_button.clicked.connect(self.invertRequested)
+        for signal in (self.strength_spin.valueChanged, self.feather_spin.valueChanged,
+                       self.masked_only_check.toggled, self.padding_spin.valueChanged,
+                       self.outpaint_spin.valueChanged):
+            signal.connect(self.settingsChanged)
 
     # ---- values ----------------------------------------------------------------------------------
     def strength(self) -> float:
         return self.strength_spin.value() / 100
+
+    def show_settings(self, settings: EditSettings) -> None:
+        """Show the job settings of `settings` (the panel is their view)."""
+        self.strength_spin.setValue(round(settings.strength * 100))
+        self.feather_spin.setValue(settings.mask_feather)
+        self.masked_only_check.setChecked(settings.masked_only)
+        self.padding_spin.setValue(settings.masked_padding)
+        self.outpaint_spin.setValue(settings.outpaint_amount)
+
+    def store_settings(self, settings: EditSettings) -> None:
+        """Write the job settings shown into `settings`."""
+        settings.strength = self.strength()
+        settings.mask_feather = self.feather_spin.value()
+        settings.masked_only = self.masked_only_check.isChecked()
+        settings.masked_padding = self.padding_spin.value()
+        settings.outpaint_amount = self.outpaint_spin.value()
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)

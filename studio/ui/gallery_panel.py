@@ -1,9 +1,9 @@
 """The gallery panel: a thumbnail grid (newest first) with search and filters, a detail pane with
 every parameter, and actions sent out as signals for the window to act on.
 
-Mount it with `window.add_panel(panel.as_dock(window))`; wire `reuseParameters` to
-`prompt_panel.apply_request`, `parametersImported` to `prompt_panel.apply_import`, and
-`bridge.finished` to `record()`. Dropping image files on the panel reads their embedded parameters
+studio/ui/composition.py mounts it with `window.add_panel(panel.as_dock(window))` and wires
+`reuseParameters` to `prompt_panel.apply_request`, `parametersImported` to
+`prompt_panel.apply_import`, and `bridge.finished` to `record_finished()`. Dropping image files on the panel reads their embedded parameters
 (ours, A1111, InvokeAI, ComfyUI) off the GUI thread into `parametersImported`
 (studio/ui/gallery_import.py); the actions and recording live in studio/ui/gallery_actions.py.
 """
@@ -333,60 +333,3 @@ def describe(record: Record) -> str:
         lines.append(f"Tags: {', '.join(record.tags)}")
     lines.append(f"File: {record.path}")
     return "\n".join(lines)
-
-
-def install_gallery(window) -> GalleryPanel | None:  # noqa: ANN001 - studio.ui.main_window.MainWindow
-    """Add the Gallery panel to the main window (tabbed with the queue) and wire it: finished jobs
-    are recorded, "Reuse parameters" and dropped images fill the prompt panel, "Open on canvas"
-    shows the file, "Use as source" opens it in the Edit panel. A gallery that cannot open is a
-    message, never a window that fails to start."""
-    from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtGui import QImage
-
-    try:
-        # The file scan, and restoring a damaged database's pictures, run off the start-up path.
-        gallery = Gallery.open(clean_min_age=None, heal_later=True)
-    except GalleryError as exc:
-        window.show_message(f"The gallery is unavailable: {exc}", error=True)
-        return None
-    panel = GalleryPanel(gallery, window)
-    panel.clean_in_background()
-    window.add_panel(panel.as_dock(window), Qt.DockWidgetArea.RightDockWidgetArea,
-                     tabify_with=getattr(window, "queue_dock", None))
-    window.bridge.finished.connect(lambda job, _image, event: panel.record_finished(job, event))
-    panel.reuseParameters.connect(window.prompt_panel.apply_request)
-    panel.parametersImported.connect(window.prompt_panel.apply_import)
-    panel.message.connect(lambda text: window.show_message(text))
-    panel.alert.connect(lambda text: window.show_message(text, error=True))
-
-    def open_on_canvas(record: Record) -> None:
-        image = QImage(str(record.path))
-        if image.isNull():
-            window.show_message(f"Cannot open {record.path.name}", error=True)
-        else:
-            window.canvas.set_image(image)
-
-    def use_as_source(record: Record) -> None:
-        editor = getattr(window, "mask_editor", None)
-        if editor is not None:
-            editor.open_file(record.path)
-        else:
-            open_on_canvas(record)
-
-    panel.openOnCanvas.connect(open_on_canvas)
-    panel.useAsSource.connect(use_as_source)
-    if gallery.notice:
-        window.show_message(gallery.notice, error=True)
-
-    class _CloseWatch(QObject):
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-            if event.type() == QEvent.Type.Close:
-                panel.stop_imports()
-                panel.wait_recorded()  # let pending writes land before the app exits
-                gallery.close()
-            return False
-
-    panel._close_watch = _CloseWatch(panel)  # kept alive with the panel
-    window.installEventFilter(panel._close_watch)
-    window.gallery_panel = panel
-    return panel

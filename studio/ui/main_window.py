@@ -1,11 +1,10 @@
 """The main window: canvas in the centre, prompt panel (left), queue (right), status bar.
 
-Where later panels go (each is a QDockWidget with a unique objectName, so its place persists):
-  * gallery (issue 6):        `add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea)`
-  * interpolation (issue 5):  `add_panel(dock, Qt.DockWidgetArea.LeftDockWidgetArea, tabify_with=self.prompt_dock)`
-  * mask tools (issue 4):     `add_toolbar(toolbar)`; paint via `canvas.set_tool(tool)` and overlay
-                              items in `canvas.scene()` (scene coordinates are image pixels).
-Panels that start jobs call `submit_request(request)`; results arrive on `bridge.finished`.
+studio/ui/composition.py builds the parts (bridge, canvas, settings, panels), hands the window
+the ones it frames (`mount`), docks the others with `add_panel(dock, area, tabify_with=...)` and
+wires them; the window keeps plain references to them. Panels that start jobs call
+`submit_request(request)`; results arrive on `bridge.finished`. The settings the panels show are
+one `studio.core.session.Session`, saved in ui.ini (`load_session`, `_save_session`).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.paths import studio_home
 from studio.core.request import GenerationRequest, RequestError
+from studio.core.session import Session
 from studio.ui.bridge import EngineBridge, EngineFactory
 from studio.ui.canvas import Canvas
 from studio.ui.prompt_panel import PromptPanel
@@ -41,11 +41,33 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "ui.ini"
 STATE_VERSION = 1
 WARM_UP_DELAY_MS = 250  # after the first paint, so the window appears before the imports start
+AUTOSAVE_MS = 1500
+# Where each part of the session is kept in ui.ini ("panel/prompt" predates the others).
+SESSION_KEYS = {"prompt": "panel/prompt", "edit": "panel/edit", "blend": "panel/blend"}
 
 
 def ui_settings() -> QSettings:
     """The window's QSettings: an ini file in STUDIO_HOME (never the registry or ~/.config)."""
     return QSettings(str(studio_home() / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+def load_session() -> tuple[Session, bool]:
+    """The settings saved in ui.ini, and whether the prompt's were there (False: first run).
+    An unreadable part is left at its defaults."""
+    settings = ui_settings()
+    parts = {}
+    for name, key in SESSION_KEYS.items():
+        raw = settings.value(key)
+        if not isinstance(raw, str):
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            log.warning("ignoring unreadable saved %s settings", name)
+            continue
+        if isinstance(data, dict):
+            parts[name] = data
+    return Session.from_dict(parts), "prompt" in parts
 
 
 class Banner(QFrame):
@@ -79,6 +101,16 @@ class MainWindow(QMainWindow):
     """The Studio window. `engine_factory` builds the JobQueue on first use (tests pass a fake)."""
 
     shown = Signal()  # first show, after the first paint has been queued
+    closing = Signal()  # once, as the window closes: before settings are saved and the engine stops
+
+    # Set by the composition root (studio/ui/composition.py): plain references to the parts.
+    bridge: EngineBridge
+    canvas: Canvas
+    session: Session
+    prompt_panel: PromptPanel
+    prompt_dock: QDockWidget
+    queue_view: QueueView
+    queue_dock: QDockWidget
 
     def __init__(self, engine_factory: EngineFactory | None = None) -> None:
         super().__init__()
@@ -89,48 +121,39 @@ class MainWindow(QMainWindow):
             from studio.ui.engine_choice import default_engine
 
             engine_factory = default_engine
-        self.bridge = EngineBridge(engine_factory, self)
         self._running_job: int | None = None
         self._job_started_at = 0.0
         self._shown_once = False
         self._closed = False
-
-        self.canvas = Canvas()
         self.banner = Banner()
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self._save_session)
+        self._build_status_bar()
+        from studio.ui.composition import compose_window
+
+        self.parts = compose_window(self, engine_factory)
+
+    def mount(self, *, bridge: EngineBridge, canvas: Canvas, session: Session, prompt_panel: PromptPanel,
+              queue_view: QueueView) -> None:
+        """Frame the parts the window itself shows: the canvas under the banner, the Prompt
+        (left) and Queue (right) docks, and the actions and menus that act on them."""
+        self.bridge, self.canvas, self.session = bridge, canvas, session
+        self.prompt_panel, self.queue_view = prompt_panel, queue_view
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(0, 0, 0, 0)
         central_layout.setSpacing(0)
         central_layout.addWidget(self.banner)
-        central_layout.addWidget(self.canvas, 1)
+        central_layout.addWidget(canvas, 1)
         self.setCentralWidget(central)
-
-        self.prompt_panel = PromptPanel()
-        self.prompt_dock = self._dock("Prompt", "promptDock", self.prompt_panel)
+        self.prompt_dock = self.dock("Prompt", "promptDock", prompt_panel)
         self.prompt_dock.setMinimumWidth(300)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.prompt_dock)
-        self.queue_view = QueueView()
-        self.queue_dock = self._dock("Queue", "queueDock", self.queue_view)
+        self.queue_dock = self.dock("Queue", "queueDock", queue_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_dock)
-
         self._build_actions()
-        self._build_status_bar()
-        self._connect()
-        from studio.ui.mask_editor import install_mask_editor  # issue 4: Edit panel, mask brush
-
-        install_mask_editor(self)
-        from studio.ui.gallery_panel import install_gallery  # issue 6: Gallery panel, recording
-
-        install_gallery(self)
-        self._restore_settings()
-        # issue 5: Blend panel, strips. Added after the saved layout is restored: add_panel then
-        # restores its place, and the window geometry is not stretched by an interim layout.
-        from studio.ui.blend_panel import install_blend_panel
-
-        install_blend_panel(self)
-        from studio.ui.model_library import install_model_library  # Models panel: models, LoRAs
-
-        install_model_library(self)  # after the restore too, for the same reasons
 
     # ---- extension points --------------------------------------------------------------------
     def add_panel(
@@ -204,7 +227,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 0 if error else 8000)
 
     # ---- building ----------------------------------------------------------------------------
-    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+    def dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        """A dock for `widget`, named `name` (so its place is saved), for `add_panel`."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
@@ -274,29 +298,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.step_label)
         bar.addPermanentWidget(self.progress_bar)
 
-    def _connect(self) -> None:
-        self.prompt_panel.generateRequested.connect(self.generate)
-        self.prompt_panel.message.connect(self.show_message)
-        # Save the panel a moment after each edit too, so a crash never loses a long prompt.
-        self._autosave = QTimer(self)
-        self._autosave.setSingleShot(True)
-        self._autosave.setInterval(1500)
-        self._autosave.timeout.connect(self._save_panel_state)
-        self.prompt_panel.changed.connect(self._autosave.start)
-        self.queue_view.cancelRequested.connect(self._cancel_job)
-        bridge = self.bridge
-        bridge.jobsChanged.connect(self._refresh_queue)
-        bridge.loading.connect(self._on_loading)
-        bridge.started.connect(self._on_started)
-        bridge.progress.connect(self._on_progress)
-        bridge.preview.connect(self._on_preview)
-        bridge.finished.connect(self._on_finished)
-        bridge.cancelled.connect(self._on_cancelled)
-        bridge.failed.connect(self._on_failed)
-        bridge.warning.connect(lambda _job, text: self.show_message(f"Warning: {text}"))
-
     # ---- engine events (GUI thread, via the bridge's queued signals) -------------------------
-    def _refresh_queue(self) -> None:
+    def refresh_queue(self) -> None:
         jobs = self.bridge.jobs()
         self.queue_view.set_jobs(jobs)
         self.cancel_action.setEnabled(any(j.state == "running" for j in jobs))
@@ -304,7 +307,7 @@ class MainWindow(QMainWindow):
         self.queue_dock.setWindowTitle(f"Queue ({waiting} waiting)" if waiting else "Queue")
         self.prompt_panel.generate_button.setText("Add to queue" if jobs else "Generate")
 
-    def _on_loading(self, job_id: int, message: str, fraction: float) -> None:
+    def show_loading(self, job_id: int, message: str, fraction: float) -> None:
         self.step_label.setText(message)
         if fraction < 0:
             self.progress_bar.setRange(0, 0)  # busy
@@ -312,7 +315,7 @@ class MainWindow(QMainWindow):
             self.progress_bar.setRange(0, 100)
             self.progress_bar.setValue(int(fraction * 100))
 
-    def _on_started(self, job_id: int, request: GenerationRequest, total: int) -> None:
+    def show_started(self, job_id: int, request: GenerationRequest, total: int) -> None:
         self._running_job = job_id
         self._job_started_at = time.perf_counter()
         self.progress_bar.setRange(0, total)
@@ -320,18 +323,18 @@ class MainWindow(QMainWindow):
         self.step_label.setText(f"#{job_id}: step 0/{total}")
         self.cancel_action.setEnabled(True)
 
-    def _on_progress(self, job_id: int, step: int, total: int, elapsed: float, eta: float) -> None:
+    def show_progress(self, job_id: int, step: int, total: int, elapsed: float, eta: float) -> None:
         if job_id != self._running_job:
             return
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(step)
         self.step_label.setText(f"#{job_id}: step {step}/{total} · {_seconds(eta)} left")
 
-    def _on_preview(self, job_id: int, step: int, image: QImage) -> None:
+    def show_preview(self, job_id: int, step: int, image: QImage) -> None:
         if job_id == self._running_job:
             self.canvas.show_preview(image)  # over the picture it replaces, kept for a cancel
 
-    def _on_finished(self, job_id: int, image: QImage, event: object) -> None:
+    def show_finished(self, job_id: int, image: QImage, event: object) -> None:
         self.canvas.set_image(image)
         took = time.perf_counter() - self._job_started_at
         request = getattr(event, "request", None)
@@ -339,7 +342,7 @@ class MainWindow(QMainWindow):
         self._job_done(f"Done #{job_id} in {_seconds(took)}{seed}")
         self.progress_bar.setValue(self.progress_bar.maximum())
 
-    def _on_cancelled(self, job_id: int, last_preview: object) -> None:
+    def show_cancelled(self, job_id: int, last_preview: object) -> None:
         if job_id == self._running_job:
             self.canvas.revert_preview()  # back to the picture from before the job, not its noise
             self._job_done(f"Cancelled #{job_id}")
@@ -347,7 +350,7 @@ class MainWindow(QMainWindow):
         else:
             self.show_message(f"Removed #{job_id} from the queue")
 
-    def _on_failed(self, job_id: int, message: str, detail: str) -> None:
+    def show_failed(self, job_id: int, message: str, detail: str) -> None:
         if detail:
             log.error("job %d failed: %s\n%s", job_id, message, detail)
         if job_id == self._running_job:
@@ -360,9 +363,6 @@ class MainWindow(QMainWindow):
         self._running_job = None
         self.progress_bar.setRange(0, 100)
         self.step_label.setText(text)  # the permanent label; the left side stays for messages
-
-    def _cancel_job(self, job_id: int) -> None:
-        self.bridge.cancel(job_id)
 
     # ---- lifetime ----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802
@@ -378,25 +378,31 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self._closed:
             self._closed = True
+            self.closing.emit()
             self._save_settings()
             self.bridge.shutdown()  # cancels jobs and joins the inference thread
         super().closeEvent(event)
+
+    def save_soon(self) -> None:
+        """Save the settings a moment from now (after each edit; a burst of edits saves once)."""
+        self._autosave.start()
 
     def _save_settings(self) -> None:
         settings = ui_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(STATE_VERSION))
-        settings.setValue("panel/prompt", json.dumps(self.prompt_panel.state()))
+        self._save_session(settings)
+
+    def _save_session(self, settings: QSettings | None = None) -> None:
+        if settings is None:
+            if self._closed:
+                return
+            settings = ui_settings()
+        for name, data in self.session.to_dict().items():
+            settings.setValue(SESSION_KEYS[name], json.dumps(data))
         settings.sync()
 
-    def _save_panel_state(self) -> None:
-        if self._closed:
-            return
-        settings = ui_settings()
-        settings.setValue("panel/prompt", json.dumps(self.prompt_panel.state()))
-        settings.sync()
-
-    def _first_run_layout(self) -> None:
+    def _first_run_layout(self, front: QDockWidget) -> None:
         """Panels on the right share one tab group, so stacked panels never make the window
         taller than a laptop screen; the canvas gets most of the width."""
         right = [
@@ -407,29 +413,19 @@ class MainWindow(QMainWindow):
         right.sort(key=lambda dock: dock is not self.queue_dock)  # the queue's tab first
         for dock in right[1:]:
             self.tabifyDockWidget(right[0], dock)
-        front = self.findChild(QDockWidget, "galleryDock") or self.queue_dock
         front.raise_()
         self.resizeDocks([self.prompt_dock, front], [340, 360], Qt.Orientation.Horizontal)
 
-    def _restore_settings(self) -> None:
+    def restore_layout(self, front: QDockWidget) -> None:
+        """The saved geometry and dock layout; at first run the right column's tabs, `front`
+        in front."""
         settings = ui_settings()
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         state = settings.value("window/state")
         if not (isinstance(state, QByteArray) and self.restoreState(state, STATE_VERSION)):
-            self._first_run_layout()
-        raw = settings.value("panel/prompt")
-        data = None
-        if isinstance(raw, str):
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                log.warning("ignoring unreadable saved prompt panel state")
-        if isinstance(data, dict):
-            self.prompt_panel.restore_state(data)
-        else:  # first run: the default model brings its own settings, as if just picked
-            self.prompt_panel.choose_model("")
+            self._first_run_layout(front)
 
 
 def _seconds(value: float) -> str:

@@ -12,6 +12,7 @@ hash) and submit a request that points at them.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,10 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtWidgets import QFileDialog
 
 from studio.core.request import GenerationRequest, RequestError
+from studio.core.session import Session
 from studio.engine import imageops
 from studio.engine.jobs import UserError
 from studio.ui import mask_undo
@@ -41,27 +43,31 @@ MASK_HIDDEN = "Mask hidden to show the result: M shows it, Inpaint again repaint
 class MaskEditor(QObject):
     """Wires the Edit panel, the mask layer and brush, and the canvas together.
 
-    `build_request` gives the prompt panel's request; `submit` queues a request (returns a job id
-    or None, showing its own errors); `message(text, error)` tells the artist something.
+    `session` holds the Edit panel's settings (the panel is their view) and composes the requests
+    with the prompt's; `submit` queues a request (returns a job id or None, showing its own
+    errors); `message(text, error)` tells the artist something.
     """
 
     def __init__(
         self,
         canvas: Canvas,
-        build_request: Callable[[], GenerationRequest],
+        session: Session,
         submit: Callable[[GenerationRequest], int | None],
         message: Callable[[str, bool], None],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.canvas = canvas
-        self._build_request = build_request
+        self.session = session
         self._submit = submit
         self._message = message
         self._source = QImage()
         self._edit_jobs: dict[int, str] = {}  # job id -> what it does, for the undo step's name
 
         self.panel = EditPanel()
+        self.panel.show_settings(copy.deepcopy(session.edit))
+        self.panel.settingsChanged.connect(lambda: self.panel.store_settings(session.edit))
+        self.panel.store_settings(session.edit)  # as shown (spin boxes clamp)
         self.undo_stack = QUndoStack(self)
         self.layer = MaskLayer()
         canvas.scene().addItem(self.layer)
@@ -167,7 +173,7 @@ class MaskEditor(QObject):
         if self.layer.is_empty():
             raise RequestError(EMPTY_MASK)
         mask = imageops.save_input(self.layer.to_pil(), "mask")
-        return self._edit_request(mask_image=str(mask))
+        return self._edit_request(str(mask))
 
     def variation_request(self) -> GenerationRequest:
         if self._source.isNull():
@@ -215,18 +221,9 @@ class MaskEditor(QObject):
         self._sync_overlay()
         self._update_buttons()
 
-    def _edit_request(self, **fields: object) -> GenerationRequest:
-        base = self._build_request()
+    def _edit_request(self, mask: str | None = None) -> GenerationRequest:
         source = imageops.save_input(qimage_to_pil(self._source), "source")
-        panel = self.panel
-        return base.replace(
-            init_image=str(source),
-            strength=panel.strength(),
-            mask_feather=panel.feather_spin.value(),
-            masked_only=panel.masked_only_check.isChecked(),
-            masked_padding=panel.padding_spin.value(),
-            **fields,
-        ).validate()
+        return self.session.edit_request(str(source), mask)
 
     def _run(self, make: Callable[[], GenerationRequest], what: str) -> int | None:
         try:
@@ -394,23 +391,3 @@ def pil_to_qimage(image: Image.Image) -> QImage:
     rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
     height, width, _ = rgb.shape
     return QImage(rgb.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
-
-
-# ---- the window --------------------------------------------------------------------------------
-def install_mask_editor(window) -> MaskEditor:  # noqa: ANN001 - studio.ui.main_window.MainWindow
-    """Add the Edit panel to the main window and hook the editor to its canvas and engine."""
-    editor = MaskEditor(
-        window.canvas,
-        window.prompt_panel.build_request,
-        window.submit_request,
-        lambda text, error=False: window.show_message(text, error=error),
-        window,
-    )
-    dock = QDockWidget("Edit", window)
-    dock.setObjectName("editDock")
-    dock.setWidget(editor.panel)
-    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea)
-    window.bridge.finished.connect(editor.on_finished)
-    window.bridge.cancelled.connect(editor.on_cancelled)
-    window.mask_editor = editor
-    return editor

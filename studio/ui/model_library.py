@@ -10,7 +10,7 @@ cached by the library; the GUI thread only reads that cache.
 
 Signals: modelChosen(str path), lorasChanged(list[(path, weight)]) with the checked LoRAs,
 message(str) one line for the status bar, hashKnown(str path, str sha256 or "").
-`install_model_library(window)` docks it beside the Gallery and wires it to the prompt panel.
+studio/ui/composition.py docks it beside the Gallery and wires it to the prompt panel.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
@@ -367,35 +366,3 @@ def _box(*parts: QWidget | QLayout) -> QWidget:
         else:
             layout.addWidget(part)
     return box
-
-
-def install_model_library(window) -> ModelLibraryPanel:  # noqa: ANN001 - studio.ui.main_window.MainWindow
-    """Dock the model library in the right column, tabbed with the Queue and Gallery (the Prompt
-    stays in view beside it while LoRAs are ticked), and wire it: a chosen model goes to the
-    prompt panel's picker (a few-step model brings its settings), ticked LoRAs ride in every
-    request and are saved with the prompt, messages go to the status bar. The folder is listed
-    when the tab is first shown, so a big library never slows the window's start."""
-    prompt = window.prompt_panel
-    panel = ModelLibraryPanel(load_settings(), window, load=False)
-    dock = QDockWidget("Models", window)
-    dock.setObjectName("modelsDock")
-    dock.setWidget(panel)
-    # Installed after the saved layout is restored: add_panel puts it back where the artist left
-    # it, or (first run, or a layout saved before this panel existed) behind the Gallery's tab,
-    # which stays in front.
-    beside = window.findChild(QDockWidget, "galleryDock") or getattr(window, "queue_dock", None)
-    window.add_panel(dock, Qt.DockWidgetArea.RightDockWidgetArea, tabify_with=beside)
-
-    def list_on_first_show(visible: bool) -> None:
-        if visible and not panel.loaded:
-            panel.refresh()
-
-    dock.visibilityChanged.connect(list_on_first_show)
-    panel.modelChosen.connect(prompt.choose_model)
-    panel.lorasChanged.connect(prompt.set_loras)
-    prompt.lorasChanged.connect(panel.set_checked_loras)  # restored state, reused parameters
-    panel.message.connect(lambda text: window.show_message(text))
-    panel.set_checked_loras(prompt.loras())
-    window.model_library = panel
-    window.models_dock = dock
-    return panel

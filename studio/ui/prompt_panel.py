@@ -1,10 +1,11 @@
 """The prompt panel: every setting of a txt2img request, and the button that sends it.
 
-`build_request()` turns the fields into a validated GenerationRequest (raising RequestError with a
-one-line message that is also shown inline); `apply_request()` fills the fields back from one (the
+The panel is a view of a `studio.core.session.Session`: every edit is written into its prompt
+settings, and `build_request()` asks the session for a validated request (RequestError with a
+one-line message, also shown inline). `apply_request()` fills the fields back from one (the
 gallery's "reuse parameters"); `apply_import()` does so for a dropped image's parameters, whose
 model and LoRAs are only offered under the prompt (studio/ui/import_offer.py). `state()`/
-`restore_state()` give the plain dict the window persists.
+`restore_state()` give the plain dict the window persists (`PromptSettings.to_dict()`).
 
 Models and LoRAs (studio/ui/model_choice.py): `set_model()` just selects one (restoring, reusing
 parameters); `choose_model()` is the artist picking one (the Open… entries, a recent entry, the
@@ -15,6 +16,7 @@ bundled model's guidance), saying so in `message`. LoRAs come from the model lib
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -43,8 +45,8 @@ from studio.core.request import (
     SCHEDULERS,
     GenerationRequest,
     RequestError,
-    random_seed,
 )
+from studio.core.session import EMPTY_PROMPT, PromptSettings, Session
 from studio.ui.import_offer import ImportOffer, import_message
 from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this panel's API
     BUNDLED_MODEL_LABEL,
@@ -76,33 +78,51 @@ CUSTOM_SIZE = "Custom…"
 NATIVE_SIZE_LABEL = "Model's own size"
 _NATIVE = "native"  # item data of the native-size entry
 FALLBACK_NATIVE = 512
-_SAMPLER_KEYS = ("steps", "guidance_scale", "scheduler")
 _AUTO_RESCALE = -0.05  # the rescale spin's "Auto" (model's own) value, one step below 0
 
 
+class _InSession:
+    """An attribute of the panel (ModelChoice's state) that lives in the session's prompt settings."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, panel: PromptPanel | None, owner: type | None = None) -> Any:
+        return self if panel is None else getattr(panel.session.prompt, self.name)
+
+    def __set__(self, panel: PromptPanel, value: Any) -> None:
+        setattr(panel.session.prompt, self.name, value)
+
+
 class PromptPanel(ModelChoice, QWidget):
-    """Prompt, negative prompt, seed, steps, guidance, size, scheduler and model."""
+    """Prompt, negative prompt, seed, steps, guidance, size, scheduler and model: a view of
+    `session.prompt`, showing it when built."""
 
     generateRequested = Signal()
     changed = Signal()
     message = Signal(str)  # one line for the status bar (e.g. "Turbo model: 4 steps…")
     lorasChanged = Signal(list)  # [(path, weight), ...] whenever the LoRAs are set
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    # What the panel remembers beyond its fields is kept in the session, so it is saved with it.
+    _recent_models = _InSession("recent_models")
+    _loras = _InSession("loras")
+    _lora_problem = _InSession("lora_problem")  # a ticked LoRA made for another model family
+    # The artist's own steps/guidance/sampler while a few-step model's settings are applied,
+    # so going back to an ordinary model gives them back.
+    _settings_before_distilled = _InSession("settings_before_distilled")
+    # The artist's guidance while the bundled model's own (BUNDLED_GUIDANCE) is applied.
+    _guidance_before_bundled = _InSession("guidance_before_bundled")
+
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._last_seed: int | None = None
-        self._recent_models: list[str] = []
-        self._loras: tuple[tuple[str, float], ...] = ()
-        self._lora_problem = ""  # a ticked LoRA made for another model family (headers, read on change)
+        self.session = session if session is not None else Session()
+        shown, self.session.prompt = self.session.prompt, PromptSettings()
         self._model_in_use = ""
-        # The artist's own steps/guidance/sampler while a few-step model's settings are applied,
-        # so going back to an ordinary model gives them back.
-        self._settings_before_distilled: dict[str, Any] | None = None
-        # The artist's guidance while the bundled model's own (BUNDLED_GUIDANCE) is applied.
-        self._guidance_before_bundled: float | None = None
+        self._showing = True  # no writes into the session until the saved settings are shown
         self._build()
         self._connect()
-        self._on_size_preset()
+        self._show(shown)
+        self.session.subscribe(self._on_session_changed)
 
     # ---- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -244,6 +264,7 @@ class PromptPanel(ModelChoice, QWidget):
         layout.addStretch(1)
 
     def _connect(self) -> None:
+        self.changed.connect(self._store)  # first: whoever listens next reads the session
         self.generate_button.clicked.connect(self.generateRequested)
         self.import_offer.useRequested.connect(self._use_offer)
         self.reuse_seed_button.clicked.connect(self.reuse_last_seed)
@@ -252,10 +273,12 @@ class PromptPanel(ModelChoice, QWidget):
         self.model_combo.activated.connect(self._on_model_activated)
         for spin in (self.width_spin, self.height_spin):
             spin.valueChanged.connect(self._recheck)
+        self.prompt_edit.textChanged.connect(self._on_prompt_typed)
         for widget_signal in (
             self.prompt_edit.textChanged,
             self.negative_edit.textChanged,
             self.seed_edit.textChanged,
+            self.random_seed_check.toggled,
             self.steps_spin.valueChanged,
             self.guidance_spin.valueChanged,
             self.rescale_spin.valueChanged,
@@ -267,26 +290,22 @@ class PromptPanel(ModelChoice, QWidget):
 
     # ---- requests ----------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
-        """The request the fields describe, validated. Rolls a new seed when Random is on.
-
-        Raises RequestError (its one-line message is also shown under the fields).
-        """
-        if self.random_seed_check.isChecked():
-            self.seed_edit.setText(str(random_seed()))
+        """The request to send, composed by the session from the fields and validated; rolls a new
+        seed when Random is on. Raises RequestError (its one-line message is also shown inline)."""
+        self._store()
         try:
-            request = self._compose().validate()
+            request = self.session.txt2img_request()
         except RequestError as exc:
             self.show_error(str(exc))
             raise
         self.clear_error()
-        self._last_seed = request.seed
-        self.reuse_seed_button.setEnabled(True)
         return request
 
     def current_request(self) -> GenerationRequest:
         """The request the fields describe now, validated, without rolling a random seed (for
         panels that vary it, like Blend). Raises RequestError."""
-        return self._compose().validate()
+        self._store()
+        return self.session.base_request()
 
     def apply_request(self, request: GenerationRequest) -> None:
         """Fill every field from `request` (fixing the seed, so the same image comes back)."""
@@ -326,30 +345,43 @@ class PromptPanel(ModelChoice, QWidget):
     def set_guidance_rescale(self, value: float | None) -> None:
         self.rescale_spin.setValue(_AUTO_RESCALE if value is None else float(value))
 
-    def _compose(self) -> GenerationRequest:
-        text = self.seed_edit.text().strip()
-        if not text:
-            raise RequestError("enter a seed, or tick Random")
-        if self._lora_problem:
-            raise RequestError(self._lora_problem)
-        return GenerationRequest(
-            prompt=self.prompt_edit.toPlainText().strip(),
-            negative_prompt=self.negative_edit.toPlainText().strip(),
-            seed=int(text),
-            steps=self.steps_spin.value(),
-            guidance_scale=round(self.guidance_spin.value(), 2),
-            guidance_rescale=self.guidance_rescale(),
-            width=self.width_spin.value(),
-            height=self.height_spin.value(),
-            scheduler=self.scheduler_combo.currentText(),
-            model=self.model(),
-            loras=self._loras,
-        )
+    def _store(self) -> None:
+        """Write the fields into the session (on every edit; the rest of its state lives there)."""
+        if self._showing:
+            return
+        p = self.session.prompt
+        p.prompt = self.prompt_edit.toPlainText()
+        p.negative_prompt = self.negative_edit.toPlainText()
+        seed = self.seed_edit.text().strip()
+        p.seed = int(seed) if seed else None
+        p.random_seed = self.random_seed_check.isChecked()
+        p.steps = self.steps_spin.value()
+        p.guidance_scale = round(self.guidance_spin.value(), 2)
+        p.guidance_rescale = self.guidance_rescale()
+        p.native_size = self.size_combo.currentData() == _NATIVE
+        p.width = self.width_spin.value()
+        p.height = self.height_spin.value()
+        p.scheduler = self.scheduler_combo.currentText()
+        p.model = self.model()
+
+    def _on_prompt_typed(self) -> None:
+        if self.error_text() == EMPTY_PROMPT and self.prompt_edit.toPlainText().strip():
+            self.clear_error()
+
+    def _on_session_changed(self) -> None:
+        """The session rolled a seed for a request sent (here, or by the Edit panel): show it."""
+        seed = self.session.prompt.seed
+        if seed is not None and self.seed_edit.text() != str(seed):
+            self.seed_edit.setText(str(seed))
+        self.reuse_seed_button.setEnabled(self.session.prompt.last_seed is not None)
 
     def _recheck(self) -> None:
-        """Live check while typing: show the problem at once, clear it once fixed."""
+        """Live check while typing: show the problem at once, clear it once fixed (an empty prompt
+        is only refused when sending: a new window is not an error)."""
+        if self._showing:
+            return
         try:
-            self._compose().validate()
+            self.current_request()
         except RequestError as exc:
             self.show_error(str(exc))
         else:
@@ -357,13 +389,14 @@ class PromptPanel(ModelChoice, QWidget):
 
     # ---- seed --------------------------------------------------------------------------------
     def last_seed(self) -> int | None:
-        return self._last_seed
+        return self.session.prompt.last_seed
 
     def reuse_last_seed(self) -> None:
-        if self._last_seed is None:
+        last = self.session.prompt.last_seed
+        if last is None:
             return
         self.random_seed_check.setChecked(False)
-        self.seed_edit.setText(str(self._last_seed))
+        self.seed_edit.setText(str(last))
 
     # ---- size --------------------------------------------------------------------------------
     def set_size(self, width: int, height: int) -> None:
@@ -411,77 +444,38 @@ class PromptPanel(ModelChoice, QWidget):
     # ---- persistence -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """Everything needed to restore the panel next session (JSON-safe)."""
-        return {
-            "prompt": self.prompt_edit.toPlainText(),
-            "negative_prompt": self.negative_edit.toPlainText(),
-            "seed": self.seed_edit.text(),
-            "random_seed": self.random_seed_check.isChecked(),
-            "last_seed": self._last_seed,
-            "steps": self.steps_spin.value(),
-            "guidance_scale": self.guidance_spin.value(),
-            "guidance_rescale": self.guidance_rescale(),
-            "native_size": self.size_combo.currentData() == _NATIVE,
-            "width": self.width_spin.value(),
-            "height": self.height_spin.value(),
-            "scheduler": self.scheduler_combo.currentText(),
-            "model": self.model(),
-            "recent_models": list(self._recent_models),
-            "loras": [list(pair) for pair in self._loras],
-            "settings_before_distilled": self._settings_before_distilled,
-            "guidance_before_bundled": self._guidance_before_bundled,
-        }
+        self._store()
+        return self.session.prompt.to_dict()
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        """Restore from `state()`; wrong or missing values keep their defaults."""
+        """Restore from `state()`; wrong or missing values get their defaults."""
+        self._show(PromptSettings.from_dict(state))
 
-        def get(key: str, kind: type, default: Any) -> Any:
-            value = state.get(key, default)
-            if kind is bool:
-                return value if isinstance(value, bool) else default
-            return value if isinstance(value, kind) and not isinstance(value, bool) else default
-
-        self.prompt_edit.setPlainText(get("prompt", str, ""))
-        self.negative_edit.setPlainText(get("negative_prompt", str, ""))
-        seed = get("seed", str, "0")
-        self.seed_edit.setText(seed if seed.isdigit() else "0")
-        self.random_seed_check.setChecked(get("random_seed", bool, True))
-        last = state.get("last_seed")
-        if isinstance(last, int) and not isinstance(last, bool) and 0 <= last <= MAX_SEED:
-            self._last_seed = last
-            self.reuse_seed_button.setEnabled(True)
-        self.steps_spin.setValue(get("steps", int, 20))
-        guidance = state.get("guidance_scale", 5.0)
-        if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
-            self.guidance_spin.setValue(float(guidance))
-        rescale = state.get("guidance_rescale")
-        if isinstance(rescale, (int, float)) and not isinstance(rescale, bool) and 0 <= rescale <= 1:
-            self.set_guidance_rescale(float(rescale))
-        if get("native_size", bool, False):
-            self.size_combo.setCurrentIndex(0)
-        else:
-            self.set_size(get("width", int, 512), get("height", int, 512))
-        scheduler = get("scheduler", str, "Euler a")
-        if scheduler in SCHEDULERS:
-            self.scheduler_combo.setCurrentText(scheduler)
-        recent = state.get("recent_models", [])
-        if isinstance(recent, list):
-            self._recent_models = [p for p in recent if isinstance(p, str) and p][
-                :MAX_RECENT_MODELS
-            ]
-        self.set_model(get("model", str, ""))
-        self.set_loras(get("loras", list, []))
-        mine = state.get("settings_before_distilled")
-        if isinstance(mine, dict) and _valid_sampler_settings(mine):
-            self._settings_before_distilled = {key: mine[key] for key in _SAMPLER_KEYS}
-        before = state.get("guidance_before_bundled")
-        if isinstance(before, (int, float)) and not isinstance(before, bool) and 0 <= before <= MAX_GUIDANCE:
-            self._guidance_before_bundled = float(before)
+    def _show(self, settings: PromptSettings) -> None:
+        """Show `settings` in the fields; then they are the session's."""
+        settings = copy.deepcopy(settings)  # the fields' writes must not change what is being shown
+        self._showing = True
+        try:
+            self.prompt_edit.setPlainText(settings.prompt)
+            self.negative_edit.setPlainText(settings.negative_prompt)
+            self.seed_edit.setText("" if settings.seed is None else str(settings.seed))
+            self.random_seed_check.setChecked(settings.random_seed)
+            self.session.prompt.last_seed = settings.last_seed
+            self.reuse_seed_button.setEnabled(settings.last_seed is not None)
+            self.steps_spin.setValue(settings.steps)
+            self.guidance_spin.setValue(settings.guidance_scale)
+            self.set_guidance_rescale(settings.guidance_rescale)
+            if settings.native_size:
+                self.size_combo.setCurrentIndex(0)
+            else:
+                self.set_size(settings.width, settings.height)
+            self.scheduler_combo.setCurrentText(settings.scheduler)
+            self._recent_models = settings.recent_models[:MAX_RECENT_MODELS]
+        finally:
+            self._showing = False
+        self.set_model(settings.model)
+        self.set_loras(settings.loras)
+        self._settings_before_distilled = settings.settings_before_distilled
+        self._guidance_before_bundled = settings.guidance_before_bundled
+        self._store()
         self._recheck()
-
-
-def _valid_sampler_settings(values: dict[str, Any]) -> bool:
-    steps, guidance = values.get("steps"), values.get("guidance_scale")
-    return (isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS
-            and isinstance(guidance, (int, float)) and not isinstance(guidance, bool)
-            and 0 <= guidance <= MAX_GUIDANCE and values.get("scheduler") in SCHEDULERS)
-

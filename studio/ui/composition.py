@@ -1,0 +1,205 @@
+"""The window's composition root: every part of the main window is built here, given what it
+needs when it is built, docked, and wired to the others in one place (`compose_window`).
+
+Parts never look each other up through the window; the window keeps plain references to them
+(`window.prompt_panel`, `window.gallery_panel`…) for its own use and for tests. All the settings
+the panels show live in one `studio.core.session.Session`, which composes every request.
+
+Order matters only for the dock layout: the Edit and Gallery docks exist before the saved layout
+is restored (restoreState places them); the Blend and Models docks are added after it, so that
+add_panel restores each one's own place and the window geometry is not stretched by an interim
+layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QDockWidget, QScrollArea
+
+from studio.core.session import Session
+from studio.core.settings import load_settings
+from studio.gallery import Gallery, GalleryError, Record
+from studio.ui.blend_panel import BlendPanel
+from studio.ui.bridge import EngineBridge, EngineFactory
+from studio.ui.canvas import Canvas
+from studio.ui.gallery_panel import GalleryPanel
+from studio.ui.mask_editor import MaskEditor
+from studio.ui.model_library import ModelLibraryPanel
+from studio.ui.prompt_panel import PromptPanel
+from studio.ui.queue_view import QueueView
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
+RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
+
+
+@dataclass
+class WindowParts:
+    """Everything the window is made of, as the composition root built it."""
+
+    bridge: EngineBridge
+    canvas: Canvas
+    session: Session
+    prompt_panel: PromptPanel
+    queue_view: QueueView
+    mask_editor: MaskEditor
+    gallery_panel: GalleryPanel | None  # None when the gallery cannot open (said in the banner)
+    blend_panel: BlendPanel
+    model_library: ModelLibraryPanel
+    edit_dock: QDockWidget
+    gallery_dock: QDockWidget | None
+    blend_dock: QDockWidget
+    models_dock: QDockWidget
+
+
+def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
+    """Build the parts of `window`, dock them, wire them, and show the artist's saved settings."""
+    from studio.ui.main_window import load_session
+
+    session, saved = load_session()
+    bridge = EngineBridge(engine_factory, window)
+    canvas = Canvas()
+    prompt_panel = PromptPanel(session)
+    queue_view = QueueView()
+    window.mount(bridge=bridge, canvas=canvas, session=session, prompt_panel=prompt_panel,
+                 queue_view=queue_view)
+
+    mask_editor = MaskEditor(canvas, session, submit=window.submit_request, message=window.show_message,
+                             parent=window)
+    edit_dock = window.add_panel(window.dock("Edit", "editDock", mask_editor.panel), RIGHT)
+    gallery_panel = _open_gallery(window)
+    gallery_dock = None
+    if gallery_panel is not None:
+        gallery_dock = window.add_panel(gallery_panel.as_dock(window), RIGHT, tabify_with=window.queue_dock)
+    window.restore_layout(front=gallery_dock or window.queue_dock)
+
+    blend_panel = BlendPanel(session, base=session.base_request)
+    blend_scroll = QScrollArea()
+    blend_scroll.setWidgetResizable(True)
+    blend_scroll.setWidget(blend_panel)
+    blend_dock = window.add_panel(window.dock("Blend", "blendDock", blend_scroll), LEFT,
+                                  tabify_with=window.prompt_dock)
+    # The folder is listed when the tab is first shown, so a big library never slows the start.
+    model_library = ModelLibraryPanel(load_settings(), window, load=False)
+    # Beside the Gallery's tab, which stays in front at first run (the Prompt stays in view
+    # beside it while LoRAs are ticked).
+    models_dock = window.add_panel(window.dock("Models", "modelsDock", model_library), RIGHT,
+                                   tabify_with=gallery_dock or window.queue_dock)
+
+    parts = WindowParts(bridge, canvas, session, prompt_panel, queue_view, mask_editor, gallery_panel,
+                        blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock)
+    _wire(window, parts)
+    window.mask_editor = mask_editor
+    window.gallery_panel = gallery_panel
+    window.blend_panel = blend_panel
+    window.model_library = model_library
+    window.models_dock = models_dock
+    if not saved:  # first run: the default model brings its own settings, as if just picked
+        prompt_panel.choose_model("")
+    if gallery_panel is not None and gallery_panel.gallery.notice:
+        window.show_message(gallery_panel.gallery.notice, error=True)
+    return parts
+
+
+def _open_gallery(window: MainWindow) -> GalleryPanel | None:
+    """The Gallery panel, or None (and a message, never a window that fails to start)."""
+    try:
+        # The file scan, and restoring a damaged database's pictures, run off the start-up path.
+        gallery = Gallery.open(clean_min_age=None, heal_later=True)
+    except GalleryError as exc:
+        window.show_message(f"The gallery is unavailable: {exc}", error=True)
+        return None
+    panel = GalleryPanel(gallery, window)
+    panel.clean_in_background()
+    return panel
+
+
+def _wire(window: MainWindow, parts: WindowParts) -> None:
+    """Every connection between the parts (and from them to the window), in one place."""
+    bridge, canvas, prompt = parts.bridge, parts.canvas, parts.prompt_panel
+    editor, gallery, blend, library = parts.mask_editor, parts.gallery_panel, parts.blend_panel, parts.model_library
+
+    # The window: Generate, messages, the queue, and the engine's events in the status bar.
+    prompt.generateRequested.connect(window.generate)
+    prompt.message.connect(window.show_message)
+    parts.queue_view.cancelRequested.connect(bridge.cancel)
+    bridge.jobsChanged.connect(window.refresh_queue)
+    bridge.loading.connect(window.show_loading)
+    bridge.started.connect(window.show_started)
+    bridge.progress.connect(window.show_progress)
+    bridge.preview.connect(window.show_preview)
+    bridge.finished.connect(window.show_finished)
+    bridge.cancelled.connect(window.show_cancelled)
+    bridge.failed.connect(window.show_failed)
+    bridge.warning.connect(lambda _job, text: window.show_message(f"Warning: {text}"))
+    # Settings are saved a moment after each edit too, so a crash never loses a long prompt.
+    for edited in (prompt.changed, editor.panel.settingsChanged, blend.changed):
+        edited.connect(window.save_soon)
+
+    # Edit: a result is the new picture to edit; a cancelled edit gives the picture back.
+    bridge.finished.connect(editor.on_finished)
+    bridge.cancelled.connect(editor.on_cancelled)
+
+    # Gallery: finished jobs are recorded; its actions reach the prompt, the canvas, the editor.
+    if gallery is not None:
+        bridge.finished.connect(lambda job, _image, event: gallery.record_finished(job, event))
+        gallery.reuseParameters.connect(prompt.apply_request)
+        gallery.parametersImported.connect(prompt.apply_import)
+        gallery.message.connect(window.show_message)
+        gallery.alert.connect(lambda text: window.show_message(text, error=True))
+        gallery.openOnCanvas.connect(lambda record: _open_on_canvas(window, canvas, record))
+        gallery.useAsSource.connect(lambda record: editor.open_file(record.path))
+        window.closing.connect(lambda: _close_gallery(gallery))
+
+    # Blend: renders through the bridge; a strip frame clicked goes to the canvas.
+    blend.attach(bridge)
+    blend.strip.frameChosen.connect(canvas.set_image)
+    if gallery is not None:  # "Reuse parameters" on a blend also fills the sliders, and shows them
+        blend_dock = parts.blend_dock
+        gallery.reuseParameters.connect(lambda request: blend.apply_request(request) and blend_dock.raise_())
+        gallery.parametersImported.connect(
+            lambda dropped: blend.apply_request(dropped.request) and blend_dock.raise_())
+        gallery.leave_out(blend.leaves_out)
+        blend.keep_button.clicked.connect(lambda: _record_unkept(blend, gallery))
+    else:  # no gallery to keep renders in: nothing to choose
+        blend.keep_live_check.hide()
+    bridge.finished.connect(lambda job, _image, event: blend.on_finished(job, event))
+
+    # Models: a chosen model goes to the prompt's picker (a few-step model brings its settings);
+    # ticked LoRAs ride in every request and are saved with the prompt.
+    def list_on_first_show(visible: bool) -> None:
+        if visible and not library.loaded:
+            library.refresh()
+
+    parts.models_dock.visibilityChanged.connect(list_on_first_show)
+    library.modelChosen.connect(prompt.choose_model)
+    library.lorasChanged.connect(prompt.set_loras)
+    prompt.lorasChanged.connect(library.set_checked_loras)  # restored state, reused parameters
+    library.message.connect(window.show_message)
+    library.set_checked_loras(prompt.loras())
+
+
+def _open_on_canvas(window: MainWindow, canvas: Canvas, record: Record) -> None:
+    image = QImage(str(record.path))
+    if image.isNull():
+        window.show_message(f"Cannot open {record.path.name}", error=True)
+    else:
+        canvas.set_image(image)
+
+
+def _record_unkept(blend: BlendPanel, gallery: GalleryPanel) -> None:
+    event = blend.take_unkept()
+    if event is not None:
+        gallery.record(event)
+
+
+def _close_gallery(gallery: GalleryPanel) -> None:
+    gallery.stop_imports()
+    gallery.wait_recorded()  # let pending writes land before the app exits
+    gallery.gallery.close()
