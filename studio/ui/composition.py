@@ -13,7 +13,9 @@ layout.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -26,6 +28,8 @@ from studio.gallery import Gallery, GalleryError, Record
 from studio.ui.blend_panel import BlendPanel
 from studio.ui.bridge import EngineBridge, EngineFactory
 from studio.ui.canvas import Canvas
+from studio.ui.file_actions import FileActions, Picture
+from studio.ui.gallery_menu import GalleryMenu
 from studio.ui.gallery_panel import GalleryPanel
 from studio.ui.mask_editor import MaskEditor
 from studio.ui.model_library import ModelLibraryPanel
@@ -56,6 +60,8 @@ class WindowParts:
     gallery_dock: QDockWidget | None
     blend_dock: QDockWidget
     models_dock: QDockWidget
+    file_actions: FileActions | None = None
+    gallery_menu: GalleryMenu | None = None
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -95,6 +101,9 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
     parts = WindowParts(bridge, canvas, session, prompt_panel, queue_view, mask_editor, gallery_panel,
                         blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock)
     _wire(window, parts)
+    _wire_files(window, parts)
+    window.file_actions = parts.file_actions
+    window.gallery_menu = parts.gallery_menu
     window.mask_editor = mask_editor
     window.gallery_panel = gallery_panel
     window.blend_panel = blend_panel
@@ -153,7 +162,6 @@ def _wire(window: MainWindow, parts: WindowParts) -> None:
         gallery.parametersImported.connect(prompt.apply_import)
         gallery.message.connect(window.show_message)
         gallery.alert.connect(lambda text: window.show_message(text, error=True))
-        gallery.openOnCanvas.connect(lambda record: _open_on_canvas(window, canvas, record))
         gallery.useAsSource.connect(lambda record: editor.open_file(record.path))
         window.closing.connect(lambda: _close_gallery(gallery))
 
@@ -185,12 +193,59 @@ def _wire(window: MainWindow, parts: WindowParts) -> None:
     library.set_checked_loras(prompt.loras())
 
 
-def _open_on_canvas(window: MainWindow, canvas: Canvas, record: Record) -> None:
-    image = QImage(str(record.path))
-    if image.isNull():
-        window.show_message(f"Cannot open {record.path.name}", error=True)
-    else:
-        canvas.set_image(image)
+def _wire_files(window: MainWindow, parts: WindowParts) -> None:
+    """The File menu and the gallery's context menu, and what "the picture on the canvas" is for
+    them: the last finished job, a gallery entry opened, or a file opened (its parameters, when
+    it carries any, arrive later from the reader thread)."""
+    from studio.ui.main_window import ui_settings
+
+    editor, gallery, prompt = parts.mask_editor, parts.gallery_panel, parts.prompt_panel
+    settings = ui_settings()
+    opened: dict[str, Path] = {}
+
+    def open_source(path: Path) -> bool:
+        if not editor.open_file(path):
+            return False
+        opened["path"] = Path(path)
+        files.set_picture(Picture(editor.source(), None, name=Path(path).name))
+        return True
+
+    files = FileActions(window, settings, open_source=open_source,
+                        read_parameters=gallery.import_files if gallery is not None else None,
+                        paste_source=editor.paste)
+    window.file_menu.clear()
+    files.add_to_menu(window.file_menu)
+    window.file_menu.addSeparator()
+    window.file_menu.addAction(window.quit_action)
+    files.message.connect(window.show_message)
+    parts.bridge.finished.connect(lambda _job, image, event: files.set_picture(Picture(
+        image, event.request, dict(event.info), time.time())))
+    parts.file_actions = files
+    # Typing and Ctrl+Enter just work after launch.
+    window.shown.connect(lambda: prompt.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason))
+    if gallery is None:
+        return
+
+    def open_record(record: Record) -> None:
+        image = QImage(str(record.path))
+        if image.isNull():
+            window.show_message(f"Cannot open {record.path.name}", error=True)
+            return
+        editor.set_source(image)  # editable at once: inpaint, outpaint, variations
+        opened.pop("path", None)
+        files.set_picture(Picture(image, record.request, dict(record.info), record.created, record.id))
+
+    def parameters_read(dropped: object) -> None:
+        if getattr(dropped, "path", None) == opened.get("path") and (picture := files.picture()):
+            files.set_picture(Picture(picture.image, dropped.request, {}, None, None, picture.name))
+
+    gallery.openOnCanvas.connect(open_record)
+    gallery.parametersImported.connect(parameters_read)
+    menu = GalleryMenu(gallery, settings, lambda: (files.export_folder(), files.export_format(),
+                                                   files.quality()))
+    menu.message.connect(window.show_message)
+    files.export_selection = menu.export_if_focused
+    parts.gallery_menu = menu
 
 
 def _record_unkept(blend: BlendPanel, gallery: GalleryPanel) -> None:

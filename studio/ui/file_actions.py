@@ -102,6 +102,8 @@ class FileActions(QObject):
         self._read_parameters = read_parameters
         self._paste_source = paste_source
         self._picture: Picture | None = None
+        # Set by the window: exports the gallery's selection instead when the grid has focus.
+        self.export_selection: Callable[[], bool] | None = None
         self._last_export: Path | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._written.connect(self._on_written)
@@ -194,6 +196,8 @@ class FileActions(QObject):
 
     def export_as(self, path: str | Path | None = None) -> None:
         """A save dialog; the format follows the name typed (.png, .jpg, .webp)."""
+        if path is None and self.export_selection is not None and self.export_selection():
+            return
         if self._picture is None:
             self.message.emit("Nothing to export: make or open a picture first", False)
             return

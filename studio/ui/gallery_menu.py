@@ -1,6 +1,6 @@
 """The gallery's context menu (right click on the grid, or the Menu key / Shift+F10) and the same
 actions on the keyboard while the grid has focus: open on canvas (Enter), export the selection
-(Ctrl+Shift+E, a folder dialog, with progress), copy the image (Ctrl+C), copy the prompt
+(File > Export As…, Ctrl+Shift+E, while the grid has focus: a folder dialog, with progress), copy the image (Ctrl+C), copy the prompt
 (Ctrl+Alt+C), reuse settings (R), use as source (S), favourite (F), tags (T), delete (Delete).
 """
 
@@ -42,7 +42,7 @@ class GalleryMenu(QObject):
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in (
             ("open", "Open on Canvas", "Return", lambda: panel._emit_record(panel.openOnCanvas)),
-            ("export", "Export…", "Ctrl+Shift+E", self.export_selected),
+            ("export", "Export…", "", self.export_selected),  # Ctrl+Shift+E: see export_if_focused
             ("copy_image", "Copy Image", "Ctrl+C", self.copy_image),
             ("copy_prompt", "Copy Prompt", "Ctrl+Alt+C", self.copy_prompt),
             ("reuse", "Reuse Settings", "R", panel._reuse),
@@ -163,6 +163,14 @@ class GalleryMenu(QObject):
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-export")
         self._writer.submit(run)
+
+    def export_if_focused(self) -> bool:
+        """The window's Export As (Ctrl+Shift+E) while the grid has focus exports the selection
+        instead of the canvas: the shortcut acts on what the artist is looking at."""
+        if not self.panel.view.hasFocus() or not self.selected():
+            return False
+        self.export_selected()
+        return True
 
     def _cancel(self) -> None:
         self._cancelled = True

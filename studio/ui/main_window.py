@@ -273,8 +273,9 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
 
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addAction(quit_action)
+        self.file_menu = menu.addMenu("&File")  # the composition root puts the file actions first
+        self.quit_action = quit_action
+        self.file_menu.addAction(quit_action)
         image_menu = menu.addMenu("&Image")
         image_menu.addAction(self.generate_action)
         image_menu.addAction(self.cancel_action)

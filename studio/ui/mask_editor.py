@@ -306,9 +306,7 @@ class MaskEditor(QObject):
             shortcut = QShortcut(QKeySequence(keys), canvas)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        paste = QShortcut(QKeySequence.StandardKey.Paste, canvas)
-        paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        paste.activated.connect(self.paste)
+        # Ctrl+V is the window's File > Paste as Source (one shortcut, so never an ambiguous one).
 
     def _connect(self) -> None:
         panel, brush = self.panel, self.brush
