@@ -222,7 +222,10 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
         image, event.request, dict(event.info), time.time())))
     parts.file_actions = files
     # Typing and Ctrl+Enter just work after launch.
-    window.shown.connect(lambda: prompt.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason))
+    # (activateWindow: without a window manager, as under Xvfb, nothing else makes the new window
+    # the active one, and shortcuts such as Ctrl+Enter only reach an active window.)
+    window.shown.connect(lambda: (window.activateWindow(),
+                                  prompt.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason)))
     if gallery is None:
         return
 

@@ -179,6 +179,7 @@ class FileActions(QObject):
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self._parent, "Open Image", str(self._open_folder()),
                                                     OPEN_FILTER)
+            _reactivate(self._parent)
             if not chosen:
                 return False
             path = chosen
@@ -204,9 +205,11 @@ class FileActions(QObject):
         if path is None:
             fmt = self.export_format()
             suggestion = self.export_folder() / f"{_suggested_stem(self._picture)}{FORMATS[fmt]}"
+            _make_folder(suggestion.parent)
             chosen, selected = QFileDialog.getSaveFileName(
                 self._parent, "Export As", str(suggestion), ";;".join(EXPORT_FILTERS.values()),
                 EXPORT_FILTERS[fmt])
+            _reactivate(self._parent)
             if not chosen:
                 return
             path = _with_suffix(Path(chosen), selected)
@@ -271,6 +274,20 @@ class FileActions(QObject):
         self._update_enabled()
         self.message.emit(f"Exported {path.name} to {path.parent} (File ▸ Show Last Export in Folder)", False)
         self.exported.emit(path)
+
+
+def _make_folder(folder: Path) -> None:
+    """The default export folder is made when first offered (Pictures/Studio), best effort."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
+
+
+def _reactivate(window: QWidget) -> None:
+    """Give the window back the keyboard after a dialog: window managers do, but without one (a
+    bare X server) the shortcuts that follow (Ctrl+E) would reach nothing."""
+    window.window().activateWindow()
 
 
 def _suggested_stem(picture: Picture) -> str:

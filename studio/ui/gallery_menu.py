@@ -138,6 +138,7 @@ class GalleryMenu(QObject):
             folder = QFileDialog.getExistingDirectory(self.panel, f"Export {len(records)} image"
                                                       f"{'s' if len(records) > 1 else ''} to",
                                                       str(default_folder))
+            self.panel.window().activateWindow()  # the keyboard back, with or without a window manager
             if not folder:
                 return
         folder = Path(folder)
