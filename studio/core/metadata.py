@@ -421,11 +421,12 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
     if len(info) > MAX_TEXT_KEYS:
         raise MetadataError(f"the image has {len(info)} text entries; Studio reads at most {MAX_TEXT_KEYS}")
     text = {str(k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in info.items()}
+    damaged = ""
     if isinstance(text.get(STUDIO_KEY), str):
         try:
             request = GenerationRequest.from_json(text[STUDIO_KEY])
-        except RequestError:
-            pass  # a damaged Studio key: fall back to the text other tools read
+        except RequestError as exc:
+            damaged = str(exc)  # fall back to the text other tools read, if there is any
         else:
             out = {k: getattr(request, k) for k in _REQUEST_FIELDS}
             out.update(source=STUDIO_KEY, request=request)
@@ -436,6 +437,8 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
         return {**parse_invokeai(text[INVOKEAI_KEY]), "source": INVOKEAI_KEY}
     if isinstance(text.get(COMFYUI_KEY), str):
         return {**parse_comfyui(text[COMFYUI_KEY]), "source": COMFYUI_KEY}
+    if damaged:
+        raise MetadataError(f"the image's Studio parameters are damaged: {damaged}")
     raise MetadataError("the image carries no generation parameters Studio can read")
 
 

@@ -84,7 +84,8 @@ def decode_user_comment(raw: bytes | str, big_endian: bool = True) -> str:
     if isinstance(raw, str):
         return raw
     if not isinstance(raw, bytes | bytearray):
-        raise MetadataError(f"its EXIF UserComment is not text (a {type(raw).__name__})")
+        kind = "a number" if isinstance(raw, int | float) else f"{type(raw).__name__} data"
+        raise MetadataError(f"its EXIF UserComment holds {kind}, not text")
     raw = bytes(raw)
     prefix, body = raw[:8], raw[8:]
     if prefix == UNICODE_PREFIX:
