@@ -379,6 +379,13 @@ def parse_comfyui(text: str) -> dict[str, Any]:
     if latent:
         _put(out, "width", _to_int(latent.get("width")))
         _put(out, "height", _to_int(latent.get("height")))
+    node = sampler
+    for _ in range(8):  # the checkpoint loader, through any LoRA loaders in between
+        node = linked(node.get("model"))
+        if node is None or _text(node.get("ckpt_name")):
+            break
+    if node is not None and _text(node.get("ckpt_name")):
+        _put(out, "model_name", PurePath(node["ckpt_name"].replace("\\", "/")).stem or None)
     return out
 
 
