@@ -90,7 +90,7 @@ def test_every_seed_of_the_corpus_reads_back():
         assert (request.width, request.height) == size, path.name
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's notes on damaged EXIF and big images
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::PIL.Image.DecompressionBombWarning")
 def test_mutated_corpus_gives_a_request_or_one_line_naming_the_file(tmp_path):
     outcomes = {"read": 0, "refused": 0}
     slowest = 0.0

@@ -180,8 +180,10 @@ def image_info(request: GenerationRequest, info: dict[str, Any] | None = None) -
 
 # ---- reading the A1111 text ------------------------------------------------------------------
 # A settings key: a letter, then letters, digits, spaces and .+/()- . One character class and no
-# nesting, so matching it is linear; the line itself is cut up with str.find, never a pattern.
+# nesting, so matching it is linear; the line itself is cut up with str.find. A JSON string with
+# possessive quantifiers (Python 3.11+): they never give back, so no backtracking either.
 _KEY = re.compile(r"[A-Za-z][\w .+/()\-]*")
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _SPACES = re.compile(r"\s*")
 _SIZE = re.compile(r"\s*(\d{1,6})\s*[x×]\s*(\d{1,6})\s*")
 
@@ -208,31 +210,17 @@ def _settings_pairs(line: str) -> dict[str, str] | None:
 def _settings_value(line: str, pos: int) -> tuple[str, int]:
     """The value starting at `pos` and where the next pair starts: a JSON string when one is
     followed by a comma or the end, else everything up to the next comma."""
-    if line.startswith('"', pos):
-        close = _closing_quote(line, pos + 1)
-        if close >= 0:
-            after = _SPACES.match(line, close + 1).end()
-            if after == len(line) or line[after] == ",":
-                return _unquote(line[pos:close + 1]), after + 1
+    quoted = _JSON_STRING.match(line, pos)
+    if quoted:
+        after = _SPACES.match(line, quoted.end()).end()
+        if after == len(line) or line[after] == ",":
+            return _unquote(quoted.group()), after + 1
     comma = line.find(",", pos)
     comma = len(line) if comma < 0 else comma
     value = line[pos:comma].strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = _unquote(value)
     return value, comma + 1
-
-
-def _closing_quote(line: str, start: int) -> int:
-    """Index of the quote that closes a JSON string whose text starts at `start`, or -1."""
-    pos = start
-    while (quote := line.find('"', pos)) >= 0:
-        backslashes = quote
-        while backslashes > start and line[backslashes - 1] == "\\":
-            backslashes -= 1
-        if (quote - backslashes) % 2 == 0:  # not escaped
-            return quote
-        pos = quote + 1
-    return -1
 
 
 def _unquote(quoted: str) -> str:

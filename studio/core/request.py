@@ -31,8 +31,10 @@ MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 150
 MAX_GUIDANCE = 50.0
 # Untrusted JSON (image metadata, gallery rows) bigger than this is refused before parsing: a full
-# request is a few kB, even with long prompts.
+# request is a few kB, even with long prompts, and a large ComfyUI graph a few thousand containers.
+# (Python's garbage collector makes building hundreds of thousands of lists superlinear.)
 MAX_JSON_CHARS = 1_000_000
+MAX_JSON_CONTAINERS = 100_000
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -202,8 +204,9 @@ class GenerationRequest:
 
 # ---- untrusted input ---------------------------------------------------------------------------
 def load_json(text: str | bytes) -> Any:
-    """Parse JSON from outside (image files, the gallery): linear time, at most MAX_JSON_CHARS, and
-    nesting capped by pydantic-core's parser (about 200 levels) so it can never recurse out.
+    """Parse JSON from outside (image files, the gallery): linear time, at most MAX_JSON_CHARS and
+    MAX_JSON_CONTAINERS, nesting capped by pydantic-core's parser (about 200 levels) so it can
+    never recurse out.
     ValueError with a short reason otherwise."""
     from pydantic_core import from_json
 
@@ -211,6 +214,9 @@ def load_json(text: str | bytes) -> Any:
         raise ValueError(f"it is {type(text).__name__}, not text")
     if len(text) > MAX_JSON_CHARS:
         raise ValueError(f"it is over {MAX_JSON_CHARS:,} characters long")
+    brackets = ("[", "{") if isinstance(text, str) else (b"[", b"{")
+    if sum(text.count(b) for b in brackets) > MAX_JSON_CONTAINERS:  # counted in C: linear and fast
+        raise ValueError(f"it has over {MAX_JSON_CONTAINERS:,} lists and objects")
     try:
         return from_json(text)
     except ValueError as exc:  # also UnicodeEncodeError: a lone surrogate in a str
