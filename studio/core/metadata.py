@@ -442,7 +442,11 @@ def request_from_image_info(info: dict[str, Any]) -> GenerationRequest:
 
     Raises MetadataError with one line for missing or unusable parameters.
     """
-    found = parse_image_info(info)
+    return request_from_parameters(parse_image_info(info))
+
+
+def request_from_parameters(found: dict[str, Any]) -> GenerationRequest:
+    """The runnable request from what `parse_image_info` found; MetadataError if it cannot run."""
     request = found.get("request")
     if request is None:
         if not str(found.get("prompt", "")).strip():

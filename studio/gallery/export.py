@@ -34,7 +34,7 @@ from studio.core.metadata import (
     model_name,
     one_line,
     parse_image_info,
-    request_from_image_info,
+    request_from_parameters,
 )
 from studio.gallery.db import GalleryError
 from studio.gallery.files import png_bytes
@@ -239,13 +239,13 @@ def export_record(gallery: Gallery, record: Record | int, folder: Path, fmt: str
     if isinstance(record, int):
         record = gallery.get(record)
     try:
-        with PILImage.open(record.path) as source:
-            source.load()
-            image = source.copy()
-    except OSError as exc:  # only reading here: a failed write says so itself (write_file)
+        source = PILImage.open(record.path)
+        source.load()
+    except OSError as exc:  # only the reading: a failed write says so itself (write_file)
         raise ExportError(f"cannot read gallery image {record.id} ({exc.strerror or exc})") from None
-    return export_image(image, record.request, record.info, folder, fmt, pattern,
-                        record.created, record.id, quality)
+    with source:
+        return export_image(source, record.request, record.info, folder, fmt, pattern,
+                            record.created, record.id, quality)
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def parameters_from_file(path: Path) -> dict[str, Any]:
     info = read_image_parameters(path)
     try:
         found = parse_image_info(info)
-        return {**found, "request": request_from_image_info(info)}
+        return {**found, "request": request_from_parameters(found)}
     except MetadataError as exc:
         raise exc.for_file(path) from None
     except Exception as exc:  # a parser bug must not crash an import; the tests fuzz for these
