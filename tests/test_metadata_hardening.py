@@ -285,6 +285,16 @@ def test_missing_folder_empty_and_junk_files_are_one_line(tmp_path):
     assert caught.value.reason == "there is no file at that path"
 
 
+def test_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    path = _png(tmp_path / "locked.png", parameters="a cat" + A1111_TAIL)
+
+    def refuse(*args, **kwargs):  # chmod would not stop root, which CI runs as
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    _expect_one_line_error(path, r"cannot be read \(Permission denied\)")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_named_pipe_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.png"

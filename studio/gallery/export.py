@@ -302,6 +302,8 @@ def _read_text_keys(path: Path) -> dict[str, str]:
         image = PILImage.open(path)
     except UnidentifiedImageError:
         raise MetadataError("not an image Studio can read (unknown file format)") from None
+    except PermissionError as exc:
+        raise MetadataError(f"it cannot be read ({_reason(exc)})") from None
     except PILImage.DecompressionBombError as exc:
         raise MetadataError(f"it is too large to open safely ({_describe(exc)})") from None
     except ValueError as exc:
