@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "strip": "studio.cli.strip",
     "gallery": "studio.cli.gallery",
     "models": "studio.cli.models",
+    "inspect": "studio.cli.inspect",
 }
 
 

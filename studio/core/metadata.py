@@ -4,27 +4,56 @@ Writes the AUTOMATIC1111 "parameters" layout (prompt lines, `Negative prompt: ..
 `Key: value` pairs) that sd-parsers, model-sharing sites, Krita AI Diffusion and Fooocus read, plus
 Studio's own full request JSON under the `studio` key. Reads that text back, and the minimum of
 InvokeAI (`invokeai_metadata`) and ComfyUI (`prompt` graph) JSON. No Qt, no torch.
+
+Everything read here comes from files anyone can craft, so every reader is linear in its input
+(plain string scanning, no backtracking patterns), capped in size (MAX_TEXT_CHARS per text key,
+MAX_TEXT_KEYS keys, MAX_PAIRS settings) and in JSON nesting, and fails only with MetadataError.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import PurePath
 from typing import Any
 
 from studio import __version__
-from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
+from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, load_json
 
 PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
 INVOKEAI_KEY = "invokeai_metadata"
 COMFYUI_KEY = "prompt"
 NEGATIVE_PREFIX = "Negative prompt:"
+# Real parameters are a few kB in a handful of keys; anything far bigger is damage or an attack.
+MAX_TEXT_CHARS = 1_000_000
+MAX_TEXT_KEYS = 200
+MAX_PAIRS = 500
 
 
 class MetadataError(ValueError):
-    """Image metadata Studio cannot use; the message is one line an artist can act on."""
+    """Image metadata Studio cannot use; the message is one line an artist can act on.
+
+    `reason` is that line; with `path` the message starts with the file's name ("fox.png: ...")."""
+
+    def __init__(self, reason: str, path: str | os.PathLike[str] | None = None) -> None:
+        self.reason = one_line(reason)
+        self.path = path
+        if path is None:
+            super().__init__(self.reason)
+        else:
+            super().__init__(f"{PurePath(path).name or path}: {self.reason}")
+
+    def for_file(self, path: str | os.PathLike[str]) -> MetadataError:
+        """The same error, naming `path` (unless it already names a file)."""
+        return self if self.path is not None else MetadataError(self.reason, path)
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` as one line of at most `limit` characters (error messages quote untrusted text)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # ---- sampler names ---------------------------------------------------------------------------
@@ -150,27 +179,56 @@ def image_info(request: GenerationRequest, info: dict[str, Any] | None = None) -
 
 
 # ---- reading the A1111 text ------------------------------------------------------------------
-# One `Key: value` pair: a key of words, then a JSON-quoted string or anything up to the next comma.
-_PAIR = re.compile(r'\s*([A-Za-z][\w .+/()\-]*?)\s*:\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
+# A settings key: a letter, then letters, digits, spaces and .+/()- . One character class and no
+# nesting, so matching it is linear; the line itself is cut up with str.find. A JSON string with
+# possessive quantifiers (Python 3.11+): they never give back, so no backtracking either.
+_KEY = re.compile(r"[A-Za-z][\w .+/()\-]*")
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_SPACES = re.compile(r"\s*")
+_SIZE = re.compile(r"\s*(\d{1,6})\s*[x×]\s*(\d{1,6})\s*")
 
 
 def _settings_pairs(line: str) -> dict[str, str] | None:
-    """Parse a settings line; None when it is not one (fewer than three pairs, or leftovers)."""
+    """Parse a settings line (`Key: value, Key: "quoted, value", ...`); None when it is not one
+    (fewer than three pairs, or text that is not a pair). Linear: each step moves past what it read."""
     pairs: dict[str, str] = {}
-    pos = 0
-    while pos < len(line):
-        match = _PAIR.match(line, pos)
-        if not match or match.end() == pos:
+    pos, end = 0, len(line)
+    while pos < end:
+        colon = line.find(":", pos)
+        if colon < 0:
             return None
-        key, value = match.group(1).strip(), match.group(2).strip()
-        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-            try:
-                value = str(json.loads(value))
-            except ValueError:
-                value = value[1:-1]
+        key = line[pos:colon].strip()
+        if not _KEY.fullmatch(key):
+            return None
+        if len(pairs) >= MAX_PAIRS:
+            raise MetadataError(f"the image's settings line has over {MAX_PAIRS} entries")
+        value, pos = _settings_value(line, _SPACES.match(line, colon + 1).end())
         pairs[key] = value
-        pos = match.end()
     return pairs if len(pairs) >= 3 else None
+
+
+def _settings_value(line: str, pos: int) -> tuple[str, int]:
+    """The value starting at `pos` and where the next pair starts: a JSON string when one is
+    followed by a comma or the end, else everything up to the next comma."""
+    quoted = _JSON_STRING.match(line, pos)
+    if quoted:
+        after = _SPACES.match(line, quoted.end()).end()
+        if after == len(line) or line[after] == ",":
+            return _unquote(quoted.group()), after + 1
+    comma = line.find(",", pos)
+    comma = len(line) if comma < 0 else comma
+    value = line[pos:comma].strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = _unquote(value)
+    return value, comma + 1
+
+
+def _unquote(quoted: str) -> str:
+    try:
+        value = json.loads(quoted)
+    except ValueError:
+        return quoted[1:-1]
+    return value if isinstance(value, str) else quoted[1:-1]
 
 
 def _to_int(value: Any) -> int | None:
@@ -198,10 +256,10 @@ def parse_parameters(text: str) -> dict[str, Any]:
     Returns `prompt`, `negative_prompt`, `settings` (every raw `Key: value`, unknown keys kept) and
     the fields Studio understands under request names (steps, seed, guidance_scale, guidance_rescale,
     width, height, scheduler, strength, seed_b, seed_mix) plus model_name / model_hash. Values that
-    do not parse are left out of the named fields. Never raises for a str; MetadataError for anything else.
+    do not parse are left out of the named fields. MetadataError for anything but text, or text
+    over the size caps (MAX_TEXT_CHARS, MAX_PAIRS).
     """
-    if not isinstance(text, str):
-        raise MetadataError("the image's parameters are not text")
+    _check_text(text, "parameters")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
     settings = _settings_pairs(lines[-1].strip()) if lines else None
     body = lines[:-1] if settings is not None else lines
@@ -226,7 +284,7 @@ def parse_parameters(text: str) -> dict[str, Any]:
     _put(out, "strength", _to_float(settings.get("Denoising strength")))
     _put(out, "seed_b", _to_int(settings.get("Variation seed")))
     _put(out, "seed_mix", _to_float(settings.get("Variation seed strength")))
-    size = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", settings.get("Size", ""))
+    size = _SIZE.fullmatch(settings.get("Size", ""))
     if size:
         out["width"], out["height"] = int(size.group(1)), int(size.group(2))
     if "Sampler" in settings:
@@ -246,8 +304,8 @@ def parse_invokeai(text: str) -> dict[str, Any]:
     """The prompt/seed/steps/cfg/size/scheduler that InvokeAI's `invokeai_metadata` JSON holds."""
     data = _json_object(text, "InvokeAI")
     out: dict[str, Any] = {
-        "prompt": str(data.get("positive_prompt") or data.get("prompt") or ""),
-        "negative_prompt": str(data.get("negative_prompt") or ""),
+        "prompt": _text(data.get("positive_prompt")) or _text(data.get("prompt")),
+        "negative_prompt": _text(data.get("negative_prompt")),
     }
     _put(out, "seed", _to_int(data.get("seed")))
     _put(out, "steps", _to_int(data.get("steps")))
@@ -255,14 +313,13 @@ def parse_invokeai(text: str) -> dict[str, Any]:
     _put(out, "width", _to_int(data.get("width")))
     _put(out, "height", _to_int(data.get("height")))
     _put(out, "strength", _to_float(data.get("strength")))
-    if data.get("scheduler") is not None:
-        _put(out, "scheduler", scheduler_from_sampler(str(data["scheduler"])))
+    _put(out, "scheduler", scheduler_from_sampler(_text(data.get("scheduler"))))
     model = data.get("model")
     if isinstance(model, dict):
-        _put(out, "model_name", model.get("name") or model.get("model_name"))
-        _put(out, "model_hash", model.get("hash"))
-    elif model:
-        out["model_name"] = str(model)
+        _put(out, "model_name", _text(model.get("name")) or _text(model.get("model_name")) or None)
+        _put(out, "model_hash", _text(model.get("hash")) or None)
+    else:
+        _put(out, "model_name", _text(model) or None)
     return out
 
 
@@ -271,15 +328,15 @@ def parse_comfyui(text: str) -> dict[str, Any]:
     graph = _json_object(text, "ComfyUI")
     nodes = {k: v for k, v in graph.items() if isinstance(v, dict) and isinstance(v.get("inputs"), dict)}
     sampler = next(
-        (n["inputs"] for _, n in sorted(nodes.items()) if "KSampler" in str(n.get("class_type", ""))),
+        (n["inputs"] for _, n in sorted(nodes.items()) if "KSampler" in _text(n.get("class_type"))),
         None,
     )
     if sampler is None:
         raise MetadataError("the ComfyUI graph has no sampler node to read settings from")
 
-    def linked(value: Any, depth: int = 0) -> dict[str, Any] | None:
+    def linked(value: Any) -> dict[str, Any] | None:
         # Inputs that come from another node are [node_id, output_index].
-        if isinstance(value, list) and value and str(value[0]) in nodes and depth < 8:
+        if isinstance(value, list) and value and isinstance(value[0], str | int) and str(value[0]) in nodes:
             return nodes[str(value[0])]["inputs"]
         return None
 
@@ -304,26 +361,46 @@ def parse_comfyui(text: str) -> dict[str, Any]:
     denoise = _to_float(sampler.get("denoise"))
     if denoise is not None and denoise < 1.0:
         out["strength"] = denoise
-    if sampler.get("sampler_name") is not None:
-        _put(out, "scheduler", scheduler_from_sampler(str(sampler["sampler_name"]),
-                                                       str(sampler.get("scheduler", ""))))
+    _put(out, "scheduler", scheduler_from_sampler(_text(sampler.get("sampler_name")),
+                                                   _text(sampler.get("scheduler"))))
     latent = linked(sampler.get("latent_image"))
     if latent:
         _put(out, "width", _to_int(latent.get("width")))
         _put(out, "height", _to_int(latent.get("height")))
+    node = sampler
+    for _ in range(8):  # the checkpoint loader, through any LoRA loaders in between
+        node = linked(node.get("model"))
+        if node is None or _text(node.get("ckpt_name")):
+            break
+    if node is not None and _text(node.get("ckpt_name")):
+        _put(out, "model_name", PurePath(node["ckpt_name"].replace("\\", "/")).stem or None)
     return out
 
 
 def _json_object(text: Any, tool: str) -> dict[str, Any]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
+    _check_text(text, tool)
     try:
-        data = json.loads(text)
-    except (TypeError, ValueError):
-        raise MetadataError(f"the image's {tool} metadata is not valid JSON") from None
+        data = load_json(text)  # linear, nesting capped: never a RecursionError
+    except ValueError as exc:
+        raise MetadataError(f"the image's {tool} metadata is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise MetadataError(f"the image's {tool} metadata is not a JSON object")
     return data
+
+
+def _text(value: Any) -> str:
+    """A text field of another tool's JSON; anything else (a number, a list) counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
+def _check_text(text: Any, what: str) -> None:
+    if not isinstance(text, str):
+        raise MetadataError(f"the image's {what} metadata is not text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise MetadataError(f"the image's {what} metadata is over {MAX_TEXT_CHARS:,} characters long; "
+                            "Studio does not read that much")
 
 
 # ---- image info -> request -------------------------------------------------------------------
@@ -336,12 +413,15 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
     A1111 text, InvokeAI, then ComfyUI. Adds `source` (which key was read). MetadataError if none."""
     if not isinstance(info, dict):
         raise MetadataError("the image information is not a set of text keys")
+    if len(info) > MAX_TEXT_KEYS:
+        raise MetadataError(f"the image has {len(info)} text entries; Studio reads at most {MAX_TEXT_KEYS}")
     text = {str(k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in info.items()}
+    damaged = ""
     if isinstance(text.get(STUDIO_KEY), str):
         try:
             request = GenerationRequest.from_json(text[STUDIO_KEY])
-        except (RequestError, TypeError, ValueError):
-            pass  # a damaged Studio key: fall back to the text other tools read
+        except RequestError as exc:
+            damaged = str(exc)  # fall back to the text other tools read, if there is any
         else:
             out = {k: getattr(request, k) for k in _REQUEST_FIELDS}
             out.update(source=STUDIO_KEY, request=request)
@@ -352,6 +432,8 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
         return {**parse_invokeai(text[INVOKEAI_KEY]), "source": INVOKEAI_KEY}
     if isinstance(text.get(COMFYUI_KEY), str):
         return {**parse_comfyui(text[COMFYUI_KEY]), "source": COMFYUI_KEY}
+    if damaged:
+        raise MetadataError(f"the image's Studio parameters are damaged: {damaged}")
     raise MetadataError("the image carries no generation parameters Studio can read")
 
 
@@ -360,7 +442,11 @@ def request_from_image_info(info: dict[str, Any]) -> GenerationRequest:
 
     Raises MetadataError with one line for missing or unusable parameters.
     """
-    found = parse_image_info(info)
+    return request_from_parameters(parse_image_info(info))
+
+
+def request_from_parameters(found: dict[str, Any]) -> GenerationRequest:
+    """The runnable request from what `parse_image_info` found; MetadataError if it cannot run."""
     request = found.get("request")
     if request is None:
         if not str(found.get("prompt", "")).strip():

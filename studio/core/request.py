@@ -8,10 +8,11 @@ STUDIO_HOME/inputs first, named by content hash, so requests stay small and repl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.paths import bundled_model_present
 
@@ -29,6 +30,14 @@ MAX_SEED = 2**32 - 1
 MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 150
 MAX_GUIDANCE = 50.0
+# Untrusted JSON (image metadata, gallery rows) bigger than this is refused before parsing: a full
+# request is a few kB, even with long prompts, and a large ComfyUI graph a few thousand containers.
+# (Python's garbage collector makes building hundreds of thousands of lists superlinear.)
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_CONTAINERS = 100_000
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 
 class RequestError(ValueError):
@@ -112,11 +121,17 @@ class GenerationRequest:
 
     # ---- validation ----------------------------------------------------------------------
     def validate(self) -> GenerationRequest:
-        """Raise RequestError with a one-line message if the request cannot run; else return self."""
+        """Raise RequestError with a one-line message if the request cannot run; else return self.
+
+        Checks every field's type first (a request built in code can hold anything: seed=True,
+        guidance_scale="5"), then that the prompts are real text, then the ranges."""
+        _check_types({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        _check_encodable("prompt", self.prompt)
+        _check_encodable("negative prompt", self.negative_prompt)
+        for text in self.blend_prompts:
+            _check_encodable("blend prompt", text)
         for name in ("width", "height"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise RequestError(f"{name} must be a whole number of pixels, got {value!r}")
             if self.init_image:  # an edit states its picture's size, the source's (any size)
                 if not 1 <= value <= MAX_SIZE:
                     raise RequestError(f"{name} must be between 1 and {MAX_SIZE} px (got {value})")
@@ -125,15 +140,14 @@ class GenerationRequest:
                 raise RequestError(f"{name} must be a multiple of 8 (got {value}; try {value // 8 * 8 or 8})")
             if not MIN_SIZE <= value <= MAX_SIZE:
                 raise RequestError(f"{name} must be between {MIN_SIZE} and {MAX_SIZE} px (got {value})")
-        if not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_STEPS:
+        if not 1 <= self.steps <= MAX_STEPS:
             raise RequestError(f"steps must be between 1 and {MAX_STEPS} (got {self.steps})")
-        if not 0.0 <= float(self.guidance_scale) <= MAX_GUIDANCE:
+        if not 0.0 <= self.guidance_scale <= MAX_GUIDANCE:
             raise RequestError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (got {self.guidance_scale})")
         rescale = self.guidance_rescale
-        if rescale is not None and (isinstance(rescale, bool) or not isinstance(rescale, int | float)
-                                    or not 0.0 <= rescale <= 1.0):
+        if rescale is not None and not 0.0 <= rescale <= 1.0:
             raise RequestError(f"guidance rescale must be between 0 and 1 (got {rescale!r})")
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+        if not 0 <= self.seed <= MAX_SEED:
             raise RequestError(f"seed must be between 0 and {MAX_SEED} (got {self.seed})")
         if self.seed_b is not None and not 0 <= self.seed_b <= MAX_SEED:
             raise RequestError(f"seed B must be between 0 and {MAX_SEED} (got {self.seed_b})")
@@ -173,24 +187,147 @@ class GenerationRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
-        """Build from a dict, ignoring unknown keys (newer files) and keeping defaults for missing ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        if "prompt" not in kwargs:
-            raise RequestError("the request has no prompt")
-        for key in ("blend_prompts", "blend_weights"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
-        if "loras" in kwargs:
-            kwargs["loras"] = tuple((str(p), float(w)) for p, w in kwargs["loras"])
-        return cls(**kwargs)
+        """Build from a dict (parsed JSON: image metadata, gallery rows), checking every known key's
+        type; unknown keys (newer files) are ignored and missing ones keep their defaults.
+        RequestError naming the field for anything of the wrong type."""
+        if not isinstance(data, dict):
+            raise RequestError("the request must be a JSON object")
+        checked = _check_types(data)
+        return cls(**checked.model_dump(exclude_unset=True))
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RequestError(f"the request is not valid JSON ({exc.msg})") from None
+            data = load_json(text)
+        except ValueError as exc:
+            raise RequestError(f"the request is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise RequestError("the request must be a JSON object")
         return cls.from_dict(data)
+
+
+# ---- untrusted input ---------------------------------------------------------------------------
+def load_json(text: str | bytes) -> Any:
+    """Parse JSON from outside (image files, the gallery): linear time, at most MAX_JSON_CHARS and
+    MAX_JSON_CONTAINERS, nesting capped by pydantic-core's parser (about 200 levels) so it can
+    never recurse out.
+    ValueError with a short reason otherwise."""
+    from pydantic_core import from_json
+
+    if not isinstance(text, str | bytes):
+        raise ValueError(f"it is {type(text).__name__}, not text")
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"it is over {MAX_JSON_CHARS:,} characters long")
+    brackets = ("[", "{") if isinstance(text, str) else (b"[", b"{")
+    if sum(text.count(b) for b in brackets) > MAX_JSON_CONTAINERS:  # counted in C: linear and fast
+        raise ValueError(f"it has over {MAX_JSON_CONTAINERS:,} lists and objects")
+    try:
+        return from_json(text)
+    except ValueError as exc:  # also UnicodeEncodeError: a lone surrogate in a str
+        raise ValueError(" ".join(str(exc).split())[:120]) from None
+
+
+def _check_encodable(label: str, text: str) -> None:
+    """Text the tokenizer can read: a lone surrogate (a broken paste, or bytes smuggled through
+    sys.argv) has no UTF-8 form and would crash deep in the engine."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            f"the {label} contains a character that is not valid text (U+{ord(text[exc.start]):04X} "
+            f"at position {exc.start + 1}); delete it and type it again"
+        ) from None
+
+
+# Per field: the name an artist knows it by, and what its value must be.
+_EXPECTED: dict[str, tuple[str, str]] = {
+    "prompt": ("prompt", "text"),
+    "negative_prompt": ("negative prompt", "text"),
+    "seed": ("seed", "a whole number"),
+    "steps": ("steps", "a whole number"),
+    "guidance_scale": ("guidance", "a number"),
+    "guidance_rescale": ("guidance rescale", "between 0 and 1"),  # as the range check says it
+    "width": ("width", "a whole number of pixels"),
+    "height": ("height", "a whole number of pixels"),
+    "scheduler": ("scheduler", "a sampler name"),
+    "model": ("model", "a file or folder path"),
+    "init_image": ("source image", "a file path or empty"),
+    "strength": ("strength", "a number"),
+    "mask_image": ("mask", "a file path or empty"),
+    "mask_feather": ("mask feather", "a whole number of pixels"),
+    "masked_only": ("masked only", "true or false"),
+    "masked_padding": ("masked padding", "a whole number of pixels"),
+    "blend_prompts": ("blend prompts", "a list of texts"),
+    "blend_weights": ("blend weights", "a list of numbers"),
+    "blend_mode": ("blend mode", "slerp or lerp"),
+    "seed_b": ("seed B", "a whole number or empty"),
+    "seed_mix": ("seed mix", "a number"),
+    "loras": ("LoRAs", "a list of [file, weight] pairs"),
+}
+
+
+def _check_types(data: dict[str, Any]) -> BaseModel:
+    """Validate by type with the schema; RequestError naming the first wrong field."""
+    from pydantic import ValidationError
+
+    try:
+        return _schema().model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(_type_message(exc, data)) from None
+
+
+def _type_message(exc: ValidationError, data: dict[str, Any]) -> str:
+    error = exc.errors(include_url=False)[0]
+    key = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "missing" and key == "prompt":
+        return "the request has no prompt"
+    label, expected = _EXPECTED.get(key, (key, "something else"))
+    got = repr(data.get(key)) if isinstance(data, dict) else repr(data)
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return f"{label} must be {expected} (got {got})"
+
+
+@functools.cache
+def _schema() -> type[BaseModel]:
+    """The request's pydantic schema, built on first use: importing pydantic costs ~0.15 s that
+    `studio --help` and the window's start should not pay.
+
+    Strict: a bool is not a whole number, "5" is not a number, floats are finite. Lists and tuples
+    are both accepted for the sequences (JSON has only lists). A test checks that the fields
+    match GenerationRequest's."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+    number = StrictInt | StrictFloat
+    sequence = Field(strict=False)  # list or tuple; the items stay strict
+
+    d = GenerationRequest  # the defaults are the dataclass's own (loras' is a factory: empty)
+
+    class RequestSchema(BaseModel):
+        model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+
+        prompt: StrictStr
+        negative_prompt: StrictStr = d.negative_prompt
+        seed: StrictInt = d.seed
+        steps: StrictInt = d.steps
+        guidance_scale: number = d.guidance_scale
+        guidance_rescale: number | None = d.guidance_rescale
+        width: StrictInt = d.width
+        height: StrictInt = d.height
+        scheduler: StrictStr = d.scheduler
+        model: StrictStr = d.model
+        init_image: StrictStr | None = d.init_image
+        strength: number = d.strength
+        mask_image: StrictStr | None = d.mask_image
+        mask_feather: StrictInt = d.mask_feather
+        masked_only: StrictBool = d.masked_only
+        masked_padding: StrictInt = d.masked_padding
+        blend_prompts: Annotated[tuple[StrictStr, ...], sequence] = d.blend_prompts
+        blend_weights: Annotated[tuple[number, ...], sequence] = d.blend_weights
+        blend_mode: StrictStr = d.blend_mode
+        seed_b: StrictInt | None = d.seed_b
+        seed_mix: number = d.seed_mix
+        loras: Annotated[tuple[Annotated[tuple[StrictStr, number], sequence], ...], sequence] = ()
+
+    return RequestSchema

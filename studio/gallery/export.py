@@ -4,12 +4,18 @@ PNG: text chunks `parameters` (A1111 layout; tEXt, or iTXt when not Latin-1) and
 request JSON). JPEG and WebP: the parameters text in EXIF UserComment, whose 8-byte prefix names the
 encoding ("ASCII\\0\\0\\0", or "UNICODE\\0" + UTF-16 in the EXIF byte order, big-endian as Pillow
 and A1111 write it). Every write is atomic; a full disk or unwritable folder is one clear line.
+
+Reading is for files from anywhere: `read_image_parameters`, `parameters_from_file` and
+`request_from_file` raise nothing but MetadataError naming the file, whatever the bytes, and never
+decode a large image's pixels to find its text.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
+import stat
 import time
 import unicodedata
 from datetime import datetime
@@ -17,7 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.atomic import atomic_write_bytes
-from studio.core.metadata import PARAMETERS_KEY, MetadataError, image_info, model_name
+from studio.core.metadata import (
+    COMFYUI_KEY,
+    INVOKEAI_KEY,
+    MAX_TEXT_KEYS,
+    PARAMETERS_KEY,
+    STUDIO_KEY,
+    MetadataError,
+    image_info,
+    model_name,
+    one_line,
+    parse_image_info,
+    request_from_parameters,
+)
 from studio.gallery.db import GalleryError
 from studio.gallery.files import png_bytes
 
@@ -33,7 +51,15 @@ USER_COMMENT = 0x9286  # EXIF tag, in the Exif IFD
 EXIF_IFD = 0x8769
 ASCII_PREFIX = b"ASCII\0\0\0"
 UNICODE_PREFIX = b"UNICODE\0"
-MAX_NAME = 120  # characters before the suffix: fits every OS with room for folders
+MAX_NAME = 120  # characters before the suffix: leaves room for folders in Windows' 260-character paths
+# Bytes of UTF-8 before the suffix: file systems allow 255 per name, and the name also gets a
+# collision counter ("-12"), the suffix, and while written the temp-file wrapping (".NAME.xxxxxxxx.tmp").
+MAX_NAME_BYTES = 200
+# PNG text written after the pixel data is only reached by decoding them; do that only for images
+# up to this many pixels (4096 x 4096, Studio's largest), so a huge file cannot stall an import.
+MAX_DECODE_PIXELS = 4096 * 4096
+
+log = logging.getLogger(__name__)
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                      *(f"LPT{i}" for i in range(1, 10))}
@@ -53,9 +79,14 @@ def user_comment(text: str) -> bytes:
 
 
 def decode_user_comment(raw: bytes | str, big_endian: bool = True) -> str:
-    """Text from an EXIF UserComment, whatever prefix and byte order the writer chose."""
+    """Text from an EXIF UserComment, whatever prefix and byte order the writer chose.
+    MetadataError when the tag holds something else (a number or a list, in damaged files)."""
     if isinstance(raw, str):
         return raw
+    if not isinstance(raw, bytes | bytearray):
+        kind = "a number" if isinstance(raw, int | float) else f"{type(raw).__name__} data"
+        raise MetadataError(f"its EXIF UserComment holds {kind}, not text")
+    raw = bytes(raw)
     prefix, body = raw[:8], raw[8:]
     if prefix == UNICODE_PREFIX:
         if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
@@ -102,15 +133,28 @@ def _format(fmt: str) -> str:
 # ---- file names ------------------------------------------------------------------------------
 def sanitize_filename(name: str) -> str:
     """A file name every OS accepts: no path separators, reserved characters or control codes,
-    no trailing dots/spaces, not a reserved Windows device name, not too long, never empty."""
+    no trailing dots/spaces, not a reserved Windows device name, at most MAX_NAME characters and
+    MAX_NAME_BYTES bytes (cut at a word boundary where there is one), never empty."""
     name = unicodedata.normalize("NFC", name)
     name = re.sub(r"\s+", " ", name)
-    name = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', "_", name)
+    name = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f\ud800-\udfff]', "_", name)  # surrogates: no UTF-8 form
     name = re.sub(r"_{2,}", "_", name).strip(" ._")
-    name = name[:MAX_NAME].rstrip(" .")
+    name = _shorten(name).rstrip(" .")
     if name.split(".")[0].upper() in _WINDOWS_RESERVED:
         name = f"_{name}"
     return name or "image"
+
+
+def _shorten(name: str) -> str:
+    """`name` within MAX_NAME characters and MAX_NAME_BYTES UTF-8 bytes: at the last space, dash or
+    underscore when that keeps most of it, else at a character boundary (CJK has no spaces)."""
+    if len(name) <= MAX_NAME and len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    cut = name[:MAX_NAME].encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    if name[len(cut):len(cut) + 1] in (" ", "_", "-"):
+        return cut  # already ends at a word
+    boundary = max(cut.rfind(" "), cut.rfind("_"), cut.rfind("-"))
+    return cut[:boundary] if boundary >= len(cut) * 2 // 3 else cut
 
 
 def render_filename(pattern: str, request: GenerationRequest, created: float | None = None,
@@ -141,10 +185,17 @@ def free_path(folder: Path, stem: str, suffix: str) -> Path:
     """folder/stem.suffix, or stem-2, stem-3... if that name is taken."""
     path = folder / f"{stem}{suffix}"
     n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}{suffix}"
+    try:
+        while path.exists():
+            n += 1
+            path = folder / f"{stem}-{n}{suffix}"
+    except OSError as exc:  # e.g. a name too long for this file system
+        raise ExportError(f"could not write {path.name} to {folder}: {_reason(exc)}") from None
     return path
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -153,8 +204,7 @@ def write_file(path: Path, data: bytes) -> Path:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ExportError(f"could not write {path.name} to {path.parent}: {reason}") from None
+        raise ExportError(f"could not write {path.name} to {path.parent}: {_reason(exc)}") from None
     return path
 
 
@@ -189,42 +239,121 @@ def export_record(gallery: Gallery, record: Record | int, folder: Path, fmt: str
     if isinstance(record, int):
         record = gallery.get(record)
     try:
-        with PILImage.open(record.path) as source:
-            source.load()
-            return export_image(source, record.request, record.info, folder, fmt, pattern,
-                                record.created, record.id, quality)
-    except OSError as exc:
+        source = PILImage.open(record.path)
+        source.load()
+    except OSError as exc:  # only the reading: a failed write says so itself (write_file)
         raise ExportError(f"cannot read gallery image {record.id} ({exc.strerror or exc})") from None
+    with source:
+        return export_image(source, record.request, record.info, folder, fmt, pattern,
+                            record.created, record.id, quality)
 
 
 # ---- reading ---------------------------------------------------------------------------------
+_KNOWN_KEYS = (STUDIO_KEY, PARAMETERS_KEY, INVOKEAI_KEY, COMFYUI_KEY)
+
+
 def read_image_parameters(path: Path) -> dict[str, str]:
     """The text keys of an image for import: PNG text chunks as they are, and for JPEG/WebP the
-    EXIF UserComment as `parameters`. MetadataError (one line) for a file that is not an image."""
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
+    EXIF UserComment as `parameters`. MetadataError naming the file, and nothing else, for a file
+    that is missing, unreadable, not an image, damaged, or over Pillow's safety limits."""
     try:
-        with PILImage.open(path) as image:
-            out = {str(k): v for k, v in image.info.items() if isinstance(v, str)}
-            out.update({str(k): v.decode("utf-8", "replace")
-                        for k, v in image.info.items() if k in (PARAMETERS_KEY, "comment")
-                        and isinstance(v, bytes)})
-            exif = image.getexif()
-            comment = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
-            if comment and PARAMETERS_KEY not in out:
-                out[PARAMETERS_KEY] = decode_user_comment(comment, exif.endian != "<")
-    except FileNotFoundError:
-        raise MetadataError(f"there is no file {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise MetadataError(f"{Path(path).name} is not an image Studio can read ({exc})") from None
-    out.pop("exif", None)
-    return out
+        return _read_text_keys(Path(path))
+    except MetadataError as exc:
+        raise exc.for_file(path) from None
+    except Exception as exc:  # a crafted file can make an image decoder raise almost anything
+        log.debug("reading %s failed", path, exc_info=True)
+        raise MetadataError(f"not an image Studio can read ({_describe(exc)})", path) from None
+
+
+def parameters_from_file(path: Path) -> dict[str, Any]:
+    """What Studio reads from an image file: `parse_image_info`'s fields and `source`, plus the
+    runnable, validated `request`. MetadataError naming the file, and nothing else, when there is
+    none Studio can use."""
+    info = read_image_parameters(path)
+    try:
+        found = parse_image_info(info)
+        return {**found, "request": request_from_parameters(found)}
+    except MetadataError as exc:
+        raise exc.for_file(path) from None
+    except Exception as exc:  # a parser bug must not crash an import; the tests fuzz for these
+        log.warning("reading the parameters of %s failed", path, exc_info=True)
+        raise MetadataError(f"its parameters could not be read ({_describe(exc)})", path) from None
 
 
 def request_from_file(path: Path) -> GenerationRequest:
     """Import: the runnable request embedded in an image file (ours or another tool's).
-    MetadataError (one line) when the file has none Studio can use."""
-    from studio.core.metadata import request_from_image_info
+    MetadataError (one line, naming the file) when the file has none Studio can use."""
+    return parameters_from_file(path)["request"]
 
-    return request_from_image_info(read_image_parameters(path))
+
+def _read_text_keys(path: Path) -> dict[str, str]:
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MetadataError("there is no file at that path") from None
+    except OSError as exc:
+        raise MetadataError(f"it cannot be read ({_reason(exc)})") from None
+    if not stat.S_ISREG(mode):  # a folder, or a pipe or device that could block forever
+        raise MetadataError("it is not a regular file")
+    try:
+        image = PILImage.open(path)
+    except UnidentifiedImageError:
+        raise MetadataError("not an image Studio can read (unknown file format)") from None
+    except PermissionError as exc:
+        raise MetadataError(f"it cannot be read ({_reason(exc)})") from None
+    except PILImage.DecompressionBombError as exc:
+        raise MetadataError(f"it is too large to open safely ({_describe(exc)})") from None
+    except ValueError as exc:
+        if "MAX_TEXT" not in str(exc):
+            raise
+        # Pillow's own limits on PNG text (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): left as they are.
+        raise MetadataError("its text chunks are larger than Pillow reads safely "
+                            f"({_describe(exc)})") from None
+    with image:
+        if image.format == "PNG" and not any(k in image.info for k in _KNOWN_KEYS):
+            _read_trailing_chunks(image)
+        text_items = [(k, v) for k, v in image.info.items() if isinstance(v, str | bytes)]
+        if len(text_items) > MAX_TEXT_KEYS:
+            raise MetadataError(f"it has {len(text_items)} text entries; Studio reads at most {MAX_TEXT_KEYS}")
+        out = {str(k): str(v) for k, v in text_items if isinstance(v, str)}
+        out.update({str(k): v.decode("utf-8", "replace") for k, v in text_items
+                    if k in (PARAMETERS_KEY, "comment") and isinstance(v, bytes)})
+        if PARAMETERS_KEY not in out and (image.format != "PNG" or "exif" in image.info):
+            comment = _exif_user_comment(image)
+            if comment:
+                out[PARAMETERS_KEY] = comment
+    out.pop("exif", None)
+    return out
+
+
+def _read_trailing_chunks(image: Any) -> None:
+    """PNG text after the pixel data is only read by decoding them (Pillow's load); do it for
+    images of a sane size, and keep what was read before if the pixel data is damaged."""
+    width, height = image.size
+    if width * height > MAX_DECODE_PIXELS:
+        return
+    try:
+        image.load()
+    except Exception:  # damaged pixel data: the text before it is still good
+        log.debug("decoding %s failed", image.filename, exc_info=True)
+
+
+def _exif_user_comment(image: Any) -> str:
+    """The EXIF UserComment as text, "" if there is none or the EXIF block is unreadable."""
+    try:
+        exif = image.getexif()
+        comment = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
+    except Exception:  # damaged EXIF is common in the wild: treat it as absent
+        log.debug("no readable EXIF in %s", image.filename, exc_info=True)
+        return ""
+    if not comment:
+        return ""
+    return decode_user_comment(comment, exif.endian != "<")
+
+
+def _describe(exc: BaseException) -> str:
+    text = one_line(exc, 160)
+    return text if text else type(exc).__name__
