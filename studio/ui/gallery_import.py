@@ -119,10 +119,10 @@ class DropImport:
         try:
             result = read_dropped(path)
         except MetadataError as exc:
-            result = MetadataError(f"{path.name}: {_one_line(exc)}")
+            result = exc.for_file(path)  # its message names the file once
         except Exception as exc:  # last line of defence: a malformed file never reaches Qt
             log.exception("reading the parameters of %s failed", path)
-            result = MetadataError(f"{path.name}: could not read its parameters ({_one_line(exc)})")
+            result = MetadataError(f"could not read its parameters ({_one_line(exc)})", path)
         try:
             self._read.emit(result)
         except RuntimeError:  # the panel was deleted meanwhile: nobody to tell
