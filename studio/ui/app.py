@@ -6,6 +6,7 @@ inference thread joined).
 
 Environment switches, for benchmarks and README screenshots:
   STUDIO_EXIT_AFTER_SHOW=1      print "shown <unix time>" on first show, then quit
+  STUDIO_QUIT_AFTER_S=N         print "closing <unix time>" N seconds after showing, then quit
   STUDIO_SCREENSHOT=PATH        save a picture of the window to PATH, then quit; with
   STUDIO_DEMO_PROMPT=TEXT       generate TEXT first and take the picture when it is done
 """
@@ -13,6 +14,7 @@ Environment switches, for benchmarks and README screenshots:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -24,7 +26,8 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.paths import repo_resources
 
-ICON_FILE = "icons/studio.png"  # drawn by resources/icons/make_icon.py
+ICON_FILE = "icons/studio.png"
+EXIT_WAIT_S = 0.5  # for the inference thread to stop after its job is cancelled (one step)  # drawn by resources/icons/make_icon.py
 
 
 def app_icon() -> QIcon:
@@ -53,6 +56,7 @@ def run_app(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
 
     window = MainWindow()
+    window.shutdown_timeout = EXIT_WAIT_S
     _install_sigint(app, window)
     _install_env_switches(window)
     closed = asyncio.Event()
@@ -64,7 +68,22 @@ def run_app(argv: list[str] | None = None) -> int:
     finally:
         window.close()  # idempotent: saves settings and joins the worker if not done yet
         asyncio.set_event_loop(None)
-    return 0
+    _end_process(0)
+    return 0  # not reached
+
+
+def _end_process(code: int) -> None:
+    """Leave at once. Everything that must last is on disk by now: closing the window saved the
+    settings, drained the gallery's and the exports' writers and closed the database. What is
+    left is the interpreter tearing down torch and diffusers module by module (about 2 s, more
+    under load) and a model load the window no longer waits for."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _install_sigint(app: QApplication, window) -> None:
@@ -76,6 +95,22 @@ def _install_sigint(app: QApplication, window) -> None:
 
 
 def _install_env_switches(window) -> None:
+    quit_after = os.environ.get("STUDIO_QUIT_AFTER_S")
+    if quit_after:  # benchmarks and tests of quitting: close as Ctrl+Q would, N s after showing,
+        # generating STUDIO_DEMO_PROMPT meanwhile if it is set (to quit with a job running)
+
+        def quit_now() -> None:
+            print(f"closing {time.time():.6f}", flush=True)
+            window.close()
+
+        def start() -> None:
+            if os.environ.get("STUDIO_DEMO_PROMPT"):
+                window.prompt_panel.prompt_edit.setPlainText(os.environ["STUDIO_DEMO_PROMPT"])
+                window.generate()
+            QTimer.singleShot(int(float(quit_after) * 1000), quit_now)
+
+        window.shown.connect(start)
+        return
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
 
         def report() -> None:

@@ -218,6 +218,7 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     window.file_menu.addSeparator()
     window.file_menu.addAction(window.quit_action)
     files.message.connect(window.show_message)
+    window.closing.connect(files.wait_written)  # an export under way lands before the app exits
     parts.bridge.finished.connect(lambda _job, image, event: files.set_picture(Picture(
         image, event.request, dict(event.info), time.time())))
     parts.file_actions = files
@@ -247,6 +248,7 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     menu = GalleryMenu(gallery, settings, lambda: (files.export_folder(), files.export_format(),
                                                    files.quality()))
     menu.message.connect(window.show_message)
+    window.closing.connect(menu.wait_exported)
     files.export_selection = menu.export_if_focused
     parts.gallery_menu = menu
 

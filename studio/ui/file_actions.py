@@ -123,7 +123,7 @@ class FileActions(QObject):
             action.setChecked(quality == self.quality())
             action.setData(quality)
             group.addAction(action)
-        group.triggered.connect(lambda action: self._settings.setValue("export/quality", action.data()))
+        group.triggered.connect(self._set_quality)
         self._update_enabled()
 
     def _action(self, text: str, shortcut: str, slot: Callable[[], object]) -> QAction:
@@ -166,6 +166,10 @@ class FileActions(QObject):
         except (TypeError, ValueError):
             return DEFAULT_QUALITY
 
+    def _set_quality(self, action: QAction) -> None:
+        self._settings.setValue("export/quality", action.data())
+        self._settings.sync()
+
     def export_folder(self) -> Path:
         saved = self._settings.value("export/folder", "")
         return Path(saved) if isinstance(saved, str) and saved else default_export_folder()
@@ -187,6 +191,7 @@ class FileActions(QObject):
         if not self._open_source(path):
             return False
         self._settings.setValue("open/folder", str(path.parent))
+        self._settings.sync()
         if self._read_parameters is not None:
             self._read_parameters([path])
         return True
@@ -220,6 +225,7 @@ class FileActions(QObject):
             return
         self._settings.setValue("export/folder", str(path.parent))
         self._settings.setValue("export/format", "jpg" if suffix == "jpeg" else suffix)
+        self._settings.sync()
         picture, quality = self._picture, self.quality()
         self._write(lambda: write_picture(picture, path=path, quality=quality))
 

@@ -143,6 +143,7 @@ class GalleryMenu(QObject):
                 return
         folder = Path(folder)
         self._settings.setValue("export/folder", str(folder))
+        self._settings.sync()
         self._cancelled, self._failures, self._written = False, [], []
         self._dialog = QProgressDialog(f"Exporting to {folder}…", "Stop", 0, len(records), self.panel)
         self._dialog.setWindowModality(Qt.WindowModality.WindowModal)

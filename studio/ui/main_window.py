@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
 
     shown = Signal()  # first show, after the first paint has been queued
     closing = Signal()  # once, as the window closes: before settings are saved and the engine stops
+    shutdown_timeout = 30.0  # seconds to wait for the inference thread on close
 
     # Set by the composition root (studio/ui/composition.py): plain references to the parts.
     bridge: EngineBridge
@@ -381,7 +382,9 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.closing.emit()
             self._save_settings()
-            self.bridge.shutdown()  # cancels jobs and joins the inference thread
+            # Cancels jobs and joins the inference thread; the app (run_app) waits only briefly,
+            # as it ends the process at once after (a model still loading is simply cut off).
+            self.bridge.shutdown(self.shutdown_timeout)
         super().closeEvent(event)
 
     def save_soon(self) -> None:
