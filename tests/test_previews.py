@@ -10,7 +10,6 @@ import torch
 
 from studio.engine._previews import generic_map, preview_map_for, read_map_file
 
-
 # SD 1.x latent -> RGB factors as published by keturn (Hugging Face forum, "Decoding latents to
 # RGB without upscaling") and used by other tools' cheap previews: rows are latent channels.
 PUBLISHED_SD1_FACTORS = (
