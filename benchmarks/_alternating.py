@@ -1,4 +1,4 @@
-"""Timing two ways of doing the same work, alternately, so drift in machine load hits both alike."""
+"""Timing ways of doing the same work in rotation, so drift in machine load hits all of them alike."""
 
 from __future__ import annotations
 
@@ -6,26 +6,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-
-def alternating_medians(ours: Callable[[], float], reference: Callable[[], float], runs: int) -> tuple[float, float]:
-    """Median seconds of `ours` and `reference` (each returns its own elapsed time).
-
-    One untimed call of each first (model load, first-call kernels); then `runs` rounds whose
-    order flips every round, so neither side always runs on the warmer or quieter machine.
-    """
-    ours()
-    reference()
-    a: list[float] = []
-    b: list[float] = []
-    for i in range(runs):
-        if i % 2:
-            b.append(reference())
-            a.append(ours())
-        else:
-            a.append(ours())
-            b.append(reference())
-    return statistics.median(a), statistics.median(b)
 
 
 @dataclass(frozen=True)
@@ -38,7 +18,7 @@ def rotating_medians(variants: dict[str, Callable[[], float]], runs: int) -> dic
     """Median wall and CPU seconds of each variant (each returns its own elapsed wall time), by name.
 
     One untimed call of each first; then `runs` rounds, each starting one place further along the
-    list, so no variant always runs first or always follows the same one.
+    list, so no variant always runs first (on the warmest caches) or last.
     """
     names = list(variants)
     for name in names:
