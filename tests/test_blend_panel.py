@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt, QTimer
 
 from studio.core.events import Cancelled, Finished
 from studio.core.request import GenerationRequest, RequestError
@@ -58,6 +61,16 @@ def test_live_renderer_leaves_other_jobs_alone_and_rejects_bad_requests():
 
 
 # ---- the panel -------------------------------------------------------------------------------------
+def past_the_debounce(qtbot) -> None:
+    """Return once any debounce started before this call has fired: Qt fires due timers in
+    deadline order, so a precise timer twice as long is a barrier, not a guess at a delay."""
+    barrier = QTimer()
+    barrier.setSingleShot(True)
+    barrier.setTimerType(Qt.TimerType.PreciseTimer)
+    with qtbot.waitSignal(barrier.timeout, timeout=10_000):
+        barrier.start(2 * DEBOUNCE_MS)
+
+
 @pytest.fixture
 def panel(qtbot):
     panel = BlendPanel()
@@ -126,21 +139,28 @@ def test_apply_request_fills_the_sliders_without_rendering(qtbot, panel):
     )
     assert panel.apply_request(blend)
     assert panel.build_request() == blend
-    qtbot.wait(DEBOUNCE_MS * 2)
+    past_the_debounce(qtbot)
     assert not emitted
     assert not panel.apply_request(BASE)  # nothing to blend: the sliders stay as they are
     assert panel.build_request() == blend
+    # The listener does hear the panel: a slider move afterwards is the one request emitted.
+    with qtbot.waitSignal(panel.requestChanged, timeout=5000):
+        panel.mix.set_value(0.9)
+    assert [r.blend_weights[0] for r in emitted] == [0.9]
 
 
 def test_moving_a_slider_emits_one_debounced_request(qtbot, panel):
     emitted = []
     panel.requestChanged.connect(emitted.append)
-    with qtbot.waitSignal(panel.requestChanged, timeout=2000):
+    with qtbot.waitSignal(panel.requestChanged, timeout=5000):
         for position in range(0, 1001, 100):  # a quick drag
             panel.mix.slider.setValue(position)
-    qtbot.wait(DEBOUNCE_MS * 2)
+        let_go = time.perf_counter()
+    waited = time.perf_counter() - let_go
+    past_the_debounce(qtbot)
     assert len(emitted) == 1
     assert emitted[0].blend_weights == (1.0,)
+    assert waited >= 0.9 * DEBOUNCE_MS / 1000  # it waited for the hand to rest
 
 
 def test_a_bad_position_shows_one_line_and_emits_nothing(qtbot, panel):
@@ -243,8 +263,8 @@ def test_live_renders_can_stay_out_of_the_gallery(qtbot):
             panel.mix.set_value(0.4)
         assert done.args[2].request.blend_weights == (0.4,)
         qtbot.waitUntil(panel.keep_button.isEnabled, timeout=2000)
-        qtbot.wait(200)  # a gallery write would have landed by now
-        assert gallery.model.total() == 0
+        gallery.wait_recorded()  # every write queued so far has landed
+        assert gallery.gallery.count() == 0 and gallery.model.total() == 0
         panel.keep_button.click()
         qtbot.waitUntil(lambda: gallery.model.total() == 1, timeout=5000)
         assert gallery.model.index(0).data(RecordRole).request.blend_weights == (0.4,)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from studio.core.events import Failed
+from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings
 from studio.engine import _devices
 from studio.engine._devices import choose_dtype, oom_advice, place_pipeline, plan
-from studio.engine.jobs import UserError
+from studio.engine.backend import DiffusersBackend
+from studio.engine.jobs import JobQueue, UserError
 
 
 @pytest.fixture
@@ -62,11 +65,54 @@ def test_memory_options_reach_the_pipeline(no_gpu, tiny_model_dir):
     assert image.size == (64, 64)
 
 
-def test_out_of_memory_is_recognised_and_advice_names_a_setting():
-    assert _devices.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert _devices.is_out_of_memory(RuntimeError("MPS backend out of memory"))
-    assert _devices.is_out_of_memory(MemoryError())
-    assert not _devices.is_out_of_memory(RuntimeError("shape mismatch"))
+class _LoaderThatRaises:
+    """Stands in for the model loader: the job fails the way a GPU out of memory makes it."""
+
+    current = None
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def get(self, model, job):
+        raise self.exc
+
+    def unload(self) -> None:
+        pass
+
+
+def _failure_of_a_job_raising(exc: BaseException) -> Failed:
+    backend = DiffusersBackend(EngineSettings())
+    backend._loader = _LoaderThatRaises(exc)
+    queue = JobQueue(backend)
+    events = []
+    queue.subscribe(events.append)
+    try:
+        queue.submit(GenerationRequest("x", width=512, height=512))
+        assert queue.wait_idle(30)
+    finally:
+        assert queue.shutdown(30)
+    assert isinstance(events[-1], Failed), events
+    return events[-1]
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+     RuntimeError("MPS backend out of memory (MPS allocated: 6 GB)")],
+)
+def test_out_of_memory_in_a_job_fails_with_one_line_of_advice(exc):
+    failed = _failure_of_a_job_raising(exc)
+    assert failed.message.startswith("out of memory on the GPU at 512x512")
+    assert "CPU offload" in failed.message and "\n" not in failed.message
+    assert not failed.detail  # an artist's error, not a crash with a traceback
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory():
+    failed = _failure_of_a_job_raising(RuntimeError("shape mismatch"))
+    assert "shape mismatch" in failed.message and "out of memory" not in failed.message
+
+
+def test_advice_names_the_first_setting_that_would_help():
     big = oom_advice(EngineSettings(), 2048, 2048, "cuda")
     assert "VAE tiling" in big and "\n" not in big
     assert "CPU offload" in oom_advice(EngineSettings(vae_tiling=True), 1024, 1024, "cuda")

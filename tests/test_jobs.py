@@ -13,14 +13,7 @@ from studio.engine.fake import fake_engine
 
 def _collect(queue):
     events = []
-    done = threading.Event()
-
-    def listen(event):
-        events.append(event)
-        if isinstance(event, (Finished, Cancelled, Failed)):
-            done.set()
-
-    queue.subscribe(listen)
+    queue.subscribe(events.append)
     return events
 
 
@@ -42,10 +35,11 @@ def test_events_in_order_with_one_preview_per_step():
 def test_cancel_running_then_next_job_runs():
     queue = fake_engine(step_delay=0.02)
     events = _collect(queue)
+    previewing = threading.Event()
+    queue.subscribe(lambda e: previewing.set() if isinstance(e, Preview) else None)
     first = queue.submit(GenerationRequest("long", steps=150, width=64, height=64))
     second = queue.submit(GenerationRequest("short", steps=2, width=64, height=64))
-    while not any(isinstance(e, Preview) for e in events):
-        threading.Event().wait(0.005)
+    assert previewing.wait(10), "the first job never showed a preview"
     queue.cancel(first)
     assert queue.wait_idle(5)
     queue.shutdown()

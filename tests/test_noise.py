@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from diffusers.utils.torch_utils import randn_tensor
@@ -42,10 +43,20 @@ def test_in_between_keeps_the_noise_statistics(mix):
     assert abs(mixed.norm().item() - expected_norm.item()) < 1e-2
 
 
-def test_lerp_would_wash_out_the_noise():
-    # why slerp: two draws are nearly orthogonal, so their lerp midpoint has std ~0.71, not 1
-    a, b = seed_noise(1, SHAPE, torch.float32), seed_noise(2, SHAPE, torch.float32)
-    assert abs(((a + b) / 2).std().item() - 0.5**0.5) < 0.02
+@pytest.mark.parametrize("mix", [0.3, 0.5])
+def test_in_between_is_the_great_circle_point_not_the_washed_out_lerp(mix):
+    # Reference: Shoemake's slerp in float64 numpy, the length moving linearly from |a| to |b|,
+    # of the two seeds' draws as diffusers makes them (a CPU generator per seed).
+    x, y = (torch.randn(SHAPE, generator=torch.Generator("cpu").manual_seed(s)).double().numpy().ravel()
+            for s in (1, 2))
+    theta = np.arccos(np.dot(x, y) / (np.linalg.norm(x) * np.linalg.norm(y)))
+    unit = (np.sin((1 - mix) * theta) * x / np.linalg.norm(x)
+            + np.sin(mix * theta) * y / np.linalg.norm(y)) / np.sin(theta)
+    expected = unit * ((1 - mix) * np.linalg.norm(x) + mix * np.linalg.norm(y))
+    ours = noise(seed=1, seed_b=2, seed_mix=mix).double().numpy().ravel()
+    np.testing.assert_allclose(ours, expected, atol=1e-4)
+    # lerp of two nearly orthogonal draws keeps only ~71-76% of the spread the sampler expects
+    assert ours.std() > 0.95 and ((1 - mix) * x + mix * y).std() < 0.8
 
 
 def test_seed_mix_moves_steadily_from_a_to_b():

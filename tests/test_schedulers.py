@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from diffusers import EulerAncestralDiscreteScheduler
 
-from studio.core.request import SCHEDULERS
+from studio.core.request import SCHEDULERS, GenerationRequest
 from studio.engine._schedulers import (
-    SCHEDULER_TABLE,
     SchedulerCache,
     applied_guidance_rescale,
     build_scheduler,
@@ -24,14 +24,44 @@ def model_config():
     ).config
 
 
-def test_every_request_name_has_an_entry():
-    assert tuple(SCHEDULER_TABLE) == SCHEDULERS
+# The sampler names artists know from AUTOMATIC1111, and the diffusers class each one is (as
+# diffusers' scheduler overview maps them): written out here, not read from the engine's table.
+A1111_SAMPLERS = {
+    "Euler": "EulerDiscreteScheduler",
+    "Euler a": "EulerAncestralDiscreteScheduler",
+    "DPM++ 2M": "DPMSolverMultistepScheduler",
+    "DPM++ 2M Karras": "DPMSolverMultistepScheduler",
+    "DDIM": "DDIMScheduler",
+    "UniPC": "UniPCMultistepScheduler",
+    "LCM": "LCMScheduler",
+}
 
 
-@pytest.mark.parametrize("name", SCHEDULERS)
+@pytest.mark.parametrize("name", sorted(A1111_SAMPLERS))
+def test_each_artist_name_a_request_accepts_builds_that_sampler(name, model_config):
+    GenerationRequest("x", scheduler=name).validate()
+    assert type(build_scheduler(name, model_config)).__name__ == A1111_SAMPLERS[name]
+
+
+def test_euler_a_adds_fresh_noise_each_step_and_euler_does_not(model_config):
+    sample, eps = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+
+    def first_step(name: str, noise_seed: int) -> torch.Tensor:
+        scheduler = build_scheduler(name, model_config)
+        scheduler.set_timesteps(4)
+        t = scheduler.timesteps[0]
+        scheduler.scale_model_input(sample, t)
+        generator = torch.Generator().manual_seed(noise_seed)
+        return scheduler.step(eps, t, sample, generator=generator).prev_sample
+
+    assert torch.equal(first_step("Euler", 1), first_step("Euler", 2))
+    assert not torch.allclose(first_step("Euler a", 1), first_step("Euler a", 2))
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)  # every name a request accepts, new ones included
 def test_builds_from_model_config_and_sets_timesteps(name, model_config):
     scheduler = build_scheduler(name, model_config)
-    assert type(scheduler) is SCHEDULER_TABLE[name][0]
+    assert type(scheduler).__name__ == A1111_SAMPLERS[name]
     assert scheduler.config.beta_schedule == "scaled_linear"
     assert scheduler.config.beta_end == pytest.approx(0.012)
     if name != "LCM":  # LCM distillation is epsilon-only in diffusers' configs, but keeps the field

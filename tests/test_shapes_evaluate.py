@@ -78,10 +78,17 @@ def test_evaluation_runs_end_to_end_with_the_models_own_rescale(tmp_path):
     ev.main(["--model", str(bundled_model_path()), "--n", "2", "--n-two", "1", "--steps", "4",
              "--guidance", "4", "--compare-guidance", "-1", "--report", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["guidance_rescale"] == {"guidance_4": 0.467}  # the model's own at guidance 4
+    # The app's own rescale for a zero-SNR model, as the README states it: none at guidance 2,
+    # rising linearly to 0.7 at guidance 5, so two thirds of the way at 4.
+    own_at_4 = 0.7 * (4 - 2) / (5 - 2)
+    assert set(report["guidance_rescale"]) == {"guidance_4"}
+    assert report["guidance_rescale"]["guidance_4"] == pytest.approx(own_at_4, abs=1e-3)
     run = report["runs"]["guidance_4"]
     assert run["single"]["n"] == 2 and run["two"]["n"] == 1
     assert {"color", "shape", "position", "all"} <= set(run["single"])
     assert (tmp_path / "samples.png").is_file()  # beside the report: the README's picture is left alone
     assert (shipped_sheet.read_bytes() if shipped_sheet.is_file() else None) == before
-    assert "| 4 | 0.467 | single | 2 |" in (tmp_path / "report.md").read_text()
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in (tmp_path / "report.md").read_text().splitlines() if line.startswith("| 4 |")]
+    single = next(row for row in rows if row[2] == "single")
+    assert float(single[1]) == pytest.approx(own_at_4, abs=1e-3) and single[3] == "2"

@@ -62,10 +62,12 @@ def test_closing_before_the_warm_up_never_starts_the_engine(qtbot):
     engines = Engines()
     window = MainWindow(engine_factory=engines)
     qtbot.addWidget(window)
+    warm_up, calls = window.bridge.warm_up, []
+    window.bridge.warm_up = lambda: (calls.append(1), warm_up())  # the timer the show starts
     window.show()
     window.close()
-    qtbot.wait(400)  # past the warm-up delay
-    assert not engines.built
+    qtbot.waitUntil(lambda: bool(calls), timeout=5000)  # the warm-up's turn came...
+    assert not engines.built  # ...and it started nothing
 
 
 def test_generate_paints_previews_and_moves_the_progress_bar(qtbot):

@@ -102,15 +102,6 @@ def place_pipeline(pipe: Any, settings: EngineSettings, device_plan: DevicePlan)
     return notes
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text or "not enough memory" in text
-    )
-
-
 def oom_advice(
     settings: EngineSettings, width: int = 512, height: int = 512, device: str = "",
     exc: BaseException | None = None,
