@@ -124,3 +124,15 @@ def test_advice_names_the_first_setting_that_would_help():
 def test_advice_reads_the_device_from_the_error():
     message = oom_advice(EngineSettings(), 512, 512, "cpu", RuntimeError("CUDA out of memory. Tried 2 GiB"))
     assert message.startswith("out of memory on the GPU") and "CPU offload" in message
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                  "you tried to allocate 17179869184 bytes."),
+     MemoryError()],
+)
+def test_running_out_of_memory_on_the_cpu_gets_the_advice_too(exc):
+    failed = _failure_of_a_job_raising(exc)
+    assert failed.message.startswith("out of memory") and "\n" not in failed.message
+    assert not failed.detail

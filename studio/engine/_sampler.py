@@ -166,7 +166,11 @@ def is_out_of_memory(exc: BaseException) -> bool:
     oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
     if oom_type is not None and isinstance(exc, oom_type):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    if isinstance(exc, MemoryError):  # Python's own, e.g. numpy on the CPU
+        return True
+    text = str(exc).lower()
+    # torch's CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried to allocate …"
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 def free_memory() -> None:
