@@ -103,6 +103,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
     _wire(window, parts)
     _wire_files(window, parts)
     window.file_actions = parts.file_actions
+    window.edit_dock = edit_dock
     window.gallery_menu = parts.gallery_menu
     window.mask_editor = mask_editor
     window.gallery_panel = gallery_panel
