@@ -7,6 +7,7 @@ inference thread joined).
 Environment switches, for benchmarks and README screenshots:
   STUDIO_EXIT_AFTER_SHOW=1      print "shown <unix time>" on first show, then quit
   STUDIO_QUIT_AFTER_S=N         print "closing <unix time>" N seconds after showing, then quit
+  STUDIO_TOUR=DIR               screenshots of every panel and menu into DIR (studio/ui/tour.py)
   STUDIO_SCREENSHOT=PATH        save a picture of the window to PATH, then quit; with
   STUDIO_DEMO_PROMPT=TEXT       generate TEXT first and take the picture when it is done
 """
@@ -95,6 +96,14 @@ def _install_sigint(app: QApplication, window) -> None:
 
 
 def _install_env_switches(window) -> None:
+    tour = os.environ.get("STUDIO_TOUR")
+    if tour:  # README pictures: packaging/screenshots.sh
+        from pathlib import Path
+
+        from studio.ui.tour import install
+
+        install(window, Path(tour))
+        return
     quit_after = os.environ.get("STUDIO_QUIT_AFTER_S")
     if quit_after:  # benchmarks and tests of quitting: close as Ctrl+Q would, N s after showing,
         # generating STUDIO_DEMO_PROMPT meanwhile if it is set (to quit with a job running)
