@@ -292,3 +292,11 @@ def describe(report: HealReport, aside: Path | None) -> str:
     else:
         text += "."
     return text
+
+
+def older_than(path: Path, cutoff: float) -> bool:
+    """Whether the file was last written before `cutoff` (a missing file is not)."""
+    try:
+        return path.stat().st_mtime <= cutoff
+    except OSError:
+        return False

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from studio.core.atomic import atomic_write_text
 
@@ -101,3 +102,9 @@ def rewrite(root: Path, state: Iterable[tuple[str, Marks]]) -> None:
     """Replace the journal with one line per file whose marks are not the defaults."""
     text = "".join(_line(file, m) for file, m in state if not m.is_default)
     atomic_write_text(root / JOURNAL_NAME, text)
+
+
+def from_row(row: Any) -> Marks:
+    """The marks of an `images` row selected as (path, favourite, tags_text, deleted_at)."""
+    tags = tuple(sorted(t for t in (row[2] or "").split("\n") if t))
+    return Marks(favourite=bool(row[1]), tags=tags, deleted_at=row[3])

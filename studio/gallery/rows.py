@@ -160,3 +160,15 @@ def image_row(request: GenerationRequest, image: Image, relative: str, data: byt
                     width=image.width, height=image.height, thumbnail=files.thumbnail_bytes(image),
                     pixels_sha256=files.pixels_sha256(image), timings=timings, info=info,
                     parent_id=parent_id)
+
+
+def request_from_file(path: Path) -> GenerationRequest:
+    """The request a gallery file carries, for a row whose own copy is damaged."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            text = {str(k): v for k, v in image.info.items() if isinstance(v, str)}
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        text = {}
+    return request_from_text(text) or GenerationRequest(prompt="(unreadable request)")

@@ -259,7 +259,7 @@ class Gallery:
         try:
             request = GenerationRequest.from_json(row["request_json"])
         except (RequestError, TypeError, ValueError, RecursionError):
-            request = _request_from_file(path)
+            request = rows.request_from_file(path)
         tags = tuple(sorted(t for t in (row["tags_text"] or "").split("\n") if t))
         return Record(
             id=row["id"], created=row["created"], request=request,
@@ -368,13 +368,13 @@ class Gallery:
         row = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images WHERE id = ?",
                           (record_id,), one=True)
         if row is not None:
-            marks.append(self.root, row[0], _marks(row))
+            marks.append(self.root, row[0], marks.from_row(row))
 
     def _compact_marks(self) -> None:
         found = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images "
                             "WHERE favourite = 1 OR tags_text != '' OR deleted_at IS NOT NULL")
         try:
-            marks.rewrite(self.root, ((r[0], _marks(r)) for r in found))
+            marks.rewrite(self.root, ((r[0], marks.from_row(r)) for r in found))
         except OSError as exc:
             log.warning("could not compact the gallery's marks journal: %s", exc)
 
@@ -440,7 +440,7 @@ class Gallery:
         cutoff = time.time() - min_age
         known = {r[0] for r in self._fetch("SELECT path FROM images")}
         strays = [p for p in heal.image_files(self.images_dir)
-                  if p.relative_to(self.root).as_posix() not in known and _older(p, cutoff)]
+                  if p.relative_to(self.root).as_posix() not in known and heal.older_than(p, cutoff)]
         if strays:
             with self.transaction() as cur:
                 report = heal.fill(cur, self.root, only=strays)
@@ -490,27 +490,3 @@ class Gallery:
             if not path.is_file() or files.sha256_file(path) != digest:
                 bad.append(int(record_id))
         return bad
-
-
-def _marks(row: Any) -> marks.Marks:
-    tags = tuple(sorted(t for t in (row[2] or "").split("\n") if t))
-    return marks.Marks(favourite=bool(row[1]), tags=tags, deleted_at=row[3])
-
-
-def _older(path: Path, cutoff: float) -> bool:
-    try:
-        return path.stat().st_mtime <= cutoff
-    except OSError:
-        return False
-
-
-def _request_from_file(path: Path) -> GenerationRequest:
-    """The request a gallery file carries, for a row whose own copy is damaged."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            text = {str(k): v for k, v in image.info.items() if isinstance(v, str)}
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        text = {}
-    return rows.request_from_text(text) or GenerationRequest(prompt="(unreadable request)")
