@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from job_support import job_events
 from PIL import Image, ImageDraw
 
 from studio.cli import main
@@ -29,14 +30,7 @@ def engine():
 
 
 def _run(engine: JobQueue, request: GenerationRequest) -> list:
-    events: list = []
-    unsubscribe = engine.subscribe(events.append)
-    try:
-        job = engine.submit(request)
-        assert engine.wait_idle(timeout=300)
-    finally:
-        unsubscribe()
-    events = [e for e in events if e.job_id == job]
+    events = job_events(engine, request)
     assert isinstance(events[-1], Finished), events[-1]
     return events
 

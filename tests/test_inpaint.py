@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from job_support import job_events
 from PIL import Image, ImageDraw
 
 from studio.core.events import Cancelled, Failed, Finished, JobWarning, Preview, Progress, Started
@@ -41,14 +42,7 @@ def tiny_inpaint_model_dir(tmp_path_factory):
 
 
 def _run(engine: JobQueue, request: GenerationRequest) -> list:
-    events: list = []
-    unsubscribe = engine.subscribe(events.append)
-    try:
-        engine.submit(request)
-        assert engine.wait_idle(timeout=300)
-    finally:
-        unsubscribe()
-    return events
+    return job_events(engine, request)
 
 
 def _finished(events: list) -> Finished:

@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from job_support import job_events
 from PIL import Image
 
 from studio.core.events import Finished, Preview
@@ -114,15 +115,9 @@ def test_a_quarter_of_the_way_in_the_preview_has_the_final_colours(engine, sched
     # mean colours were 1-8 apart (4x4 grid: 8-13); the noisy latent previewed 72-85 apart.
     request = GenerationRequest(prompt, seed=seed, steps=20, width=128, height=128, guidance_scale=4.0,
                                 scheduler=scheduler)
-    events: list = []
-    unsubscribe = engine.subscribe(events.append)
-    try:
-        job = engine.submit(request)
-        assert engine.wait_idle(timeout=300)
-    finally:
-        unsubscribe()
-    previews = {e.step: e.image for e in events if isinstance(e, Preview) and e.job_id == job}
-    final = next(e for e in events if isinstance(e, Finished) and e.job_id == job).image
+    events = job_events(engine, request)
+    previews = {e.step: e.image for e in events if isinstance(e, Preview)}
+    final = next(e for e in events if isinstance(e, Finished)).image
     mean, coarse = _colour_distances(previews[5], final)
     assert mean < 20, f"mean colours {mean:.1f} apart at step 5 of 20"
     assert coarse < 25, f"4x4 colours {coarse:.1f} apart at step 5 of 20"
