@@ -84,3 +84,19 @@ class WindowDelivery:
 
     def shutdown(self) -> None:
         self.bridge.shutdown(60)
+
+
+def print_ratios(title: str, medians: dict, goal: float, scale: float = 1000.0, unit: str = "ms") -> float:
+    """Each variant's wall and CPU medians with their ratios to the plain diffusers call, and the
+    headline (engine and window, cold prompt cache); returns engine cold / plain in CPU time."""
+    plain = medians["plain diffusers call"]
+    digits = 1 if unit == "ms" else 3
+    print(f"{title} (ratio: median / the plain call's; CPU: this process, all threads)")
+    for name, m in medians.items():
+        print(f"  {name:32s} wall {m.wall * scale:8.{digits}f} {unit}  ratio {m.wall / plain.wall:.3f}   "
+              f"CPU {m.cpu * scale:8.{digits}f} {unit}  ratio {m.cpu / plain.cpu:.3f}")
+    cold, window = medians["engine, cold prompt cache"], medians["window (engine + bridge), cold"]
+    print(f"  headline (goal <= {goal}): engine cold / plain {cold.wall / plain.wall:.3f} wall, "
+          f"{cold.cpu / plain.cpu:.3f} CPU; window cold / plain {window.wall / plain.wall:.3f} wall, "
+          f"{window.cpu / plain.cpu:.3f} CPU")
+    return cold.cpu / plain.cpu

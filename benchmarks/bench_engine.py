@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from _alternating import rotating_medians
-from _fair import WindowDelivery, clear_prompt_cache
+from _fair import WindowDelivery, clear_prompt_cache, print_ratios
 
 from studio.core.paths import bundled_model_path
 from studio.core.request import GenerationRequest
@@ -119,16 +119,7 @@ def bench_model(label: str, model_dir: Path, steps: int, size: int | None, runs:
 
 def report(title: str, medians: dict, goal: float) -> float:
     """Medians and their ratios to the plain call; returns engine cold / plain (CPU time)."""
-    plain = medians["plain diffusers call"]
-    print(f"{title} (ratio: median / the plain call's; CPU: this process, all threads)")
-    for name, m in medians.items():
-        print(f"  {name:32s} wall {m.wall * 1000:8.1f} ms  ratio {m.wall / plain.wall:.3f}   "
-              f"CPU {m.cpu * 1000:8.1f} ms  ratio {m.cpu / plain.cpu:.3f}")
-    cold, window = medians["engine, cold prompt cache"], medians["window (engine + bridge), cold"]
-    print(f"  headline (goal <= {goal}): engine cold / plain {cold.wall / plain.wall:.3f} wall, "
-          f"{cold.cpu / plain.cpu:.3f} CPU; window cold / plain {window.wall / plain.wall:.3f} wall, "
-          f"{window.cpu / plain.cpu:.3f} CPU")
-    return cold.cpu / plain.cpu
+    return print_ratios(title, medians, goal)
 
 
 def bench_preview(latent_size: int = 64, calls: int = 200) -> float:

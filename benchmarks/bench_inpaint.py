@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _alternating import rotating_medians
-from _fair import WindowDelivery, clear_prompt_cache
+from _fair import WindowDelivery, clear_prompt_cache, print_ratios
 from PIL import Image, ImageDraw
 
 from studio.core.paths import bundled_model_path
@@ -126,16 +126,8 @@ def compare(name: str, model_dir: Path, size: int, steps: int, runs: int, folder
         window.shutdown()
     if failures:
         raise SystemExit(f"engine failed: {failures[0]}")
-    plain_m = medians["plain diffusers call"]
-    print(f"{name}: {size}x{size}, {steps} steps, strength 1, {runs} rotating runs "
-          "(ratio: median / the plain call's; CPU: this process, all threads)")
-    for label, m in medians.items():
-        print(f"  {label:32s} wall {m.wall:7.3f} s  ratio {m.wall / plain_m.wall:.3f}   "
-              f"CPU {m.cpu:7.3f} s  ratio {m.cpu / plain_m.cpu:.3f}")
-    c, w = medians["engine, cold prompt cache"], medians["window (engine + bridge), cold"]
-    print(f"  headline (goal <= 1.05): engine cold / plain {c.wall / plain_m.wall:.3f} wall, "
-          f"{c.cpu / plain_m.cpu:.3f} CPU; window cold / plain {w.wall / plain_m.wall:.3f} wall, "
-          f"{w.cpu / plain_m.cpu:.3f} CPU")
+    print_ratios(f"{name}: {size}x{size}, {steps} steps, strength 1, {runs} rotating runs", medians,
+                 1.05, scale=1.0, unit="s")
 
 
 def pixel_work(runs: int) -> None:

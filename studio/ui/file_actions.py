@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from studio.core.request import GenerationRequest
 from studio.gallery.export import FORMATS, ExportError, export_image, save_with_parameters
 from studio.ui.mask_editor import qimage_to_pil
+from studio.ui.serial_worker import SerialWorker
 
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
 EXPORT_FILTERS = {"png": "PNG image (*.png)", "jpg": "JPEG image (*.jpg *.jpeg)", "webp": "WebP image (*.webp)"}
@@ -105,7 +105,7 @@ class FileActions(QObject):
         # Set by the window: exports the gallery's selection instead when the grid has focus.
         self.export_selection: Callable[[], bool] | None = None
         self._last_export: Path | None = None
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer = SerialWorker("export-writer")
         self._written.connect(self._on_written)
 
         self.open_action = self._action("&Open Image…", "Ctrl+O", self.open_image)
@@ -261,15 +261,11 @@ class FileActions(QObject):
             except Exception as exc:  # noqa: BLE001 - a write must end in a message, never silence
                 self._written.emit(ExportError(f"could not export ({exc})"))
 
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer")
         self._writer.submit(run)
 
     def wait_written(self) -> None:
         """Block until pending exports are on disk (for tests and shutdown)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        self._writer.wait()
 
     def _on_written(self, result: object) -> None:
         if isinstance(result, Exception):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from studio.gallery import GalleryError, Record
@@ -133,8 +132,6 @@ class GalleryActions:
 
     def _background(self, work) -> None:
         # One worker thread for all gallery writes, so they never race each other.
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-writer")
         self._writer.submit(work)
 
     def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
@@ -158,9 +155,7 @@ class GalleryActions:
 
     def wait_recorded(self) -> None:
         """Block until pending recordings are stored (for tests and shutdown)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        self._writer.wait()
 
     def _on_stored(self, result: object) -> None:
         if isinstance(result, Exception):

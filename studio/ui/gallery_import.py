@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +104,6 @@ class DropImport:
     def import_files(self, paths: Sequence[Path | str]) -> None:
         """Read each image's embedded parameters on the reader thread (in order); each arrives as
         `parametersImported`, each failure as a one-line message naming the file. Returns at once."""
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-import")
         for path in paths:
             self._reader.submit(self._read_one, Path(path))
 
@@ -138,15 +135,11 @@ class DropImport:
 
     def wait_imports(self) -> None:
         """Block until queued imports are read (for tests); their signals arrive with the event loop."""
-        if self._reader is not None:
-            self._reader.shutdown(wait=True)
-            self._reader = None
+        self._reader.wait()
 
     def stop_imports(self) -> None:
         """Drop imports not started yet (on close); one being read finishes on its own."""
-        if self._reader is not None:
-            self._reader.shutdown(wait=False, cancel_futures=True)
-            self._reader = None
+        self._reader.stop()
 
 
 def _local_files(mime) -> list[Path]:  # noqa: ANN001 - QMimeData

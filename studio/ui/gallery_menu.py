@@ -7,7 +7,6 @@ actions on the keyboard while the grid has focus: open on canvas (Enter), export
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QSettings, Qt, Signal
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog
 from studio.gallery import GalleryError, Record
 from studio.gallery.export import export_record
 from studio.ui.gallery_panel import GalleryPanel
+from studio.ui.serial_worker import SerialWorker
 
 
 class GalleryMenu(QObject):
@@ -32,7 +32,7 @@ class GalleryMenu(QObject):
         self.panel = panel
         self._settings = settings
         self._export_settings = export_settings
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer = SerialWorker("gallery-export")
         self._dialog: QProgressDialog | None = None
         self._cancelled = False
         self._failures: list[str] = []
@@ -162,8 +162,6 @@ class GalleryMenu(QObject):
                 self._progress.emit(done, result)
             self._progress.emit(-1, None)
 
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-export")
         self._writer.submit(run)
 
     def export_if_focused(self) -> bool:
@@ -178,9 +176,7 @@ class GalleryMenu(QObject):
         self._cancelled = True
 
     def wait_exported(self) -> None:
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        self._writer.wait()
 
     def _on_progress(self, done: int, result: object) -> None:
         if done >= 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +40,7 @@ from studio.gallery import Filters, Gallery, GalleryError, Record
 from studio.ui.gallery_actions import GalleryActions
 from studio.ui.gallery_import import DropImport
 from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
+from studio.ui.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self.model = GalleryModel(gallery, parent=self)
         self._current: Record | None = None
         self._undo: list[tuple[int, int]] = []  # (row, record id) of soft-deleted entries
-        self._writer: ThreadPoolExecutor | None = None
-        self._reader: ThreadPoolExecutor | None = None  # reads dropped images' parameters
+        self._writer = SerialWorker("gallery-writer")  # every gallery write, in order
+        self._reader = SerialWorker("image-import")  # reads dropped images' parameters
         self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
         self._build()
         self._connect()
