@@ -137,3 +137,19 @@ def test_open_image_with_no_parameters_is_still_editable(qtbot, window, tmp_path
     assert window.mask_editor.source().width() == 80
     assert window.file_actions.picture().request is None
     qtbot.waitUntil(lambda: "photo.png" in window.statusBar().currentMessage(), timeout=10_000)
+
+
+def test_gallery_letter_keys_and_ctrl_c_act_on_the_selection(qtbot, window):
+    _generate(qtbot, window, "a yellow star")
+    panel = window.gallery_panel
+    qtbot.waitUntil(lambda: panel.model.total() == 1, timeout=10_000)
+    panel.view.setCurrentIndex(panel.model.index(0))
+    panel.view.setFocus()
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(panel.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert not QGuiApplication.clipboard().image().isNull()  # the picture, not the caption text
+    qtbot.keyClick(panel.view, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: panel.model.record_at(0).favourite, timeout=5_000)
+    window.prompt_panel.prompt_edit.setPlainText("something else")
+    qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    assert window.prompt_panel.prompt_edit.toPlainText() == "a yellow star"
