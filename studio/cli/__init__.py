@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from studio import __version__
+from studio.cli._output import StudioArgumentParser, end_quietly_on_closed_pipe, quiet_logging
 
 # subcommand -> module holding add_parser() and run()
 SUBCOMMANDS = {
@@ -23,7 +24,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StudioArgumentParser(
         prog="studio",
         description="Make images with diffusion models on your own machine. "
         "With no command, opens the window.",
@@ -53,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         from studio.ui.app import run_app
 
         return run_app()
+    quiet_logging()
     module = importlib.import_module(SUBCOMMANDS[args.command])
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return end_quietly_on_closed_pipe()
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         return 130

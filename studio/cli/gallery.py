@@ -81,16 +81,16 @@ def _row(record: Record) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from studio.cli._output import error, warning
     from studio.core.metadata import format_parameters
     from studio.gallery import Filters, Gallery, GalleryError
 
     try:
         gallery = Gallery.open()
     except GalleryError as exc:
-        print(f"studio gallery: {exc}", file=sys.stderr)
-        return 1
+        return error(str(exc))
     if gallery.notice and args.gallery_command != "check":  # check prints it among its findings
-        print(f"studio gallery: {gallery.notice}", file=sys.stderr)
+        warning(gallery.notice)
     try:
         action = args.gallery_command
         if action in ("list", "search"):
@@ -142,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
             return 1 if any("missing or changed" in line for line in findings) else 0
         raise AssertionError(action)
     except GalleryError as exc:
-        print(f"studio gallery: {exc}", file=sys.stderr)
-        return 1
+        return error(str(exc))
     finally:
         gallery.close()

@@ -110,10 +110,8 @@ def check_output(path: Path) -> str:
     if path.is_dir():
         raise CliError(f"{path} is a folder; give a file name such as {path / 'image.png'}")
     folder = path.parent if str(path.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+    if not folder.is_dir():  # never make folders the user did not ask for (a typo at the root)
+        raise CliError(f"the folder {folder} does not exist; create it or choose another -o")
     try:  # a real probe: permission bits say nothing on read-only mounts or for root
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -236,7 +234,7 @@ def record_in_gallery(result: Finished) -> None:
     try:
         with Gallery.open() as gallery:
             if gallery.notice:
-                print(f"studio: {gallery.notice}", file=sys.stderr)
+                print(f"studio: warning: {gallery.notice}", file=sys.stderr)
             gallery.add(result)
     except GalleryError as exc:
         print(f"studio: warning: not recorded in the gallery: {exc}", file=sys.stderr)

@@ -93,8 +93,11 @@ def check_target(path: Path) -> None:
     if not is_folder and path.suffix.lower() not in FORMATS:
         raise CliError(f"cannot write a strip as {path.suffix!r}; use .webp, .gif, .png or a folder")
     folder = path if is_folder else (path.parent if str(path.parent) else Path("."))
+    container = folder.parent if is_folder else folder
+    if not container.is_dir():  # a folder of frames may be new, but not the folders above it
+        raise CliError(f"the folder {container} does not exist; create it or choose another -o")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
