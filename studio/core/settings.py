@@ -32,6 +32,7 @@ class EngineSettings:
     allow_unsafe_pickles: bool = False  # .ckpt/.bin/.pt can run code on load: off unless asked
     models_dir: str = ""  # "" means STUDIO_HOME/models
     preview_every: int = 1  # preview every N steps (1 = every step)
+    threads: int = 0  # torch's CPU threads for a job; 0 = the machine's physical cores
 
     def validated(self) -> EngineSettings:
         fixes: dict[str, Any] = {}
@@ -41,6 +42,8 @@ class EngineSettings:
             fixes["dtype"] = "auto"
         if not isinstance(self.preview_every, int) or self.preview_every < 1:
             fixes["preview_every"] = 1
+        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 0:
+            fixes["threads"] = 0
         return dataclasses.replace(self, **fixes) if fixes else self
 
     def resolved_models_dir(self) -> Path:

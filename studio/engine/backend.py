@@ -117,16 +117,18 @@ class DiffusersBackend:
         from studio.engine._preload import preload_torch_libraries
 
         preload_torch_libraries()
-        from studio.engine import _inpaint, _sampler  # noqa: F401 - imported for their side effect
+        from studio.engine import _inpaint, _sampler, _threads  # noqa: F401 - imported for their side effect
         from studio.engine._loader import ModelLoader
 
+        _threads.configure(self.settings)
         if self._loader is None:
             self._loader = ModelLoader(self.settings)
 
     def run(self, job: JobContext) -> Finished:
-        from studio.engine import _sampler
+        from studio.engine import _sampler, _threads
         from studio.engine._loader import ModelLoader
 
+        threads = _threads.configure(self.settings)  # cheap when unchanged; settings may change
         start = time.perf_counter()
         if self._loader is None:
             self._loader = ModelLoader(self.settings)
@@ -158,7 +160,7 @@ class DiffusersBackend:
                 raise UserError(oom_advice(self.settings, req.width, req.height, device, exc)) from None
             raise
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
-        info = {**model.info(job.request.scheduler), **job.applied}
+        info = {**model.info(job.request.scheduler), **job.applied, "threads": threads}
         return Finished(job.job_id, sized_request(job.request, image.size), image, timings, info)
 
     def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202

@@ -1,0 +1,60 @@
+"""The engine gives torch as many CPU threads as asked (STUDIO_THREADS, then settings.json's
+`threads`), by default the machine's physical cores, and says how many each job used."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from job_support import job_events
+
+from studio.core.events import Finished
+from studio.core.request import GenerationRequest
+from studio.core.settings import EngineSettings
+from studio.engine import _threads
+from studio.engine.backend import DiffusersBackend
+from studio.engine.jobs import JobQueue
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _threads_of_a_job(tiny_model_dir, settings: EngineSettings) -> int:
+    queue = JobQueue(DiffusersBackend(settings))
+    try:
+        events = job_events(queue, GenerationRequest("a cube", steps=1, width=64, height=64,
+                                                     model=str(tiny_model_dir)))
+    finally:
+        assert queue.shutdown(60)
+    finished = events[-1]
+    assert isinstance(finished, Finished), finished
+    return finished.info["threads"]
+
+
+def test_the_environment_wins(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("STUDIO_THREADS", "1")
+    assert _threads_of_a_job(tiny_model_dir, EngineSettings(threads=2)) == 1
+
+
+def test_the_setting_is_used_when_the_environment_is_silent(tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("STUDIO_THREADS", raising=False)
+    torch.set_num_threads(2)
+    assert _threads_of_a_job(tiny_model_dir, EngineSettings(threads=1)) == 1
+
+
+def test_default_is_the_physical_cores_this_process_may_use(monkeypatch):
+    monkeypatch.delenv("STUDIO_THREADS", raising=False)
+    cores = _threads.physical_cores()
+    assert 1 <= cores <= len(os.sched_getaffinity(0))
+    assert _threads.wanted_threads(EngineSettings()) == cores
+
+
+def test_a_bad_value_is_ignored(monkeypatch):
+    monkeypatch.setenv("STUDIO_THREADS", "lots")
+    assert _threads.wanted_threads(EngineSettings(threads=3)) == 3
+    assert EngineSettings(threads=-2).validated().threads == 0
