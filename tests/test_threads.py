@@ -49,6 +49,7 @@ def test_the_setting_is_used_when_the_environment_is_silent(tiny_model_dir, monk
 
 def test_default_is_the_physical_cores_this_process_may_use(monkeypatch):
     monkeypatch.delenv("STUDIO_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cores = _threads.physical_cores()
     assert 1 <= cores <= len(os.sched_getaffinity(0))
     assert _threads.wanted_threads(EngineSettings()) == cores
@@ -58,3 +59,10 @@ def test_a_bad_value_is_ignored(monkeypatch):
     monkeypatch.setenv("STUDIO_THREADS", "lots")
     assert _threads.wanted_threads(EngineSettings(threads=3)) == 3
     assert EngineSettings(threads=-2).validated().threads == 0
+
+
+def test_omp_num_threads_is_the_default_when_set(monkeypatch):
+    monkeypatch.delenv("STUDIO_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _threads.wanted_threads(EngineSettings()) == 1
+    assert _threads.wanted_threads(EngineSettings(threads=2)) == 2

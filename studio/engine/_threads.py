@@ -4,7 +4,8 @@ torch's intra-op pool, the window's GUI thread and anything else running fight o
 cores; more threads than cores only adds contention (a 1 s image took 97 s in the window while
 other work ran). By default the pool gets the machine's physical cores (hyper-threads share a
 core's arithmetic units) and one inter-op thread; `threads` in settings.json or STUDIO_THREADS
-overrides it (STUDIO_THREADS wins, for a one-off run).
+overrides it (STUDIO_THREADS wins, for a one-off run), and OMP_NUM_THREADS, when set, is the
+default instead of the core count.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def wanted_threads(settings: EngineSettings) -> int:
         log.warning("ignoring %s=%r: give a whole number of threads, e.g. 2", ENV, text)
     if settings.threads > 0:
         return settings.threads
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:  # the user (or a job scheduler) already said
+        return int(omp)
     return physical_cores()
 
 
