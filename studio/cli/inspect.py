@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from typing import Any
+
+from studio.cli._output import end_on_closed_pipe
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             _write("\n]\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        end_on_closed_pipe()
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -143,14 +144,3 @@ def _printable(text: str, stream: Any) -> str:
     comes out (\\udcff) is the JSON escape for that character."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, "backslashreplace").decode(encoding)
-
-
-def _silence_stdout() -> None:
-    """After `| head` closed the pipe: point stdout at devnull so that the interpreter's final
-    flush does not print a BrokenPipeError traceback."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        pass  # not a real file (tests capture stdout): nothing will flush there
