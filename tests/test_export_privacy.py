@@ -88,7 +88,7 @@ def test_exports_hold_no_local_path(tmp_path, fmt):
     assert found["source"] == STUDIO_KEY
     request_read = found["request"]
     assert request_read.init_image.startswith("sha256:") and len(request_read.init_image) == 7 + 64
-    assert request_read.model == "alice-model" and request_read.loras == (("detail.safetensors", 0.8),)
+    assert request_read.model == "alice-model.safetensors" and request_read.loras == (("detail.safetensors", 0.8),)
     assert (found["model_name"], found["model_hash"]) == ("alice-model", "0123456789abcdef")
 
 
@@ -161,7 +161,7 @@ def test_an_export_names_its_model_so_the_window_can_find_it(tmp_path):
     request = GenerationRequest("a cat", model="/home/alice/models/alice-model.safetensors")
     out = save_with_parameters(_picture(), request, {"model_hash": "feedbeef12"}, tmp_path / "out.jpg")
     found = parameters_from_file(out)
-    assert found["request"].model == "alice-model"  # its name, as the gallery lists it
+    assert found["request"].model == "alice-model.safetensors"  # its file name, no folder
     known = [KnownModel("/mnt/disk/alice-model.safetensors", "alice-model.safetensors")]
     hints = ModelHints(names_model=True, names_loras=True, model_name=found["model_name"],
                        model_hash=found["model_hash"])

@@ -24,6 +24,7 @@ from studio import __version__
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, load_json
 from studio.core.shareable import file_name, name_only, read_refs, shareable_dict
 
+_WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
 INVOKEAI_KEY = "invokeai_metadata"
@@ -181,7 +182,11 @@ def image_info(request: GenerationRequest, info: dict[str, Any] | None = None,
     """Every text key Studio embeds in an image: the A1111 text and its own full request, neither
     with a local path (see studio/core/shareable.py). `source_id`: the gallery picture the
     request's init image came from, if known."""
-    data = shareable_dict(request, model_name(request, info), model_hash(info), source_id)
+    # A checkpoint by its file name ("mine.safetensors"), a folder by the name the engine gave it
+    # (a Hugging Face snapshot folder is only a hash: "owner/name" says more).
+    checkpoint = file_name(request.model)
+    name = checkpoint if PurePath(checkpoint).suffix.lower() in _WEIGHT_SUFFIXES else model_name(request, info)
+    data = shareable_dict(request, name, model_hash(info), source_id)
     return {PARAMETERS_KEY: format_parameters(request, info),
             STUDIO_KEY: json.dumps(data, sort_keys=True, ensure_ascii=False)}
 

@@ -65,8 +65,12 @@ MAX_DECODE_PIXELS = 4096 * 4096
 
 log = logging.getLogger(__name__)
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
+# Windows' device names, whatever the extension or case ("nul.png", "Com1 .webp"); the
+# superscript digits count as digits there, and CONIN$/CONOUT$ are devices too.
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                     *(f"{port}{digit}" for port in ("COM", "LPT") for digit in "123456789¹²³")}
+# Bidirectional controls can make "gpj.exe" read as "exe.jpg": never in a name Studio makes.
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FIELD = re.compile(r"\{(\w+)(?::(\d+))?\}")
 
 
@@ -150,11 +154,12 @@ def sanitize_filename(name: str) -> str:
     no trailing dots/spaces, not a reserved Windows device name, at most MAX_NAME characters and
     MAX_NAME_BYTES bytes (cut at a word boundary where there is one), never empty."""
     name = unicodedata.normalize("NFC", name)
+    name = _BIDI_CONTROLS.sub("", name)
     name = re.sub(r"\s+", " ", name)
     name = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f\ud800-\udfff]', "_", name)  # surrogates: no UTF-8 form
     name = re.sub(r"_{2,}", "_", name).strip(" ._")
     name = _shorten(name).rstrip(" .")
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if name.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
         name = f"_{name}"
     return name or "image"
 
@@ -190,9 +195,21 @@ def render_filename(pattern: str, request: GenerationRequest, created: float | N
         if key not in fields:
             raise ExportError(f"unknown field {{{key}}} in the file-name pattern; use {', '.join(fields)}")
         value = fields[key]
-        return value[: int(limit)].rstrip() if limit else value
+        return _cut_at_word(value, int(limit)) if limit else value
 
     return sanitize_filename(_FIELD.sub(fill, pattern))
+
+
+def _cut_at_word(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, ending at the end of a word: a cut inside a word goes
+    back to where it started. Text that is one "word" (a script without spaces, a long token) is
+    cut at a character."""
+    if len(text) <= limit:
+        return text
+    start = limit
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    return (text[:start] if text[:start].strip() else text[:limit]).rstrip()
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:
