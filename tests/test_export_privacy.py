@@ -234,3 +234,11 @@ def test_xmp_reader_takes_elements_and_attributes_and_refuses_junk():
     assert time.perf_counter() - started < 1.0
     for junk in (b"", b"<x", b"\xff\xfe", "not xml", 42, b"<a>" * 400_000):
         assert request_from_xmp(junk) is None
+
+
+def test_inspect_says_which_source_is_missing(tmp_path, monkeypatch, capsys):
+    out = save_with_parameters(_picture(), _inputs_edit(), {}, tmp_path / "out.png")
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "another-machine"))
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "  missing:  the source image (sha256:" in text and "  missing:  the mask (sha256:" in text

@@ -70,7 +70,7 @@ def inspect_file(name: str) -> dict[str, Any]:
     except MetadataError as exc:
         return {"file": name, "error": exc.reason}
     request = found["request"]
-    return {
+    entry = {
         "file": name,
         "tool": _tool(found),
         "prompt": request.prompt,
@@ -84,6 +84,9 @@ def inspect_file(name: str) -> dict[str, Any]:
         # Another tool's model is only a name (Studio reuses the chosen model for it).
         "model": found.get("model_name") or (model_name(request) if found["source"] == "studio" else None),
     }
+    if found.get("missing"):  # sources named by hash that this machine does not have
+        entry["missing"] = list(found["missing"])
+    return entry
 
 
 def _tool(found: dict[str, Any]) -> str:
@@ -115,6 +118,7 @@ def _describe(entry: dict[str, Any]) -> str:
         ("sampler", entry["sampler"]),
         ("model", entry["model"] or "(not recorded)"),
     ]
+    rows += [("missing", line) for line in entry.get("missing", ())]
     lines = [entry["file"]]
     for key, value in rows:
         # Continuation lines of a multi-line prompt stay indented under their value.
