@@ -18,7 +18,7 @@ def generate(*args: str) -> int:
 
 def test_writes_an_image_of_the_requested_size(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "out" / "cat.png"
-    out.parent.mkdir()  # -o never makes folders (a typo would make them anywhere)
+    out.parent.mkdir()  # -o never makes folders (tests/test_cli_errors.py)
     code = generate("a cat", "--model", str(tiny_model_dir), "--steps", "2", "--seed", "3",
                     "--width", "128", "--height", "64", "-o", str(out))
     captured = capsys.readouterr()

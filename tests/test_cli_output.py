@@ -39,7 +39,7 @@ def test_output_into_a_missing_folder_is_an_error_naming_it(tmp_path, capsys):
     target = tmp_path / "no" / "such" / "x.png"
     assert main(["generate", "a red circle", "--steps", "1", "-o", str(target)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"studio: error: the folder {target.parent} does not exist; create it or choose another -o"
+    assert err.startswith(f"studio: error: the folder {target.parent} does not exist") and "\n" not in err
     assert not (tmp_path / "no").exists()
 
 

@@ -62,5 +62,5 @@ def test_errors_are_one_line(capsys, tmp_path):
     assert err.strip() == "studio: error: there is no gallery entry 999"
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["gallery", "export", "1", "--to", str(blocker)]) == 1
+    assert main(["gallery", "export", "1", "--to", str(blocker)]) == 2  # bad usage
     assert "it is a file" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """The `studio` command: no arguments opens the window; subcommands script the same engine.
 
 Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`,
-imported only when used so that `studio --help` and the window start fast.
+imported only when used so that `studio --help` and the window start fast. How the command
+speaks (one-line errors, exit codes, a closed pipe, quiet libraries) is studio/cli/_output.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import importlib
 import sys
 
 from studio import __version__
-from studio.cli._output import StudioArgumentParser, end_quietly_on_closed_pipe, quiet_logging
+from studio.cli._output import (
+    EXIT_INTERRUPTED,
+    Parser,
+    end_on_closed_pipe,
+    error,
+    quiet_output,
+)
 
 # subcommand -> module holding add_parser() and run()
 SUBCOMMANDS = {
@@ -24,12 +31,14 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = StudioArgumentParser(
+    parser = Parser(
         prog="studio",
         description="Make images with diffusion models on your own machine. "
         "With no command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every log message, tracebacks included (also: STUDIO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMANDS.values():
         try:
@@ -43,25 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        from studio.ui.app import run_app
-
-        return run_app()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        from studio.ui.app import run_app
-
-        return run_app()
-    quiet_logging()
-    module = importlib.import_module(SUBCOMMANDS[args.command])
     try:
-        code = int(module.run(args) or 0)
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
-        return code
-    except BrokenPipeError:
-        return end_quietly_on_closed_pipe()
-    except KeyboardInterrupt:
-        print("studio: interrupted", file=sys.stderr)
-        return 130
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:  # `studio ... | head` closed stdout
+        return end_on_closed_pipe()
+
+
+def _main(argv: list[str]) -> int:
+    if not argv:
+        return _window()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help, --version or bad usage: what was printed must reach a pipe now
+        sys.stdout.flush()
+        raise
+    if args.command is None:
+        return _window(args.verbose)
+    module = importlib.import_module(SUBCOMMANDS[args.command])
+    with quiet_output(args.verbose):
+        try:
+            code = int(module.run(args) or 0)
+            sys.stdout.flush()  # here, so that a closed pipe is met while it can be handled
+            return code
+        except KeyboardInterrupt:
+            return error("interrupted", EXIT_INTERRUPTED)
+
+
+def _window(verbose: bool = False) -> int:
+    from studio.ui.app import run_app
+
+    with quiet_output(verbose):
+        return run_app()

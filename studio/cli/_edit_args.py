@@ -4,8 +4,10 @@
     [--mask-padding PX] [--outpaint LEFT,TOP,RIGHT,BOTTOM]
 
 The pictures are checked here, before any model loads, so a wrong path or an empty mask costs no
-time. --outpaint builds the extended picture and its mask with imageops, writes both into
-STUDIO_HOME/inputs, and asks for an inpaint of them.
+time. The source and mask are copied into STUDIO_HOME/inputs, named by content hash, as the window
+does: the files Studio writes name them by that hash (never by the artist's own paths), and
+opening such a file finds them there again. --outpaint builds the extended picture and its mask
+with imageops, writes both into STUDIO_HOME/inputs, and asks for an inpaint of them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from studio.cli._output import warning
 from studio.core.request import RequestError
 
 OUTPAINT_STRENGTH = 1.0  # the new area starts as blurred edge colours: repaint it fully
@@ -70,10 +73,15 @@ def edit_fields(args: argparse.Namespace) -> dict[str, Any]:
             canvas, auto_mask = imageops.outpaint_canvas(source, margins)
             init = str(imageops.save_input(canvas, "source"))
             mask = str(imageops.save_input(auto_mask, "mask"))
-        elif mask:
-            picture, _note = imageops.load_mask(mask, source.size)  # the engine repeats any note
-            if imageops.coverage(picture) == "empty":
-                raise RequestError("the mask is empty: paint the area to regenerate")
+        else:
+            if mask:
+                picture, note = imageops.load_mask(mask, source.size)
+                if imageops.coverage(picture) == "empty":
+                    raise RequestError("the mask is empty: paint the area to regenerate")
+                if note:  # the saved mask has the picture's size: the engine has nothing to say
+                    warning(note)
+                mask = str(imageops.save_input(picture, "mask"))
+            init = str(imageops.save_input(source, "source"))  # upright RGB, as the engine reads it
     except UserError as exc:
         raise RequestError(str(exc)) from None
     if strength is None:

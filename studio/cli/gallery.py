@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.cli._output import EXIT_BAD_INPUT, EXIT_ERROR, CliError, error, folder_to_fill, warning
+
 if TYPE_CHECKING:
     from studio.gallery import Record
 
@@ -38,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     export = sub.add_parser("export", help="write entries as image files with embedded parameters")
     export.add_argument("ids", type=int, nargs="+", metavar="ID")
-    export.add_argument("--to", required=True, type=Path, metavar="DIR", help="destination folder")
+    export.add_argument("--to", required=True, type=Path, metavar="DIR",
+                        help="destination folder (made if only its last level is missing)")
     export.add_argument("--format", choices=["png", "jpg", "webp"], default="png")
     export.add_argument("--pattern", default=None,
                         help="file-name pattern, default {date}_{seed}_{prompt:40}; fields: date, id, "
@@ -81,14 +84,18 @@ def _row(record: Record) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.cli._output import error, warning
     from studio.core.metadata import format_parameters
     from studio.gallery import Filters, Gallery, GalleryError
 
+    if args.gallery_command == "export":  # before the gallery opens: a typo costs nothing
+        try:
+            folder_to_fill(args.to, "--to")
+        except CliError as exc:
+            return error(exc, EXIT_BAD_INPUT)
     try:
         gallery = Gallery.open()
     except GalleryError as exc:
-        return error(str(exc))
+        return error(exc, EXIT_ERROR)
     if gallery.notice and args.gallery_command != "check":  # check prints it among its findings
         warning(gallery.notice)
     try:
@@ -142,6 +149,6 @@ def run(args: argparse.Namespace) -> int:
             return 1 if any("missing or changed" in line for line in findings) else 0
         raise AssertionError(action)
     except GalleryError as exc:
-        return error(str(exc))
+        return error(exc, EXIT_ERROR)
     finally:
         gallery.close()

@@ -15,6 +15,15 @@ from pathlib import Path
 
 from studio.cli._blend_args import add_blend_arguments, blend_fields
 from studio.cli._edit_args import add_edit_arguments, edit_fields
+from studio.cli._output import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    CliError,
+    error,
+    existing_folder,
+    warning,
+)
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Loading, Progress
 from studio.core.request import (
@@ -27,14 +36,6 @@ from studio.core.request import (
     random_seed,
 )
 from studio.core.settings import load_settings
-
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """A one-line message for `studio: error: ...`."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -78,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(result, Failed):
         return error(result.message, EXIT_ERROR)
     if isinstance(result, Cancelled):
-        print("studio: cancelled", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return error("cancelled", EXIT_INTERRUPTED)
 
     # ---- issue 6: the parameters are embedded as in a gallery export (PNG text, EXIF UserComment) ----
     data = encode_with_parameters(result, image_format)
@@ -95,11 +95,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def error(message: str, code: int) -> int:
-    print(f"studio: error: {message}", file=sys.stderr)
-    return code
-
-
 def check_output(path: Path) -> str:
     """The PIL format for `path`; CliError if it cannot be written there."""
     from PIL import Image
@@ -109,9 +104,7 @@ def check_output(path: Path) -> str:
         raise CliError(f"cannot tell the image format from {path.name!r}; end it in .png, .jpg or .webp")
     if path.is_dir():
         raise CliError(f"{path} is a folder; give a file name such as {path / 'image.png'}")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():  # never make folders the user did not ask for (a typo at the root)
-        raise CliError(f"the folder {folder} does not exist; create it or choose another -o")
+    folder = existing_folder(path)
     try:  # a real probe: permission bits say nothing on read-only mounts or for root
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -169,7 +162,7 @@ def generate(request: GenerationRequest) -> Finished | Failed | Cancelled:
             line.show(f"step {event.step}/{event.total}  ETA {event.eta:.0f} s")
         elif isinstance(event, JobWarning):
             line.end()
-            print(f"studio: warning: {event.message}", file=sys.stderr)
+            warning(event.message)
         elif isinstance(event, (Finished, Failed, Cancelled)):
             outcome.append(event)
             done.set()
@@ -223,7 +216,7 @@ def encode_with_parameters(result: Finished, image_format: str) -> bytes:
     try:
         return encode_image(result.image, result.request, result.info, kinds[image_format])
     except ExportError as exc:  # e.g. a prompt too long for a JPEG's EXIF: keep the image anyway
-        print(f"studio: warning: {exc}", file=sys.stderr)
+        warning(exc)
         return encode(result.image, image_format)
 
 
@@ -234,7 +227,9 @@ def record_in_gallery(result: Finished) -> None:
     try:
         with Gallery.open() as gallery:
             if gallery.notice:
-                print(f"studio: warning: {gallery.notice}", file=sys.stderr)
-            gallery.add(result)
+                warning(gallery.notice)
+            # An edit's parent is the gallery picture its source came from, if any (as in the window).
+            source = gallery.find_source(result.request.init_image) if result.request.init_image else None
+            gallery.add(result, parent_id=source.id if source else None)
     except GalleryError as exc:
-        print(f"studio: warning: not recorded in the gallery: {exc}", file=sys.stderr)
+        warning(f"not recorded in the gallery: {exc}")

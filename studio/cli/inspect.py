@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from typing import Any
+
+from studio.cli._output import end_on_closed_pipe
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             _write("\n]\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        end_on_closed_pipe()
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -69,7 +70,7 @@ def inspect_file(name: str) -> dict[str, Any]:
     except MetadataError as exc:
         return {"file": name, "error": exc.reason}
     request = found["request"]
-    return {
+    entry = {
         "file": name,
         "tool": _tool(found),
         "prompt": request.prompt,
@@ -83,6 +84,9 @@ def inspect_file(name: str) -> dict[str, Any]:
         # Another tool's model is only a name (Studio reuses the chosen model for it).
         "model": found.get("model_name") or (model_name(request) if found["source"] == "studio" else None),
     }
+    if found.get("missing"):  # sources named by hash that this machine does not have
+        entry["missing"] = list(found["missing"])
+    return entry
 
 
 def _tool(found: dict[str, Any]) -> str:
@@ -114,6 +118,7 @@ def _describe(entry: dict[str, Any]) -> str:
         ("sampler", entry["sampler"]),
         ("model", entry["model"] or "(not recorded)"),
     ]
+    rows += [("missing", line) for line in entry.get("missing", ())]
     lines = [entry["file"]]
     for key, value in rows:
         # Continuation lines of a multi-line prompt stay indented under their value.
@@ -143,14 +148,3 @@ def _printable(text: str, stream: Any) -> str:
     comes out (\\udcff) is the JSON escape for that character."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, "backslashreplace").decode(encoding)
-
-
-def _silence_stdout() -> None:
-    """After `| head` closed the pipe: point stdout at devnull so that the interpreter's final
-    flush does not print a BrokenPipeError traceback."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        pass  # not a real file (tests capture stdout): nothing will flush there

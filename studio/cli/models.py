@@ -10,10 +10,8 @@ import argparse
 import json
 import sys
 
+from studio.cli._output import EXIT_BAD_INPUT, EXIT_ERROR, error
 from studio.core.settings import load_settings
-
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
             return _remove(args.path)
         return _download(args.repo_id)
     except UserError as exc:
-        print(f"studio: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT if action in ("add", "remove") else EXIT_ERROR
+        return error(exc, EXIT_BAD_INPUT if action in ("add", "remove") else EXIT_ERROR)
 
 
 def _list(as_json: bool, hashes: bool) -> int:

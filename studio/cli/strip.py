@@ -8,20 +8,21 @@ parameters and its place on the walk, "A→B 40%", embedded).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from studio.cli.generate import (
+from studio.cli._output import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     CliError,
-    ProgressLine,
-    base_request,
     error,
+    existing_folder,
+    folder_to_fill,
+    warning,
 )
+from studio.cli.generate import ProgressLine, base_request
 from studio.core.events import Cancelled, Event, Finished, JobWarning, Loading, Progress
 from studio.core.request import (
     BLEND_MODES,
@@ -88,16 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_target(path: Path) -> None:
-    """CliError unless `path` is an animation/PNG file name or a folder we can write into."""
+    """CliError unless `path` is an animation/PNG file name or a folder we can write into (made
+    when only its last level is missing)."""
     is_folder = path.is_dir() or not path.suffix
     if not is_folder and path.suffix.lower() not in FORMATS:
         raise CliError(f"cannot write a strip as {path.suffix!r}; use .webp, .gif, .png or a folder")
-    folder = path if is_folder else (path.parent if str(path.parent) else Path("."))
-    container = folder.parent if is_folder else folder
-    if not container.is_dir():  # a folder of frames may be new, but not the folders above it
-        raise CliError(f"the folder {container} does not exist; create it or choose another -o")
+    folder = folder_to_fill(path, "-o") if is_folder else existing_folder(path)
     try:
-        folder.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
@@ -125,7 +123,7 @@ def render_and_write(requests: list[GenerationRequest], output: Path, fps: float
             line.show(f"frame {frame + 1}/{frames}  step {event.step}/{event.total}")
         elif isinstance(event, JobWarning):
             line.end()
-            print(f"studio: warning: {event.message}", file=sys.stderr)
+            warning(event.message)
         elif isinstance(event, (Finished, Cancelled)) and frame == frames - 1:
             line.end()
 
@@ -139,8 +137,7 @@ def render_and_write(requests: list[GenerationRequest], output: Path, fps: float
         return error(str(exc), EXIT_ERROR)
     except KeyboardInterrupt:  # render_strip has cancelled what was left
         line.end()
-        print("studio: cancelled", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return error("cancelled", EXIT_INTERRUPTED)
     finally:
         engine.shutdown()
     where = output if len(paths) == 1 else f"{output}/ ({len(paths)} PNGs)"

@@ -2,8 +2,10 @@
 
 Writes the AUTOMATIC1111 "parameters" layout (prompt lines, `Negative prompt: ...`, one line of
 `Key: value` pairs) that sd-parsers, model-sharing sites, Krita AI Diffusion and Fooocus read, plus
-Studio's own full request JSON under the `studio` key. Reads that text back, and the minimum of
-InvokeAI (`invokeai_metadata`) and ComfyUI (`prompt` graph) JSON. No Qt, no torch.
+Studio's own full request JSON under the `studio` key. Neither holds a local path: files get
+shared, so sources are named by content hash and models by name (studio/core/shareable.py).
+Reads that text back, and the minimum of InvokeAI (`invokeai_metadata`) and ComfyUI (`prompt`
+graph) JSON. No Qt, no torch.
 
 Everything read here comes from files anyone can craft, so every reader is linear in its input
 (plain string scanning, no backtracking patterns), capped in size (MAX_TEXT_CHARS per text key,
@@ -20,7 +22,9 @@ from typing import Any
 
 from studio import __version__
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, load_json
+from studio.core.shareable import file_name, name_only, read_refs, shareable_dict
 
+_WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
 INVOKEAI_KEY = "invokeai_metadata"
@@ -126,7 +130,7 @@ def model_name(request: GenerationRequest, info: dict[str, Any] | None = None) -
     if name:
         return str(name)
     if request.model:
-        path = PurePath(request.model.rstrip("/\\"))
+        path = PurePath(file_name(request.model))
         return path.stem if path.suffix in {".safetensors", ".ckpt"} else path.name
     return "studio-shapes"
 
@@ -148,7 +152,7 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
         ("Size", f"{request.width}x{request.height}"),
         # A1111 writes the first 10 hex digits of the file's sha256.
         ("Model hash", model_hash(info)[:10]),
-        ("Model", model_name(request, info)),
+        ("Model", name_only(model_name(request, info))),
     ]
     if request.seed_b is not None and request.seed_mix > 0:
         pairs += [("Variation seed", str(request.seed_b)),
@@ -158,7 +162,7 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
     if request.mask_image:
         pairs.append(("Mask blur", str(request.mask_feather)))
     if request.loras:
-        pairs.append(("Lora", ", ".join(f"{PurePath(p).stem}:{_number(w)}" for p, w in request.loras)))
+        pairs.append(("Lora", ", ".join(f"{PurePath(file_name(p)).stem}:{_number(w)}" for p, w in request.loras)))
     # An extra, as Forge's built-in Rescale CFG writes it: only when applied. The value the
     # engine applied (the model's own when the request left it unsaid) is in info.
     rescale = info.get("guidance_rescale") if request.guidance_rescale is None else request.guidance_rescale
@@ -173,9 +177,18 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
     return "\n".join(lines)
 
 
-def image_info(request: GenerationRequest, info: dict[str, Any] | None = None) -> dict[str, str]:
-    """Every text key Studio embeds in an image: the A1111 text and its own full request."""
-    return {PARAMETERS_KEY: format_parameters(request, info), STUDIO_KEY: request.to_json()}
+def image_info(request: GenerationRequest, info: dict[str, Any] | None = None,
+               source_id: int | None = None) -> dict[str, str]:
+    """Every text key Studio embeds in an image: the A1111 text and its own full request, neither
+    with a local path (see studio/core/shareable.py). `source_id`: the gallery picture the
+    request's init image came from, if known."""
+    # A checkpoint by its file name ("mine.safetensors"), a folder by the name the engine gave it
+    # (a Hugging Face snapshot folder is only a hash: "owner/name" says more).
+    checkpoint = file_name(request.model)
+    name = checkpoint if PurePath(checkpoint).suffix.lower() in _WEIGHT_SUFFIXES else model_name(request, info)
+    data = shareable_dict(request, name, model_hash(info), source_id)
+    return {PARAMETERS_KEY: format_parameters(request, info),
+            STUDIO_KEY: json.dumps(data, sort_keys=True, ensure_ascii=False)}
 
 
 # ---- reading the A1111 text ------------------------------------------------------------------
@@ -419,12 +432,18 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
     damaged = ""
     if isinstance(text.get(STUDIO_KEY), str):
         try:
-            request = GenerationRequest.from_json(text[STUDIO_KEY])
+            data = _studio_json(text[STUDIO_KEY])
+            request = GenerationRequest.from_dict(data)
         except RequestError as exc:
             damaged = str(exc)  # fall back to the text other tools read, if there is any
         else:
             out = {k: getattr(request, k) for k in _REQUEST_FIELDS}
-            out.update(source=STUDIO_KEY, request=request)
+            refs = read_refs(data)
+            out.update(source=STUDIO_KEY, request=request, refs=refs)
+            if request.model:  # a name in files written since issue 20, a path in older ones
+                out["model_name"] = model_name(request)
+            if refs.get("model_hash"):
+                out["model_hash"] = refs["model_hash"]
             return out
     if isinstance(text.get(PARAMETERS_KEY), str) and text[PARAMETERS_KEY].strip():
         return {**parse_parameters(text[PARAMETERS_KEY]), "source": PARAMETERS_KEY}
@@ -435,6 +454,16 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
     if damaged:
         raise MetadataError(f"the image's Studio parameters are damaged: {damaged}")
     raise MetadataError("the image carries no generation parameters Studio can read")
+
+
+def _studio_json(text: str) -> dict[str, Any]:
+    try:
+        data = load_json(text)
+    except ValueError as exc:
+        raise RequestError(f"the request is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RequestError("the request must be a JSON object")
+    return data
 
 
 def request_from_image_info(info: dict[str, Any]) -> GenerationRequest:

@@ -1,9 +1,10 @@
 """Saving images with their parameters embedded where other tools look, and reading them back.
 
 PNG: text chunks `parameters` (A1111 layout; tEXt, or iTXt when not Latin-1) and `studio` (the full
-request JSON). JPEG and WebP: the parameters text in EXIF UserComment, whose 8-byte prefix names the
-encoding ("ASCII\\0\\0\\0", or "UNICODE\\0" + UTF-16 in the EXIF byte order, big-endian as Pillow
-and A1111 write it). Every write is atomic; a full disk or unwritable folder is one clear line.
+request JSON, without local paths: studio/core/shareable.py). JPEG and WebP: the parameters text in
+EXIF UserComment as A1111 writes it (type UNDEFINED, "UNICODE\\0" then UTF-16 big-endian, the EXIF
+block's byte order), and the request JSON in an XMP packet (studio/gallery/xmp.py). Every write is
+atomic; a full disk or unwritable folder is one clear line.
 
 Reading is for files from anywhere: `read_image_parameters`, `parameters_from_file` and
 `request_from_file` raise nothing but MetadataError naming the file, whatever the bytes, and never
@@ -16,6 +17,7 @@ import io
 import logging
 import re
 import stat
+import struct
 import time
 import unicodedata
 from datetime import datetime
@@ -38,6 +40,8 @@ from studio.core.metadata import (
 )
 from studio.gallery.db import GalleryError
 from studio.gallery.files import png_bytes
+from studio.gallery.sources import resolve_sources
+from studio.gallery.xmp import request_from_xmp, xmp_packet
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -61,8 +65,12 @@ MAX_DECODE_PIXELS = 4096 * 4096
 
 log = logging.getLogger(__name__)
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
+# Windows' device names, whatever the extension or case ("nul.png", "Com1 .webp"); the
+# superscript digits count as digits there, and CONIN$/CONOUT$ are devices too.
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                     *(f"{port}{digit}" for port in ("COM", "LPT") for digit in "123456789¹²³")}
+# Bidirectional controls can make "gpj.exe" read as "exe.jpg": never in a name Studio makes.
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FIELD = re.compile(r"\{(\w+)(?::(\d+))?\}")
 
 
@@ -72,10 +80,21 @@ class ExportError(GalleryError):
 
 # ---- encoding --------------------------------------------------------------------------------
 def user_comment(text: str) -> bytes:
-    """EXIF UserComment bytes: ASCII when it fits, else UTF-16 big-endian (Pillow writes "MM")."""
-    if text.isascii():
-        return ASCII_PREFIX + text.encode("ascii")
+    """EXIF UserComment bytes as A1111 (piexif) writes them: "UNICODE\\0" and UTF-16 big-endian,
+    whatever the text (some readers read nothing after an "ASCII" prefix)."""
     return UNICODE_PREFIX + text.encode("utf-16-be")
+
+
+def exif_block(comment: bytes) -> bytes:
+    """A big-endian EXIF block holding only the UserComment, typed UNDEFINED as the EXIF standard
+    says (Pillow would type raw bytes BYTE, which some readers refuse): IFD0 with a pointer to
+    the Exif IFD, which has the one tag, whose value follows."""
+    exif_ifd_at = 8 + 2 + 12 + 4  # header, IFD0 (count, one entry, next-IFD offset)
+    value_at = exif_ifd_at + 2 + 12 + 4
+    return (b"Exif\0\0MM\0\x2a" + struct.pack(">I", 8)
+            + struct.pack(">HHHII", 1, EXIF_IFD, 4, 1, exif_ifd_at) + struct.pack(">I", 0)
+            + struct.pack(">HHHII", 1, USER_COMMENT, 7, len(comment), value_at) + struct.pack(">I", 0)
+            + comment)
 
 
 def decode_user_comment(raw: bytes | str, big_endian: bool = True) -> str:
@@ -101,23 +120,22 @@ def decode_user_comment(raw: bytes | str, big_endian: bool = True) -> str:
 
 
 def encode_image(image: Image, request: GenerationRequest, info: dict[str, Any] | None,
-                 fmt: str = "png", quality: int = 95) -> bytes:
-    """The file bytes of `image` in `fmt` with the parameters embedded."""
+                 fmt: str = "png", quality: int = 95, source_id: int | None = None) -> bytes:
+    """The file bytes of `image` in `fmt` with the parameters embedded (`source_id`: the gallery
+    picture the request's source image came from, if known)."""
     fmt = _format(fmt)
-    text = image_info(request, info)
+    text = image_info(request, info, source_id)
     if fmt == "png":
         return png_bytes(image, text)
-    from PIL import Image as PILImage
-
-    exif = PILImage.Exif()
-    exif.get_ifd(EXIF_IFD)[USER_COMMENT] = user_comment(text[PARAMETERS_KEY])
+    exif = exif_block(user_comment(text[PARAMETERS_KEY]))
+    xmp = xmp_packet(text[STUDIO_KEY])
     rgb = image.convert("RGB") if image.mode not in ("RGB", "L") else image
     buffer = io.BytesIO()
     try:
         if fmt == "jpg":
-            rgb.save(buffer, format="JPEG", quality=quality, exif=exif.tobytes())
+            rgb.save(buffer, format="JPEG", quality=quality, exif=exif, xmp=xmp)
         else:
-            rgb.save(buffer, format="WEBP", quality=quality, exif=exif.tobytes())
+            rgb.save(buffer, format="WEBP", quality=quality, exif=exif, xmp=xmp)
     except ValueError as exc:  # e.g. EXIF over the 64 kB a JPEG segment can hold
         raise ExportError(f"could not embed the parameters in a {fmt.upper()} file ({exc})") from None
     return buffer.getvalue()
@@ -136,11 +154,12 @@ def sanitize_filename(name: str) -> str:
     no trailing dots/spaces, not a reserved Windows device name, at most MAX_NAME characters and
     MAX_NAME_BYTES bytes (cut at a word boundary where there is one), never empty."""
     name = unicodedata.normalize("NFC", name)
+    name = _BIDI_CONTROLS.sub("", name)
     name = re.sub(r"\s+", " ", name)
     name = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f\ud800-\udfff]', "_", name)  # surrogates: no UTF-8 form
     name = re.sub(r"_{2,}", "_", name).strip(" ._")
     name = _shorten(name).rstrip(" .")
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if name.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
         name = f"_{name}"
     return name or "image"
 
@@ -176,9 +195,21 @@ def render_filename(pattern: str, request: GenerationRequest, created: float | N
         if key not in fields:
             raise ExportError(f"unknown field {{{key}}} in the file-name pattern; use {', '.join(fields)}")
         value = fields[key]
-        return value[: int(limit)].rstrip() if limit else value
+        return _cut_at_word(value, int(limit)) if limit else value
 
     return sanitize_filename(_FIELD.sub(fill, pattern))
+
+
+def _cut_at_word(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, ending at the end of a word: a cut inside a word goes
+    back to where it started. Text that is one "word" (a script without spaces, a long token) is
+    cut at a character."""
+    if len(text) <= limit:
+        return text
+    start = limit
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    return (text[:start] if text[:start].strip() else text[:limit]).rstrip()
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:
@@ -220,10 +251,10 @@ def save_with_parameters(image: Image, request: GenerationRequest, info: dict[st
 def export_image(image: Image, request: GenerationRequest, info: dict[str, Any] | None,
                  folder: Path, fmt: str = "png", pattern: str = DEFAULT_PATTERN,
                  created: float | None = None, record_id: int | None = None,
-                 quality: int = 95) -> Path:
+                 quality: int = 95, source_id: int | None = None) -> Path:
     """Write into `folder` under a name made from `pattern`; never overwrites an existing file."""
     fmt = _format(fmt)
-    data = encode_image(image, request, info, fmt, quality)
+    data = encode_image(image, request, info, fmt, quality, source_id)
     stem = render_filename(pattern, request, created, record_id, info)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -245,7 +276,7 @@ def export_record(gallery: Gallery, record: Record | int, folder: Path, fmt: str
         raise ExportError(f"cannot read gallery image {record.id} ({exc.strerror or exc})") from None
     with source:
         return export_image(source, record.request, record.info, folder, fmt, pattern,
-                            record.created, record.id, quality)
+                            record.created, record.id, quality, record.parent_id)
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -267,12 +298,15 @@ def read_image_parameters(path: Path) -> dict[str, str]:
 
 def parameters_from_file(path: Path) -> dict[str, Any]:
     """What Studio reads from an image file: `parse_image_info`'s fields and `source`, plus the
-    runnable, validated `request`. MetadataError naming the file, and nothing else, when there is
-    none Studio can use."""
+    runnable, validated `request` and `missing`: one line per source image or mask the file
+    names that is not on this machine (left out of the request; studio/gallery/sources.py).
+    MetadataError naming the file, and nothing else, when there is none Studio can use."""
     info = read_image_parameters(path)
     try:
         found = parse_image_info(info)
-        return {**found, "request": request_from_parameters(found)}
+        request = request_from_parameters(found)
+        request, missing = resolve_sources(request, found.get("refs"))
+        return {**found, "request": request_from_parameters({"request": request}), "missing": missing}
     except MetadataError as exc:
         raise exc.for_file(path) from None
     except Exception as exc:  # a parser bug must not crash an import; the tests fuzz for these
@@ -325,7 +359,12 @@ def _read_text_keys(path: Path) -> dict[str, str]:
             comment = _exif_user_comment(image)
             if comment:
                 out[PARAMETERS_KEY] = comment
+        if STUDIO_KEY not in out and "xmp" in image.info:  # JPEG and WebP: Studio's JSON, exact
+            request_json = request_from_xmp(image.info["xmp"])
+            if request_json:
+                out[STUDIO_KEY] = request_json
     out.pop("exif", None)
+    out.pop("xmp", None)
     return out
 
 

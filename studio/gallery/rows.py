@@ -26,6 +26,7 @@ from studio.core.metadata import (
 )
 from studio.core.request import GenerationRequest, RequestError
 from studio.gallery import files
+from studio.gallery.sources import resolve_sources
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -57,9 +58,14 @@ class ImageRow:
 def record_chunk(created: float, timings: dict[str, Any], info: dict[str, Any],
                  parent_sha256: str | None) -> str:
     """The `studio-record` text of a gallery file."""
-    shareable = {k: v for k, v in info.items() if k not in _LOCAL_INFO_KEYS}
+    shareable = {k: v for k, v in info.items() if k not in _LOCAL_INFO_KEYS and not _is_path(v)}
     return json.dumps({"created": created, "parent_sha256": parent_sha256, "timings": timings,
                        "info": shareable}, default=str, ensure_ascii=False)
+
+
+def _is_path(value: Any) -> bool:
+    """A local path in the engine's info (files get shared: it stays in the database)."""
+    return isinstance(value, str) and (value.startswith(("/", "~", "\\")) or value[1:3] in (":\\", ":/"))
 
 
 def insert(cur: sqlite3.Cursor, row: ImageRow) -> int:
@@ -88,13 +94,19 @@ def json_dict(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def request_from_text(text: dict[str, str]) -> GenerationRequest | None:
-    """The request a file's text keys describe: Studio's JSON, else another tool's parameters."""
+def request_from_text(text: dict[str, str], root: Path | None = None) -> GenerationRequest | None:
+    """The request a file's text keys describe: Studio's JSON, else another tool's parameters.
+    Sources the file names by content hash become the files in STUDIO_HOME/inputs again (the
+    gallery under `root` is not asked: it may be what is being rebuilt); the others stay named
+    by hash, so that the row still says what was made."""
     if STUDIO_KEY in text:
         try:
-            return GenerationRequest.from_json(text[STUDIO_KEY])
+            request = GenerationRequest.from_json(text[STUDIO_KEY])
         except (RequestError, TypeError, ValueError, RecursionError):
             pass
+        else:
+            home = root.parent if root is not None else None
+            return resolve_sources(request, None, home, drop_missing=False, use_gallery=False)[0]
     try:
         return request_from_image_info(text)
     except (MetadataError, RequestError, TypeError, ValueError, RecursionError):
@@ -140,7 +152,7 @@ def row_from_file(root: Path, path: Path) -> FileRow | None:
     created = record.get("created")
     if not isinstance(created, int | float) or isinstance(created, bool):
         created = _created_from_name(path.name, stat_time)
-    request = request_from_text(text) or GenerationRequest(prompt="(parameters unreadable)")
+    request = request_from_text(text, root) or GenerationRequest(prompt="(parameters unreadable)")
     parent = record.get("parent_sha256")
     timings = record.get("timings")
     info = record.get("info")
