@@ -21,7 +21,13 @@ from pathlib import PurePath
 from typing import Any
 
 from studio import __version__
-from studio.core.request import SCHEDULERS, GenerationRequest, RequestError, load_json
+from studio.core.request import (
+    SCHEDULERS,
+    GenerationRequest,
+    RequestError,
+    load_json,
+    request_object,
+)
 from studio.core.shareable import file_name, name_only, read_refs, shareable_dict
 
 _WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -457,13 +463,7 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _studio_json(text: str) -> dict[str, Any]:
-    try:
-        data = load_json(text)
-    except ValueError as exc:
-        raise RequestError(f"the request is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RequestError("the request must be a JSON object")
-    return data
+    return request_object(text)
 
 
 def request_from_image_info(info: dict[str, Any]) -> GenerationRequest:

@@ -197,16 +197,22 @@ class GenerationRequest:
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
-        try:
-            data = load_json(text)
-        except ValueError as exc:
-            raise RequestError(f"the request is not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise RequestError("the request must be a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(request_object(text))
 
 
 # ---- untrusted input ---------------------------------------------------------------------------
+def request_object(text: str | bytes) -> dict[str, Any]:
+    """The JSON object a serialised request is, not yet checked field by field; RequestError
+    (one line) for text that is not one."""
+    try:
+        data = load_json(text)
+    except ValueError as exc:
+        raise RequestError(f"the request is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RequestError("the request must be a JSON object")
+    return data
+
+
 def load_json(text: str | bytes) -> Any:
     """Parse JSON from outside (image files, the gallery): linear time, at most MAX_JSON_CHARS and
     MAX_JSON_CONTAINERS, nesting capped by pydantic-core's parser (about 200 levels) so it can
