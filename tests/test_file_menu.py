@@ -153,3 +153,17 @@ def test_gallery_letter_keys_and_ctrl_c_act_on_the_selection(qtbot, window):
     window.prompt_panel.prompt_edit.setPlainText("something else")
     qtbot.keyClick(panel.view, Qt.Key.Key_R)
     assert window.prompt_panel.prompt_edit.toPlainText() == "a yellow star"
+
+
+def test_opening_an_export_whose_source_is_elsewhere_says_so(qtbot, window, tmp_path, monkeypatch):
+    from studio.core.request import GenerationRequest
+    from studio.gallery.export import save_with_parameters
+
+    source = tmp_path / "someone-elses-photo.png"
+    Image.new("RGB", (64, 64), "orange").save(source)
+    request = GenerationRequest("a red circle", seed=4, init_image=str(source), width=64, height=64)
+    exported = save_with_parameters(Image.new("RGB", (64, 64), "red"), request, {}, tmp_path / "shared.png")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(exported), ""))
+    _key(qtbot, window, "Ctrl+O")
+    qtbot.waitUntil(lambda: "the source image (sha256:" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.prompt_panel.prompt_edit.toPlainText() == "a red circle"

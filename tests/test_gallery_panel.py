@@ -198,7 +198,7 @@ def test_drop_import_reads_parameters(panel, qtbot, tmp_path):
 def test_a_slow_import_leaves_the_event_loop_running(panel, qtbot, tmp_path, monkeypatch):
     from studio.gallery import export
 
-    real, parsing = export.request_from_file, []
+    real, parsing = export.parameters_from_file, []
 
     def slow(path):
         parsing.append(time.monotonic())
@@ -206,7 +206,7 @@ def test_a_slow_import_leaves_the_event_loop_running(panel, qtbot, tmp_path, mon
         parsing.append(time.monotonic())
         return real(path)
 
-    monkeypatch.setattr(export, "request_from_file", slow)
+    monkeypatch.setattr(export, "parameters_from_file", slow)
     path = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("slow owl", seed=5), {},
                                 tmp_path / "owl.png")
     ticks: list[float] = []
@@ -226,14 +226,14 @@ def test_a_slow_import_leaves_the_event_loop_running(panel, qtbot, tmp_path, mon
 def test_each_dropped_file_is_read_and_failures_do_not_stop_the_rest(panel, qtbot, tmp_path, monkeypatch):
     from studio.gallery import export
 
-    real = export.request_from_file
+    real = export.parameters_from_file
 
     def flaky(path):
         if Path(path).name == "boom.png":  # a malformed file that trips something unexpected
             raise ValueError("bad chunk\nat offset 12")
         return real(path)
 
-    monkeypatch.setattr(export, "request_from_file", flaky)
+    monkeypatch.setattr(export, "parameters_from_file", flaky)
     first = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("one", seed=1), {},
                                  tmp_path / "one.png")
     second = save_with_parameters(Image.new("RGB", (64, 64)), GenerationRequest("two", seed=2), {},

@@ -30,6 +30,7 @@ class DroppedParameters:
     path: Path
     request: GenerationRequest
     models: VettedModels
+    sources_missing: tuple[str, ...] = ()  # source images or masks it names that are not here
 
 
 def read_dropped(path: Path) -> DroppedParameters:
@@ -37,12 +38,14 @@ def read_dropped(path: Path) -> DroppedParameters:
     thread). MetadataError (one line) when the file has no parameters Studio can use."""
     from studio.gallery import export  # looked up at call time, so tests can slow it down
 
-    request = export.request_from_file(path)
+    found = export.parameters_from_file(path)
+    request = found["request"]
     hints = _hints(path)
     names_any = ((hints.names_model and request.model) or (hints.names_loras and request.loras)
                  or hints.model_name or hints.model_hash)
     known, roots, bundled = _library() if names_any else ((), (), "")
-    return DroppedParameters(Path(path), request, vet_models(request, hints, known, roots, bundled))
+    return DroppedParameters(Path(path), request, vet_models(request, hints, known, roots, bundled),
+                             tuple(found.get("missing") or ()))
 
 
 def _hints(path: Path) -> ModelHints:

@@ -78,11 +78,14 @@ class ImportOffer(QFrame):
             self.useRequested.emit(offer)
 
 
-def import_message(path: Path, vetted: VettedModels, offer: ModelOffer | None) -> str:
+def import_message(path: Path, vetted: VettedModels, offer: ModelOffer | None,
+                   sources_missing: tuple[str, ...] = ()) -> str:
     """The status-bar line after an import: what was read, what was not found, what is offered."""
     text = f"Parameters read from {path.name}"
     if vetted.missing:
         text += "; " + "; ".join(vetted.missing)
+    if sources_missing:
+        text += "; " + "; ".join(sources_missing)
     if offer is not None:
         text += "; its model or LoRAs are offered under the prompt"
     return text

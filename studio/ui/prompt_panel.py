@@ -322,7 +322,7 @@ class PromptPanel(ModelChoice, QWidget):
         offer = offer_for(dropped.models, self.model(), self._loras)
         self.import_offer.show_offer(offer, dropped.models.missing)
         self._recheck()
-        self.message.emit(import_message(dropped.path, dropped.models, offer))
+        self.message.emit(import_message(dropped.path, dropped.models, offer, dropped.sources_missing))
 
     def _apply_fields(self, request: GenerationRequest) -> None:
         """Every field but the model and LoRAs."""
