@@ -66,3 +66,18 @@ def test_omp_num_threads_is_the_default_when_set(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert _threads.wanted_threads(EngineSettings()) == 1
     assert _threads.wanted_threads(EngineSettings(threads=2)) == 2
+
+
+def test_cli_threads_flag_reaches_the_engine(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from studio.cli import main
+
+    monkeypatch.setenv("STUDIO_THREADS", "")  # so that what --threads sets is undone after the test
+    out = tmp_path / "one.png"
+    assert main(["generate", "a cube", "--model", str(tiny_model_dir), "--steps", "1", "--width", "64",
+                 "--height", "64", "--threads", "1", "--no-gallery", "-o", str(out)]) == 0
+    assert torch.get_num_threads() == 1
+    with pytest.raises(SystemExit) as bad:
+        main(["generate", "a cube", "--threads", "0", "-o", str(out)])
+    assert bad.value.code == 2
+    assert "whole number of threads" in capsys.readouterr().err
+    assert os.environ.get("STUDIO_THREADS") == "1"  # how --threads reaches the engine

@@ -24,6 +24,7 @@ from studio.cli._output import (
     existing_folder,
     warning,
 )
+from studio.cli._threads_arg import add_threads_argument, apply_threads
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Loading, Progress
 from studio.core.request import (
@@ -62,11 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
     parser.add_argument("--no-gallery", action="store_true", help="do not record the image in the gallery")
+    add_threads_argument(parser)
     add_edit_arguments(parser)  # issue 4: --init-image, --strength, --mask, --outpaint...
     add_blend_arguments(parser)  # issue 5: --blend, --mix, --mix-mode, --seed-b, --seed-mix
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     try:
         image_format = check_output(args.output)
         request = build_request(args)

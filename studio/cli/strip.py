@@ -22,6 +22,7 @@ from studio.cli._output import (
     folder_to_fill,
     warning,
 )
+from studio.cli._threads_arg import add_threads_argument, apply_threads
 from studio.cli.generate import ProgressLine, base_request
 from studio.core.events import Cancelled, Event, Finished, JobWarning, Loading, Progress
 from studio.core.request import (
@@ -55,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed-b", type=int, default=None, metavar="N", help="also walk the noise to this seed")
     parser.add_argument("--negative", default="", help="what to keep out of every frame")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
+    add_threads_argument(parser)
     parser.add_argument("--guidance", type=float, default=None,
                         help=f"prompt guidance scale (default: {BUNDLED_GUIDANCE:g} on the bundled model, "
                              f"{DEFAULT_GUIDANCE:g} on others)")
@@ -75,6 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from studio.engine.strip import strip_requests
 
+    apply_threads(args)
     try:
         if not args.fps > 0:
             raise CliError(f"--fps must be above 0 (got {args.fps:g})")
