@@ -12,6 +12,7 @@ Settings and why:
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -223,15 +224,17 @@ def _lenient_text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _reference_schema() -> list[tuple[str, str]]:
-    """(name, sql) of every table, index and trigger the migrations create, in creation order."""
+@functools.cache
+def _reference_schema() -> tuple[tuple[str, str], ...]:
+    """(name, sql) of every table, index and trigger the migrations create, in creation order
+    (built once per process in memory; every open compares the file with it)."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         cur = conn.cursor()
         for migration in MIGRATIONS:
             migration(cur)
-        return [(r[0], r[1]) for r in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")]
+        return tuple((r[0], r[1]) for r in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"))
     finally:
         conn.close()
 
