@@ -22,7 +22,7 @@ def open_window(qtbot, step_delay: float) -> MainWindow:
     window = MainWindow(engine_factory=lambda: fake_engine(step_delay=step_delay))
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.parts.pending is not None and window.isVisible(), timeout=5000)
+    qtbot.waitUntil(window.isVisible, timeout=5000)
     return window
 
 
@@ -156,3 +156,19 @@ def test_the_offer_names_the_count_and_the_first_prompt_in_one_line():
     assert offer_text([one]) == "1 picture was waiting when Studio closed (“a cat on a mat”)."
     text = offer_text([long, one, one])
     assert text.startswith("3 pictures were waiting") and "…" in text and len(text) < 140
+
+
+def test_a_queue_file_that_cannot_open_leaves_a_working_window_and_says_so(qtbot, monkeypatch):
+    from studio.gallery import GalleryError
+
+    def refuse(cls, home=None):
+        raise GalleryError("cannot create the folder /nowhere (Permission denied)")
+
+    monkeypatch.setattr(PendingJobs, "open", classmethod(refuse))
+    window = open_window(qtbot, 0.001)
+    assert window.parts.pending is None
+    assert window.banner.text() == ("Waiting pictures will not be kept if Studio closes: cannot create the "
+                                    "folder /nowhere (Permission denied)")
+    with qtbot.waitSignal(window.bridge.finished, timeout=10000):
+        queue(window, "still works")
+    close(window)

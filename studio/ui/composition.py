@@ -13,6 +13,7 @@ layout.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ from studio.ui.resume_offer import PendingKeeper, ResumeOffer, resume
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
@@ -141,7 +144,9 @@ def _keep_pending(window: MainWindow, parts: WindowParts) -> None:
     try:
         store = PendingJobs.open()
     except GalleryError as exc:
-        window.show_message(f"Waiting pictures will not be kept if Studio closes: {exc}", error=True)
+        log.warning("waiting jobs will not be stored: %s", exc)
+        if parts.gallery_panel is not None:  # else the banner already says the folder is unusable
+            window.show_message(f"Waiting pictures will not be kept if Studio closes: {exc}", error=True)
         return
     if store.notice:
         window.show_message(store.notice, error=True)
