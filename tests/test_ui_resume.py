@@ -74,9 +74,11 @@ def test_jobs_waiting_at_close_are_offered_and_resume_runs_them_into_the_gallery
     assert stored_prompts() == []  # finished: never offered again
     close(second)
 
-    third = open_window(qtbot, 0.001)
-    third.parts.pending.wait()
-    qtbot.wait(50)  # the (empty) list reaches the GUI thread through the event loop
+    third = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
+    qtbot.addWidget(third)
+    with qtbot.waitSignal(third.parts.pending.loaded, timeout=5000) as loaded:
+        third.show()
+    assert loaded.args == [[]]
     assert not third.parts.resume_offer.isVisible()
     close(third)
 
