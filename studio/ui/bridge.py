@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -27,6 +28,7 @@ from studio.core.events import (
     Queued,
     Started,
 )
+from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class EngineBridge(QObject):
       preview(job_id, step, QImage scaled to the request size) · finished(job_id, QImage, Finished)
       cancelled(job_id, QImage | None) · failed(job_id, message, detail) · warning(job_id, message)
       jobsChanged() after any event that changes the list from `jobs()`.
+      specSubmitted(job_id, JobSpec) as a job is queued (the window stores it until it ends).
     """
 
     jobQueued = Signal(int, object, int)
@@ -69,6 +72,7 @@ class EngineBridge(QObject):
     failed = Signal(int, str, str)
     warning = Signal(int, str)
     jobsChanged = Signal()
+    specSubmitted = Signal(int, object)  # on the GUI thread, before the job can end
 
     def __init__(self, factory: EngineFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -118,7 +122,15 @@ class EngineBridge(QObject):
     def submit(self, request: GenerationRequest) -> int:
         """Queue a request; raises RequestError with a one-line message if it cannot run."""
         request.validate()  # before creating the engine, so a typo never costs a model load
-        return self.ensure_engine().submit(request)
+        return self.submit_spec(JobSpec.from_request(request))
+
+    def submit_spec(self, spec: JobSpec, inputs: Path | None = None) -> int:
+        """Queue a job. `inputs`: a folder to write its pictures into, so that a job resumed after
+        a restart runs on the bytes stored with it (the artist's files may have changed since)."""
+        request = spec.request_in(inputs) if inputs is not None and spec.inputs else spec.request
+        job_id = self.ensure_engine().submit(request)
+        self.specSubmitted.emit(job_id, spec)
+        return job_id
 
     def cancel(self, job_id: int) -> bool:
         return self._engine.cancel(job_id) if self._engine is not None else False

@@ -13,6 +13,7 @@ layout.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import QDockWidget, QScrollArea
 from studio.core.session import Session
 from studio.core.settings import load_settings
 from studio.gallery import Gallery, GalleryError, Record
+from studio.gallery.pending import PendingJobs
 from studio.ui.blend_panel import BlendPanel
 from studio.ui.bridge import EngineBridge, EngineFactory
 from studio.ui.canvas import Canvas
@@ -35,9 +37,12 @@ from studio.ui.mask_editor import MaskEditor
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_view import QueueView
+from studio.ui.resume_offer import PendingKeeper, ResumeOffer, resume
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
@@ -62,6 +67,8 @@ class WindowParts:
     models_dock: QDockWidget
     file_actions: FileActions | None = None
     gallery_menu: GalleryMenu | None = None
+    pending: PendingKeeper | None = None  # None when queue.db cannot open (said in the banner)
+    resume_offer: ResumeOffer | None = None
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -102,6 +109,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
                         blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock)
     _wire(window, parts)
     _wire_files(window, parts)
+    _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
     window.file_actions = parts.file_actions
     window.edit_dock = edit_dock
     window.gallery_menu = parts.gallery_menu
@@ -128,6 +136,30 @@ def _open_gallery(window: MainWindow) -> GalleryPanel | None:
     panel = GalleryPanel(gallery, window)
     panel.clean_in_background()
     return panel
+
+
+def _keep_pending(window: MainWindow, parts: WindowParts) -> None:
+    """Store every queued job until it ends, and offer what an earlier session left waiting in a
+    bar above the canvas once the window shows."""
+    try:
+        store = PendingJobs.open()
+    except GalleryError as exc:
+        log.warning("waiting jobs will not be stored: %s", exc)
+        if parts.gallery_panel is not None:  # else the banner already says the folder is unusable
+            window.show_message(f"Waiting pictures will not be kept if Studio closes: {exc}", error=True)
+        return
+    if store.notice:
+        window.show_message(store.notice, error=True)
+    keeper = PendingKeeper(store, window)
+    keeper.attach(parts.bridge)
+    offer = ResumeOffer()
+    window.centralWidget().layout().insertWidget(1, offer)  # under the banner, above the canvas
+    keeper.loaded.connect(offer.show_offer)
+    offer.resumeRequested.connect(lambda specs: resume(parts.bridge, keeper, specs, window.show_message))
+    offer.discardRequested.connect(keeper.discard)
+    window.shown.connect(keeper.load)
+    window.closing.connect(keeper.close)
+    parts.pending, parts.resume_offer = keeper, offer
 
 
 def _wire(window: MainWindow, parts: WindowParts) -> None:
