@@ -254,6 +254,7 @@ class LocalProcess:
         if self._worker is None:
             if job is not None:
                 self._emit(Loading(job.job_id, "starting the engine"))
+            spawned_at = time.perf_counter()
             parent, child = self._context.Pipe()
             process = self._context.Process(
                 target=worker.main, args=(child, self._backend, self._kwargs),
@@ -261,7 +262,7 @@ class LocalProcess:
             )
             process.start()
             child.close()  # so the worker's death reads as EOF here
-            self._worker = _Worker(process, parent, time.perf_counter())
+            self._worker = _Worker(process, parent, spawned_at)
         return self._worker
 
     def _send(self, frame: bytes, job: _Job | None = None) -> None:
