@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -167,26 +168,35 @@ def test_a_hung_kernel_is_killed_after_hard_cancel_s_and_the_next_job_runs(fake_
     assert isinstance(seen.of(after)[-1], Finished)
 
 
-def test_the_parent_never_imports_torch():
-    code = (
-        "import sys\n"
+def test_the_parent_never_imports_torch_and_the_worker_never_reruns_a_package_main(tmp_path):
+    # Like `python -m studio`: a package __main__ with no __name__ guard, which spawn must not
+    # run again in the worker (it would start the CLI or the window there).
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "__init__.py").write_text("")
+    (probe / "__main__.py").write_text(
+        "import os, sys\n"
+        "print('main ran in', os.getpid(), flush=True)\n"
         "from studio.engine.process import LocalProcess\n"
         "from studio.core.request import GenerationRequest\n"
         "from studio.core.events import Finished\n"
-        "if __name__ == '__main__':\n"
-        "    ex = LocalProcess('studio.engine.fake:FakeBackend')\n"
-        "    got = []\n"
-        "    ex.subscribe(got.append)\n"
-        "    ex.submit(GenerationRequest(prompt='x', steps=2, width=64, height=64))\n"
-        "    assert ex.wait_idle(30) and isinstance(got[-1], Finished), got\n"
-        "    assert ex.shutdown(10)\n"
-        "    bad = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"
-        "    assert not bad, bad\n"
-        "    print('ok')\n"
+        "ex = LocalProcess('studio.engine.fake:FakeBackend')\n"
+        "got = []\n"
+        "ex.subscribe(got.append)\n"
+        "ex.submit(GenerationRequest(prompt='x', steps=2, width=64, height=64))\n"
+        "assert ex.wait_idle(30) and isinstance(got[-1], Finished), got\n"
+        "assert ex.shutdown(10)\n"
+        "bad = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+        "print('ok', flush=True)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])])}
+    result = subprocess.run([sys.executable, "-m", "probe"], capture_output=True, text=True,
+                            timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "ok"
+    lines = result.stdout.split()
+    assert result.stdout.count("main ran") == 1, result.stdout
+    assert lines[-1] == "ok"
 
 
 def test_in_thread_and_local_process_give_byte_identical_pictures(tiny_model_dir):
