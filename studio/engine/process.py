@@ -202,6 +202,9 @@ class LocalProcess:
         finally:
             self._stop_worker()
             self._flush()
+            with self._lock:
+                self._wake_w.close()  # _wake() ignores the closed end from now on
+            self._wake_r.close()
 
     def _step(self) -> bool:
         """One round: tell notices, start a job, wait for the worker or a command. False = stop."""
