@@ -2,7 +2,8 @@
 one of Finished, Cancelled or Failed. JobWarning may come at any point.
 
 Events are immutable plain data; images are PIL images, which every layer can read without Qt.
-Listeners are called on the inference thread, so the UI only ever sees them through queued signals.
+Listeners are called on one thread the executor owns (never the caller's), so the UI only ever
+sees them through queued signals. studio.core.wire turns each event into bytes for a pipe.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ class Failed(Event):
 
 @dataclass(frozen=True)
 class JobWarning(Event):
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineNotice(Event):
+    """Something happened to the engine itself (its process stopped and restarts); job_id is the
+    job it interrupted, or 0 when none was running."""
+
     message: str
 
 

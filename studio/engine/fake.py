@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 from PIL import Image
@@ -14,13 +16,18 @@ class FakeBackend:
     """Emits the same events as the real backend, in the same order, from a colour ramp.
 
     The image depends only on the request (seed, prompt, size), so tests can check determinism.
-    `fail_on` makes prompts containing that text fail, to exercise error paths.
+    `fail_on` makes prompts containing that text fail, to exercise error paths; `hang_on` makes
+    them hang after the first step, deaf to cancel (a stuck kernel); `crash_on` kills the process
+    running them (a driver crash), for the worker-process tests.
     """
 
-    def __init__(self, step_delay: float = 0.01, load_delay: float = 0.0, fail_on: str = "FAIL") -> None:
+    def __init__(self, step_delay: float = 0.01, load_delay: float = 0.0, fail_on: str = "FAIL",
+                 hang_on: str = "HANG", crash_on: str = "CRASH") -> None:
         self.step_delay = step_delay
         self.load_delay = load_delay
         self.fail_on = fail_on
+        self.hang_on = hang_on
+        self.crash_on = crash_on
         self.loaded = False
         self.runs = 0
         self.warmed_on: str | None = None  # name of the thread warm_up ran on
@@ -54,6 +61,10 @@ class FakeBackend:
             elapsed = time.perf_counter() - start
             job.emit(Progress(job.job_id, step, req.steps, elapsed, elapsed / step * (req.steps - step)))
             job.emit(Preview(job.job_id, step, image))
+            if self.hang_on and self.hang_on in req.prompt:
+                time.sleep(3600)  # a kernel that never returns: only killing the process ends it
+            if self.crash_on and self.crash_on in req.prompt:
+                os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
         job.check_cancelled()
         self.runs += 1
         final = Image.new("RGB", (req.width, req.height), color)

@@ -3,6 +3,8 @@
 Diffusers pipelines are not thread-safe, so every job runs on the single worker thread owned here.
 A Backend does the actual work (the diffusers one, or a fake for UI tests); this module owns the
 ordering guarantees: Queued first, exactly one terminal event last, nothing escapes the thread.
+Every event, Queued and a waiting job's Cancelled included, reaches listeners from one events
+thread owned here, in the order it happened (never on the caller of submit or cancel).
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from studio.core.events import Cancelled, Event, Failed, Finished, JobWarning, Queued
 from studio.core.request import GenerationRequest, RequestError
+
+if TYPE_CHECKING:
+    from studio.core.jobspec import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,8 @@ class JobInfo:
 
 
 class JobQueue:
-    """Runs jobs one at a time on a single daemon-free worker thread that shutdown() always joins."""
+    """Runs jobs one at a time on a single worker thread that shutdown() joins; the in-thread
+    Executor (studio.engine.executor.InThread is this class)."""
 
     def __init__(self, backend: Backend, name: str = "studio-inference") -> None:
         self._backend = backend
@@ -91,12 +98,16 @@ class JobQueue:
         self._listeners: list[Listener] = []
         self._closing = False
         self._warm_up_requested = False
+        self._outbox: deque[Event | None] = deque()  # None tells the events thread to stop
+        self._undelivered = 0  # events put in the outbox and not yet handed to every listener
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._events = threading.Thread(target=self._deliver, name=f"{name}-events", daemon=True)
+        self._events.start()
         self._thread.start()
 
     # ---- observing ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with every event (on the worker thread). Returns an unsubscribe function."""
+        """Call `listener` with every event (on the events thread). Returns an unsubscribe function."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -117,18 +128,22 @@ class JobQueue:
             return out
 
     # ---- commands ----------------------------------------------------------------------------
-    def submit(self, request: GenerationRequest) -> int:
-        """Validate and enqueue; raises RequestError at once for a request that cannot run."""
+    def submit(self, job: GenerationRequest | JobSpec) -> int:
+        """Validate and enqueue; raises RequestError at once for a request that cannot run.
+
+        A JobSpec runs its request as is: this thread shares the artist's files."""
+        request = job if isinstance(job, GenerationRequest) else job.request
         request.validate()
         with self._lock:
             if self._closing:
                 raise RuntimeError("the engine is shutting down")
-            job = JobContext(next(self._ids), request, self._emit)
-            self._pending.append(job)
-            position = len(self._pending) - 1 + (self._running is not None)
+            context = JobContext(next(self._ids), request, self._emit)
+            position = len(self._pending) + (self._running is not None)
+            # Queued goes out before the worker can see the job, so it always comes first.
+            self._emit(Queued(context.job_id, request, position))
+            self._pending.append(context)
             self._lock.notify_all()
-        self._emit(Queued(job.job_id, request, position))
-        return job.job_id
+        return context.job_id
 
     def warm_up(self) -> None:
         """Let the worker prepare the backend (heavy imports) while the artist is still typing.
@@ -151,11 +166,10 @@ class JobQueue:
             for job in self._pending:
                 if job.job_id == job_id:
                     self._pending.remove(job)
-                    break
-            else:
-                return False
-        self._emit(Cancelled(job_id))
-        return True
+                    self._emit(Cancelled(job_id))
+                    self._lock.notify_all()
+                    return True
+            return False
 
     def cancel_all(self) -> None:
         with self._lock:
@@ -172,25 +186,47 @@ class JobQueue:
         self.cancel_all()
         with self._lock:
             self._lock.notify_all()
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        self._events.join(max(0.0, deadline - time.monotonic()))  # it stops after the last event
         return not self._thread.is_alive()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no job is running or waiting (for the CLI and tests)."""
+        """Block until no job is running or waiting and every event has reached the listeners."""
         with self._lock:
             return self._lock.wait_for(
-                lambda: self._running is None and not self._pending, timeout=timeout
+                lambda: self._running is None and not self._pending and not self._undelivered,
+                timeout=timeout,
             )
 
-    # ---- worker ------------------------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
+    # ---- events ------------------------------------------------------------------------------
+    def _emit(self, event: Event | None) -> None:
         with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not kill the inference thread
-                log.exception("event listener failed on %r", type(event).__name__)
+            self._outbox.append(event)
+            self._undelivered += 1
+            self._lock.notify_all()
+
+    def _deliver(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._outbox)
+                event = self._outbox.popleft()
+                listeners = list(self._listeners)
+            if event is None:
+                with self._lock:
+                    self._undelivered -= 1
+                    self._lock.notify_all()
+                return
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:  # a broken listener must not stop the events
+                    log.exception("event listener failed on %r", type(event).__name__)
+            with self._lock:
+                self._undelivered -= 1
+                self._lock.notify_all()
+
+    # ---- worker ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
         while True:
@@ -215,6 +251,7 @@ class JobQueue:
             self._backend.close()
         except Exception:
             log.exception("backend close failed")
+        self._emit(None)
 
     def _warm_up(self) -> None:
         try:
