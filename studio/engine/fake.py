@@ -22,7 +22,8 @@ class FakeBackend:
     """
 
     def __init__(self, step_delay: float = 0.01, load_delay: float = 0.0, fail_on: str = "FAIL",
-                 hang_on: str = "HANG", crash_on: str = "CRASH") -> None:
+                 hang_on: str = "HANG", crash_on: str = "CRASH",
+                 settings: object = None) -> None:  # settings: taken like the real backend's, unused
         self.step_delay = step_delay
         self.load_delay = load_delay
         self.fail_on = fail_on

@@ -82,6 +82,7 @@ class LocalProcess:
         self._listeners: list[Listener] = []
         self._closing = False
         self._warm_up_requested = False
+        self._restart_requested = False  # new settings: replace the worker once it is idle
         self._worker: _Worker | None = None
         self.last_start_s: float | None = None  # the latest worker's spawn-to-ready time
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
@@ -139,6 +140,14 @@ class LocalProcess:
         """Start the worker now and let it import torch while the artist is still typing."""
         with self._lock:
             self._warm_up_requested = True
+            self._wake()
+
+    def apply_settings(self, settings: EngineSettings) -> None:
+        """Run the jobs that have not started yet with `settings` (threads, device, precision...):
+        the worker is replaced as soon as it is idle, the job running now finishes as it began."""
+        with self._lock:
+            self._kwargs["settings"] = settings
+            self._restart_requested = True
             self._wake()
 
     def cancel(self, job_id: int) -> bool:
@@ -210,6 +219,9 @@ class LocalProcess:
         """One round: tell notices, start a job, wait for the worker or a command. False = stop."""
         with self._lock:
             notices = list(self._notices)
+            restart = self._restart_requested and self._running is None
+            if restart:
+                self._restart_requested = False
             start = None
             if self._running is None and self._pending:
                 start = self._running = self._pending.popleft()
@@ -220,6 +232,8 @@ class LocalProcess:
         self._tell(notices)
         if done:
             return False
+        if restart:
+            self._stop_worker()  # the next job or warm-up spawns one with the new settings
         if start is not None:
             self._send_job(start)
         elif warm:

@@ -1,6 +1,6 @@
 """The one bridge from the engine's event stream (inference thread) to Qt signals (GUI thread).
 
-The JobQueue calls our listener on its worker thread. The listener converts PIL images to QImage
+The engine's executor calls our listener on its own events thread. The listener converts PIL images to QImage
 there (with a copied buffer, so nothing points into PIL memory) and emits a signal; because the
 bridge lives on the GUI thread, Qt delivers each signal as a queued call on the GUI thread.
 """
@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage
 
 from studio.core.events import (
     Cancelled,
+    EngineNotice,
     Event,
     Failed,
     Finished,
@@ -34,11 +35,13 @@ from studio.core.request import GenerationRequest
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from studio.engine.jobs import JobInfo, JobQueue
+    from studio.core.settings import EngineSettings
+    from studio.engine.executor import Executor
+    from studio.engine.jobs import JobInfo
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], "JobQueue"]
+EngineFactory = Callable[[], "Executor"]
 
 
 def pil_to_qimage(image: Image) -> QImage:
@@ -60,6 +63,8 @@ class EngineBridge(QObject):
       cancelled(job_id, QImage | None) · failed(job_id, message, detail) · warning(job_id, message)
       jobsChanged() after any event that changes the list from `jobs()`.
       specSubmitted(job_id, JobSpec) as a job is queued (the window stores it until it ends).
+      notice(job_id, message): the engine's own news, e.g. its worker stopped and is restarting
+      (job_id: the job it will run again first, 0 if none).
     """
 
     jobQueued = Signal(int, object, int)
@@ -73,11 +78,12 @@ class EngineBridge(QObject):
     warning = Signal(int, str)
     jobsChanged = Signal()
     specSubmitted = Signal(int, object)  # on the GUI thread, before the job can end
+    notice = Signal(int, str)
 
     def __init__(self, factory: EngineFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._factory = factory
-        self._engine: JobQueue | None = None
+        self._engine: Executor | None = None
         self._unsubscribe: Callable[[], None] | None = None
         # Request sizes by job id, read on the worker thread to scale previews to the final size.
         self._sizes: dict[int, tuple[int, int]] = {}
@@ -89,7 +95,7 @@ class EngineBridge(QObject):
     def engine_started(self) -> bool:
         return self._engine is not None
 
-    def ensure_engine(self) -> JobQueue:
+    def ensure_engine(self) -> Executor:
         """Create the engine on first use (never before the window has painted)."""
         if self._closed:
             raise RuntimeError("the engine has been shut down")
@@ -127,10 +133,22 @@ class EngineBridge(QObject):
     def submit_spec(self, spec: JobSpec, inputs: Path | None = None) -> int:
         """Queue a job. `inputs`: a folder to write its pictures into, so that a job resumed after
         a restart runs on the bytes stored with it (the artist's files may have changed since)."""
-        request = spec.request_in(inputs) if inputs is not None and spec.inputs else spec.request
-        job_id = self.ensure_engine().submit(request)
+        from studio.engine.jobs import JobQueue
+
+        engine = self.ensure_engine()
+        job: GenerationRequest | JobSpec = spec  # a worker process writes the bytes where it runs
+        if inputs is not None and spec.inputs and isinstance(engine, JobQueue):  # in-thread: files
+            job = spec.request_in(inputs)
+        job_id = engine.submit(job)
         self.specSubmitted.emit(job_id, spec)
         return job_id
+
+    def apply_settings(self, settings: EngineSettings) -> None:
+        """New engine settings: jobs not started yet run with them (a worker is replaced when idle;
+        an engine not started yet reads them when it starts)."""
+        apply = getattr(self._engine, "apply_settings", None)
+        if apply is not None:
+            apply(settings)
 
     def cancel(self, job_id: int) -> bool:
         return self._engine.cancel(job_id) if self._engine is not None else False
@@ -184,6 +202,8 @@ class EngineBridge(QObject):
             self.jobsChanged.emit()
         elif isinstance(event, JobWarning):
             self.warning.emit(job, event.message)
+        elif isinstance(event, EngineNotice):
+            self.notice.emit(job, event.message)
 
     def _forget(self, job: int) -> tuple[int, int] | None:
         with self._sizes_lock:

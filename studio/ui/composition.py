@@ -162,6 +162,29 @@ def _keep_pending(window: MainWindow, parts: WindowParts) -> None:
     parts.pending, parts.resume_offer = keeper, offer
 
 
+def _engine_news(text: str) -> str:
+    """The executor's notice as one status line ("the engine stopped (signal 9); restarting")."""
+    return f"{text[:1].upper()}{text[1:]} — waiting pictures stay in the queue."
+
+
+def _add_engine_settings(window: MainWindow, bridge: EngineBridge) -> None:
+    from PySide6.QtGui import QAction
+
+    from studio.ui.engine_settings import edit_engine_settings
+
+    def apply(settings) -> None:  # noqa: ANN001 - EngineSettings
+        bridge.apply_settings(settings)
+        window.show_message("Engine settings saved; the next picture uses them.")
+
+    action = QAction("Engine &Settings…", window)
+    action.setToolTip("CPU threads, device, precision and memory savers for the engine")
+    action.triggered.connect(lambda: edit_engine_settings(
+        window, apply, lambda text: window.show_message(text, error=True)))
+    window.image_menu.addSeparator()
+    window.image_menu.addAction(action)
+    window.engine_settings_action = action
+
+
 def _wire(window: MainWindow, parts: WindowParts) -> None:
     """Every connection between the parts (and from them to the window), in one place."""
     bridge, canvas, prompt = parts.bridge, parts.canvas, parts.prompt_panel
@@ -180,6 +203,8 @@ def _wire(window: MainWindow, parts: WindowParts) -> None:
     bridge.cancelled.connect(window.show_cancelled)
     bridge.failed.connect(window.show_failed)
     bridge.warning.connect(lambda _job, text: window.show_message(f"Warning: {text}"))
+    bridge.notice.connect(lambda _job, text: window.show_message(_engine_news(text), error=True))
+    _add_engine_settings(window, bridge)
     # Settings are saved a moment after each edit too, so a crash never loses a long prompt.
     for edited in (prompt.changed, editor.panel.settingsChanged, blend.changed):
         edited.connect(window.save_soon)

@@ -1,4 +1,6 @@
-"""Which engine the window uses: the diffusers backend when it is installed, else the fake one.
+"""Which engine the window uses: the diffusers backend in a worker process of its own (so the
+window's process never imports torch, and a crash or a stuck kernel costs a restart, not the
+window), else the fake one when diffusers is not installed.
 
 Imported only when the first job is submitted, never on the first-paint path.
 """
@@ -9,22 +11,21 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from studio.engine.jobs import JobQueue
+    from studio.engine.executor import Executor
 
 log = logging.getLogger(__name__)
 
 
-def default_engine() -> JobQueue:
-    """The real engine (models load on its inference thread, not here)."""
-    try:
-        from studio.engine.backend import create_engine
-    except ModuleNotFoundError as exc:
-        if exc.name != "studio.engine.backend":
-            raise
+def default_engine() -> Executor:
+    """The real engine, in its worker process (started by the first job or the warm-up)."""
+    import importlib.util
+
+    if importlib.util.find_spec("diffusers") is None:
         from studio.engine.fake import fake_engine
 
-        log.warning("studio.engine.backend is not available; using the fake engine")
+        log.warning("diffusers is not installed; using the fake engine")
         return fake_engine(step_delay=0.05)
     from studio.core.settings import load_settings
+    from studio.engine.process import LocalProcess
 
-    return create_engine(load_settings())
+    return LocalProcess(settings=load_settings())

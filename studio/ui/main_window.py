@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
         self.file_menu = menu.addMenu("&File")  # the composition root puts the file actions first
         self.quit_action = quit_action
         self.file_menu.addAction(quit_action)
-        image_menu = menu.addMenu("&Image")
+        self.image_menu = image_menu = menu.addMenu("&Image")
         image_menu.addAction(self.generate_action)
         image_menu.addAction(self.cancel_action)
         self.view_menu = menu.addMenu("&View")
