@@ -41,6 +41,7 @@ from studio.engine.models import cached_sha256
 log = logging.getLogger(__name__)
 Listener = Callable[[Event], None]
 DEFAULT_BACKEND = "studio.engine.backend:DiffusersBackend"
+QUIT_GRACE_S = 0.5
 
 
 @dataclass
@@ -192,6 +193,9 @@ class LocalProcess:
         with self._lock:
             self._wake()
         self._thread.join(timeout)
+        worker_ = self._worker
+        if self._thread.is_alive() and worker_ is not None:  # out of time: never leave it running
+            worker_.process.kill()
         return not self._thread.is_alive()
 
     def _wake(self) -> None:  # under self._lock
@@ -310,7 +314,7 @@ class LocalProcess:
         timeout = None
         running = self._running
         if running is not None and running.cancel_at is not None:
-            timeout = max(0.0, running.cancel_at + self.hard_cancel_s - time.monotonic())
+            timeout = max(0.0, running.cancel_at + self._cancel_limit() - time.monotonic())
         ready = wait(waitables, timeout)
         if self._wake_r in ready:
             while self._wake_r.poll():
@@ -393,12 +397,16 @@ class LocalProcess:
         running = self._running
         if running is None or running.cancel_at is None or self._worker is None:
             return
-        if time.monotonic() < running.cancel_at + self.hard_cancel_s:
+        if time.monotonic() < running.cancel_at + self._cancel_limit():
             return
         log.warning("job %d ignored cancel for %.1f s; killing the engine worker",
-                    running.job_id, self.hard_cancel_s)
+                    running.job_id, self._cancel_limit())
         self._discard(self._worker, kill=True)
         self._end_running(Cancelled(running.job_id, running.last_preview))
+
+    def _cancel_limit(self) -> float:
+        # Closing the window waits for nobody: a worker busy importing torch is killed sooner.
+        return min(self.hard_cancel_s, QUIT_GRACE_S) if self._closing else self.hard_cancel_s
 
     def _discard(self, worker_: _Worker, kill: bool) -> int | None:
         """Forget the worker (killing it if asked and still alive); its exit code."""
@@ -418,5 +426,7 @@ class LocalProcess:
             worker_.conn.send_bytes(b"Q")
         except OSError:
             pass
-        worker_.process.join(5.0)
+        # A worker holds nothing to save (results are here already); one busy importing torch or
+        # inside a kernel may not read "Q" for seconds, and the window must close at once.
+        worker_.process.join(QUIT_GRACE_S)
         self._discard(worker_, kill=True)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -60,6 +61,7 @@ def load_backend(dotted: str, kwargs: dict[str, Any]) -> Any:
 def main(conn: Any, backend: str, kwargs: dict[str, Any]) -> None:
     """The worker's entry: serve jobs until told to quit or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is for the parent to handle
+    _die_with_parent()
     started = time.perf_counter()
     try:
         instance = load_backend(backend, kwargs)
@@ -68,6 +70,22 @@ def main(conn: Any, backend: str, kwargs: dict[str, Any]) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="studio-worker-") as folder:
         _Worker(conn, instance, Path(folder)).serve(started)
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies (even by SIGKILL or os._exit),
+    so a worker never lives on holding memory, a GPU, or the parent's terminal."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the line above
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass  # the pipe's EOF still ends the worker, a moment later
 
 
 class _Worker:
