@@ -28,6 +28,7 @@ from studio.gallery import Gallery, GalleryError, Record
 from studio.ui.blend_panel import BlendPanel
 from studio.ui.bridge import EngineBridge, EngineFactory
 from studio.ui.canvas import Canvas
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.file_actions import FileActions, Picture
 from studio.ui.gallery_menu import GalleryMenu
 from studio.ui.gallery_panel import GalleryPanel
@@ -62,6 +63,7 @@ class WindowParts:
     models_dock: QDockWidget
     file_actions: FileActions | None = None
     gallery_menu: GalleryMenu | None = None
+    queries: EngineQueries | None = None  # what the panels ask the engine, answered off the GUI thread
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -70,8 +72,10 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
 
     session, saved = load_session()
     bridge = EngineBridge(engine_factory, window)
+    queries = EngineQueries(window)  # the panels' engine look-ups, off the GUI thread
+    window.closing.connect(queries.stop)
     canvas = Canvas()
-    prompt_panel = PromptPanel(session)
+    prompt_panel = PromptPanel(session, queries=queries)
     queue_view = QueueView()
     window.mount(bridge=bridge, canvas=canvas, session=session, prompt_panel=prompt_panel,
                  queue_view=queue_view)
@@ -92,14 +96,15 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
     blend_dock = window.add_panel(window.dock("Blend", "blendDock", blend_scroll), LEFT,
                                   tabify_with=window.prompt_dock)
     # The folder is listed when the tab is first shown, so a big library never slows the start.
-    model_library = ModelLibraryPanel(load_settings(), window, load=False)
+    model_library = ModelLibraryPanel(load_settings(), window, load=False, queries=queries)
     # Beside the Gallery's tab, which stays in front at first run (the Prompt stays in view
     # beside it while LoRAs are ticked).
     models_dock = window.add_panel(window.dock("Models", "modelsDock", model_library), RIGHT,
                                    tabify_with=gallery_dock or window.queue_dock)
 
     parts = WindowParts(bridge, canvas, session, prompt_panel, queue_view, mask_editor, gallery_panel,
-                        blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock)
+                        blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock,
+                        queries=queries)
     _wire(window, parts)
     _wire_files(window, parts)
     window.file_actions = parts.file_actions

@@ -9,20 +9,21 @@ delivered (the artist picked another model meanwhile), so a slow old answer neve
 new one. `lane` picks the worker: quick reads share "engine"; whole-file hashing runs on "files"
 so a gigabyte hash never holds up a size lookup.
 
-One is built by the composition root (studio/ui/composition.py) and handed to the panels.
+Lane threads are daemons started on demand that end when idle, so a long read never delays
+quitting. One is built by the composition root (studio/ui/composition.py) and handed to the panels.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import queue
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-
-from studio.ui.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class EngineQueries(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._lanes: dict[str, SerialWorker] = {}
+        self._lanes: dict[str, _Lane] = {}
         self._latest: dict[Hashable, int] = {}  # topic -> the number of its newest ask
         self._numbers = itertools.count(1)
         self._pending = 0  # asks whose answer has not come back yet (GUI thread only)
@@ -65,8 +66,8 @@ class EngineQueries(QObject):
         self._pending += 1
         lane_worker = self._lanes.get(lane)
         if lane_worker is None:
-            lane_worker = self._lanes[lane] = SerialWorker(f"studio-ask-{lane}")
-        lane_worker.submit(self._work, ticket, fn, args)
+            lane_worker = self._lanes[lane] = _Lane(f"studio-ask-{lane}")
+        lane_worker.submit(lambda: self._work(ticket, fn, args))
         return ticket.number
 
     def forget(self, topic: Hashable) -> None:
@@ -80,7 +81,7 @@ class EngineQueries(QObject):
     def stop(self) -> None:
         """Drop what has not started (closing the window); what runs now ends on its own."""
         for lane_worker in self._lanes.values():
-            lane_worker.stop()
+            lane_worker.drop_queued()
 
     def _stale(self, ticket: _Ticket) -> bool:
         return ticket.topic is not None and self._latest.get(ticket.topic) != ticket.number
@@ -107,3 +108,34 @@ class EngineQueries(QObject):
             ticket.on_error(error)
         else:
             log.warning("an engine look-up failed: %s", error, exc_info=error)
+
+
+class _Lane:
+    """One daemon thread running submitted work in order; it ends when it runs out of work."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        with self._lock:
+            self._work.put(work)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def drop_queued(self) -> None:
+        with self._lock:
+            while not self._work.empty():
+                self._work.get_nowait()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._work.empty():
+                    self._thread = None
+                    return
+                work = self._work.get_nowait()
+            work()
