@@ -81,7 +81,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
                  queue_view=queue_view)
 
     mask_editor = MaskEditor(canvas, session, submit=window.submit_request, message=window.show_message,
-                             parent=window)
+                             parent=window, queries=queries)
     edit_dock = window.add_panel(window.dock("Edit", "editDock", mask_editor.panel), RIGHT)
     gallery_panel = _open_gallery(window)
     gallery_dock = None
@@ -210,14 +210,17 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     opened: dict[str, Path] = {}
 
     def open_source(path: Path) -> bool:
-        if not editor.open_file(path):
-            return False
-        opened["path"] = Path(path)
-        files.set_picture(Picture(editor.source(), None, name=Path(path).name))
-        return True
+        def on_canvas(image: QImage) -> None:
+            opened["path"] = Path(path)
+            files.set_picture(Picture(image, None, name=Path(path).name))
+            if gallery is not None:  # its parameters, read once the picture they go with is there
+                gallery.import_files([path])
 
-    files = FileActions(window, settings, open_source=open_source,
-                        read_parameters=gallery.import_files if gallery is not None else None,
+        editor.open_file(path, on_opened=on_canvas)
+        return True  # asked: the picture is read off the GUI thread; a bad file is said then
+
+    # (no read_parameters: open_source reads them once the picture is on the canvas)
+    files = FileActions(window, settings, open_source=open_source, read_parameters=None,
                         paste_source=editor.paste)
     window.file_menu.clear()
     files.add_to_menu(window.file_menu)
