@@ -31,8 +31,8 @@ from studio.engine import imageops
 from studio.engine.jobs import UserError
 from studio.ui import mask_undo
 from studio.ui.canvas import Canvas
-from studio.ui.engine_queries import EngineQueries
 from studio.ui.edit_tools import EditPanel
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.mask_brush import BrushTool, TabletInput
 from studio.ui.mask_layer import MaskLayer
 

@@ -48,7 +48,6 @@ from studio.core.request import (
 )
 from studio.core.session import EMPTY_PROMPT, PromptSettings, Session
 from studio.ui.engine_queries import EngineQueries
-from studio.ui.model_facts import FALLBACK_NATIVE, native_size_of  # noqa: F401 - FALLBACK_NATIVE is API
 from studio.ui.import_offer import ImportOffer, import_message
 from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this panel's API
     BUNDLED_MODEL_LABEL,
@@ -57,6 +56,7 @@ from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this
     OPEN_FOLDER_LABEL,
     ModelChoice,
 )
+from studio.ui.model_facts import FALLBACK_NATIVE, native_size_of  # noqa: F401 - FALLBACK_NATIVE is API
 from studio.ui.theme import InlineError, heading
 
 if TYPE_CHECKING:
