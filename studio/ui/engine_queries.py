@@ -81,7 +81,7 @@ class EngineQueries(QObject):
     def stop(self) -> None:
         """Drop what has not started (closing the window); what runs now ends on its own."""
         for lane_worker in self._lanes.values():
-            lane_worker.drop_queued()
+            self._pending -= lane_worker.drop_queued()
 
     def _stale(self, ticket: _Ticket) -> bool:
         return ticket.topic is not None and self._latest.get(ticket.topic) != ticket.number
@@ -126,10 +126,14 @@ class _Lane:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
 
-    def drop_queued(self) -> None:
+    def drop_queued(self) -> int:
+        """Forget the work not started; returns how much there was."""
+        dropped = 0
         with self._lock:
             while not self._work.empty():
                 self._work.get_nowait()
+                dropped += 1
+        return dropped
 
     def _run(self) -> None:
         while True:

@@ -38,7 +38,9 @@ class ModelChoice:
         return "" if data in (None, _OPEN_FOLDER, _OPEN_FILE) else str(data)
 
     def set_model(self, path: str) -> None:
-        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults."""
+        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults.
+        A model still being read for choose_model() is then not applied when its answer comes."""
+        self.queries.forget((id(self), "choose-model"))
         if path and path not in self._recent_models:
             self._recent_models.insert(0, path)
             del self._recent_models[MAX_RECENT_MODELS:]

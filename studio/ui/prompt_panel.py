@@ -12,6 +12,9 @@ parameters); `choose_model()` is the artist picking one (the Open… entries, a 
 model library): it checks the model and applies the settings it brings (a few-step model's, the
 bundled model's guidance), saying so in `message`. LoRAs come from the model library through
 `set_loras()` and ride along in every request.
+
+What the engine reads from files (a model's size and kind, the LoRA check) is asked of `queries`
+(engine_queries.py) off the GUI thread; until it answers, the last known answer stands.
 """
 
 from __future__ import annotations
@@ -116,8 +119,7 @@ class PromptPanel(ModelChoice, QWidget):
 
     def __init__(self, session: Session | None = None, parent: QWidget | None = None,
                  queries: EngineQueries | None = None) -> None:
-        """`queries` answers what the engine reads from files (sizes, headers) off the GUI thread;
-        the window hands its own, a panel on its own makes one."""
+        """`queries`: the window's engine look-ups (a panel on its own makes its own)."""
         super().__init__(parent)
         self.session = session if session is not None else Session()
         self.queries = queries if queries is not None else EngineQueries(self)
@@ -428,9 +430,8 @@ class PromptPanel(ModelChoice, QWidget):
         self.changed.emit()
 
     def _native_size(self) -> tuple[int, int] | None:
-        """The model's training size as last answered, or None when never asked: the spins then
-        keep their values (and a request sent meanwhile that size) until the answer comes. It is
-        asked again every time, off the GUI thread, so a changed model file is noticed."""
+        """The model's training size as last answered (None: never; the spins, and a request sent
+        meanwhile, keep their size). Asked again each time, so a changed model file is noticed."""
         model = self.model()
         self.queries.ask(native_size_of, model, topic=(id(self), "native-size"),
                          on_answer=lambda side: self._native_size_known(model, side))
