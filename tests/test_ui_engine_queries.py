@@ -134,6 +134,27 @@ def test_a_chosen_model_is_read_off_the_gui_thread_and_applied_when_read(qtbot, 
     assert (panel.steps_spin.value(), panel.scheduler_combo.currentText()) == (4, "Euler a")
 
 
+def test_a_pick_still_being_read_loses_to_a_later_choice(qtbot, monkeypatch, tmp_path):
+    from studio.engine import models
+
+    panel = _panel(qtbot)
+    first = str(fake_checkpoint(tmp_path / "first.safetensors"))
+    second = str(fake_checkpoint(tmp_path / "second.safetensors"))
+    blocked = Blocked(models.describe)
+    monkeypatch.setattr(models, "describe", blocked)
+    panel.choose_model(first)
+    responsive_while(qtbot, blocked)
+    monkeypatch.setattr(models, "describe", blocked.answer)  # the second pick is read at once
+    panel.choose_model(second)
+    blocked.release.set()
+    settled(qtbot, panel.queries)
+    assert panel.model() == second  # the first answer came late: dropped
+    panel.choose_model(first)
+    panel.set_model("")  # reusing parameters while a pick is read: the explicit model wins
+    settled(qtbot, panel.queries)
+    assert panel.model() == ""
+
+
 def test_the_lora_check_runs_off_the_gui_thread(qtbot, monkeypatch):
     panel = _panel(qtbot)
     problem = "LoRA ink.safetensors is for SDXL models and this one is SD 1.x: untick it or pick another model"
