@@ -140,7 +140,7 @@ def test_open_image_with_no_parameters_is_still_editable(qtbot, window, tmp_path
     Image.new("RGB", (80, 48), "purple").save(plain)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plain), ""))
     _key(qtbot, window, "Ctrl+O")
-    assert window.mask_editor.source().width() == 80
+    qtbot.waitUntil(lambda: window.mask_editor.source().width() == 80, timeout=10_000)  # read off the GUI thread
     assert window.file_actions.picture().request is None
     qtbot.waitUntil(lambda: "photo.png" in window.statusBar().currentMessage(), timeout=10_000)
 

@@ -22,6 +22,7 @@ def make_panel(qtbot, studio_home):
     fake_lora(models / "ink.safetensors")
     panel = ModelLibraryPanel(EngineSettings())
     qtbot.addWidget(panel)
+    settle(qtbot, panel)  # the library is listed off the GUI thread
     return panel, models
 
 
@@ -29,6 +30,10 @@ def names(panel):
     """The listed models, less the bundled one (present once it has been trained)."""
     listed = [panel.models.item(r, 0).text() for r in range(panel.models.rowCount())]
     return [name for name in listed if not name.endswith("(bundled)")]
+
+
+def settle(qtbot, panel) -> None:
+    qtbot.waitUntil(lambda: panel.queries.pending() == 0, timeout=10_000)
 
 
 def row(panel, name):
@@ -57,6 +62,7 @@ def test_lora_check_and_weight_emit_the_list(qtbot, studio_home):
         panel.loras.cellWidget(0, 1).setValue(0.6)
     assert changed.args == [[(str(models / "ink.safetensors"), 0.6)]]
     panel.refresh()  # ticks and weights survive a refresh
+    settle(qtbot, panel)
     assert panel.checked_loras() == [(str(models / "ink.safetensors"), 0.6)]
 
 
@@ -72,6 +78,7 @@ def test_drop_adds_files_and_reports_bad_ones(qtbot, studio_home, tmp_path):
     messages = []
     panel.message.connect(messages.append)
     panel.dropEvent(event)
+    settle(qtbot, panel)
     assert "dropped.safetensors" in names(panel)
     assert any("junk.safetensors" in m for m in messages) and any(m.startswith("added") for m in messages)
 
@@ -98,6 +105,7 @@ def test_the_short_hash_of_the_selected_model_is_worked_out_off_the_gui_thread(q
     assert threads and threading.main_thread() not in threads
     assert f"Short hash: {expected[:10]}" in panel.details_text()
     panel.refresh()  # from the cache now: shown at once, nothing hashed again
+    settle(qtbot, panel)
     panel.models.setCurrentCell(row(panel, "b-xl.safetensors"), 0)
     panel.models.setCurrentCell(row(panel, "a-sd15.safetensors"), 0)
     assert f"Short hash: {expected[:10]}" in panel.details_text()

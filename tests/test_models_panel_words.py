@@ -27,10 +27,15 @@ def make_panel(qtbot, studio_home, width: int = 340):
     fake_lora(models / "ink.safetensors")
     panel = ModelLibraryPanel(EngineSettings())
     qtbot.addWidget(panel)
+    settle(qtbot, panel)  # the library is listed off the GUI thread
     panel.resize(width, 700)  # as wide as the dock column it shares with the Gallery
     panel.show()
     qtbot.waitExposed(panel)
     return panel, models
+
+
+def settle(qtbot, panel) -> None:
+    qtbot.waitUntil(lambda: panel.queries.pending() == 0, timeout=10_000)
 
 
 def row(panel, name) -> int:
@@ -113,6 +118,7 @@ def test_a_file_that_cannot_be_added_is_explained_in_the_details(qtbot, studio_h
     mime.setUrls([QUrl.fromLocalFile(str(junk))])
     panel.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                Qt.KeyboardModifier.NoModifier))
+    settle(qtbot, panel)
     assert "Could not add downloaded-model.safetensors:" in panel.details_text()
 
 

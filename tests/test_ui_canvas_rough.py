@@ -119,7 +119,8 @@ def test_a_failure_mid_run_gives_back_the_picture_and_says_why_in_full(qtbot, tm
     editor = window.mask_editor
     path = tmp_path / "source.png"
     QImage(40, 30, QImage.Format.Format_RGB888).save(str(path))
-    assert editor.open_file(path)
+    editor.open_file(path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     before = pixels(window.canvas.current_image())
     previews = []
     window.bridge.preview.connect(lambda *args: previews.append(args))

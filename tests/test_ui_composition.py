@@ -30,6 +30,8 @@ def open_window(qtbot, engines=None) -> MainWindow:
     qtbot.addWidget(window)
     with qtbot.waitExposed(window):
         window.show()
+    # The model's own size is read off the GUI thread: let it arrive before settings are compared.
+    qtbot.waitUntil(lambda: window.prompt_panel.queries.pending() == 0, timeout=10_000)
     return window
 
 

@@ -47,7 +47,8 @@ def _editing(qtbot, tmp_path, size=(96, 64)):
     path = tmp_path / "source.png"
     _noise_image(*size).save(path)
     editor = window.mask_editor
-    assert editor.open_file(path)
+    editor.open_file(path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     window.canvas.actual_size()  # 1 view px = 1 image px, so the stroke lands where we expect
     QApplication.processEvents()
     return window, editor
@@ -175,7 +176,7 @@ def test_drop_and_paste_open_pictures(qtbot, tmp_path):
     QApplication.sendEvent(window.canvas.viewport(), enter)
     assert enter.isAccepted()  # Qt delivers the drop only to a widget that accepted the drag
     QApplication.sendEvent(window.canvas.viewport(), QDropEvent(QPointF(10, 10), *args))
-    assert editor.source().size().toTuple() == (40, 24)
+    qtbot.waitUntil(lambda: editor.source().size().toTuple() == (40, 24), timeout=10_000)  # read off the GUI thread
     assert window.canvas.current_image().size().toTuple() == (40, 24)
 
     QGuiApplication.clipboard().setImage(pil_to_qimage(_noise_image(32, 48, seed=4)))
@@ -184,7 +185,8 @@ def test_drop_and_paste_open_pictures(qtbot, tmp_path):
 
     junk = tmp_path / "junk.png"
     junk.write_text("nope")
-    assert not editor.open_file(junk)
+    editor.open_file(junk)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     assert "cannot read the image file junk.png" in window.banner.text()
     assert editor.source().size().toTuple() == (32, 48)  # the picture being edited is untouched
 
@@ -244,7 +246,8 @@ def test_inpaint_through_the_engine_on_a_tiny_model(qtbot, tmp_path, tiny_model_
     editor = window.mask_editor
     source_path = tmp_path / "source.png"
     _noise_image(80, 56, seed=9).save(source_path)
-    assert editor.open_file(source_path)
+    editor.open_file(source_path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     window.canvas.actual_size()
     editor.brush.set_size(12)
     editor.panel.feather_spin.setValue(4)

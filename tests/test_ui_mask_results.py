@@ -37,7 +37,8 @@ def editing(qtbot, tmp_path, size=(64, 48)):
     window.prompt_panel.steps_spin.setValue(3)
     path = tmp_path / "source.png"
     _noise_image(*size).save(path)
-    assert window.mask_editor.open_file(path)
+    window.mask_editor.open_file(path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: window.mask_editor.queries.pending() == 0, timeout=10_000)
     window.canvas.actual_size()
     return window, window.mask_editor
 
@@ -154,7 +155,8 @@ def dab_across(qtbot, window, editor, tmp_path, size: tuple[int, int], name: str
     as a share of the picture's shorter side."""
     path = tmp_path / name
     _noise_image(*size).save(path)
-    assert editor.open_file(path)
+    editor.open_file(path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     window.canvas.fit_to_view()
     centre = window.canvas.mapFromScene(QPointF(size[0] / 2, size[1] / 2))
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=centre)
@@ -182,7 +184,8 @@ def test_the_brush_keeps_its_size_relative_to_the_picture_and_steps_in_proportio
     assert grown > start
     path = tmp_path / "twice.png"
     _noise_image(256, 256).save(path)
-    assert editor.open_file(path)
+    editor.open_file(path)  # read off the GUI thread
+    qtbot.waitUntil(lambda: editor.queries.pending() == 0, timeout=10_000)
     assert editor.brush.size == pytest.approx(2 * grown, abs=1)  # the same share of the picture
     assert editor.panel.size_spin.value() == editor.brush.size
     before = editor.brush.size

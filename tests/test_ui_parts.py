@@ -164,6 +164,11 @@ def _panel(qtbot) -> PromptPanel:
     return panel
 
 
+def _settled(qtbot, panel: PromptPanel) -> None:
+    """Let the panel's engine look-ups (sizes, headers: read off the GUI thread) answer."""
+    qtbot.waitUntil(lambda: panel.queries.pending() == 0, timeout=10_000)
+
+
 def test_apply_then_build_gives_back_the_same_request(qtbot):
     panel = _panel(qtbot)
     request = GenerationRequest(
@@ -279,11 +284,13 @@ def test_native_size_follows_the_model(qtbot, tmp_path):
     panel = _panel(qtbot)
     assert panel.size_combo.currentIndex() == 0  # "Model's own size" is the default
     panel.set_model(str(folder))
+    _settled(qtbot, panel)
     assert (panel.width_spin.value(), panel.height_spin.value()) == (160, 160)
     assert not panel.width_spin.isEnabled()
     panel.prompt_edit.setPlainText("x")
     assert panel.build_request().width == 160
     panel.set_model(str(tmp_path / "gone"))  # unreadable: a usable size, the job explains the rest
+    _settled(qtbot, panel)
     assert panel.width_spin.value() == 512
 
 
@@ -303,6 +310,7 @@ def test_open_checkpoint_file_and_model_folder_from_the_picker(qtbot, monkeypatc
     monkeypatch.setattr("studio.ui.model_choice.QFileDialog.getExistingDirectory", lambda *a, **k: picked["folder"])
 
     combo.activated.emit(combo.findText(OPEN_FILE_LABEL))
+    _settled(qtbot, panel)
     assert panel.model() == str(checkpoint) and combo.currentText() == "dreamy-sd15.safetensors"
     assert panel.width_spin.value() == 512  # the checkpoint's own size, from its header
     combo.activated.emit(combo.findText(OPEN_FOLDER_LABEL))  # cancelled: the model in use stays
@@ -310,10 +318,12 @@ def test_open_checkpoint_file_and_model_folder_from_the_picker(qtbot, monkeypatc
 
     picked["file"] = str(fake_lora(tmp_path / "ink.safetensors"))  # a LoRA is not a model
     combo.activated.emit(combo.findText(OPEN_FILE_LABEL))
+    _settled(qtbot, panel)
     assert panel.model() == str(checkpoint) and "LoRA" in messages[-1]
 
     picked["folder"] = str(fake_folder(tmp_path / "my-sd15"))
     combo.activated.emit(combo.findText(OPEN_FOLDER_LABEL))
+    _settled(qtbot, panel)
     panel.prompt_edit.setPlainText("x")
     assert panel.build_request().model == picked["folder"]
     combo.activated.emit(0)  # back to the bundled model
@@ -350,14 +360,19 @@ def test_a_lora_for_another_model_family_is_flagged_before_generate(qtbot, tmp_p
     xl_lora = fake_lora(tmp_path / "xl-ink.safetensors", width=2048)
     panel.set_model(str(sd15))
     panel.set_loras([(str(xl_lora), 0.8)])
+    _settled(qtbot, panel)
     assert "xl-ink.safetensors is for SDXL models and this one is SD 1.x" in panel.error_text()
     with pytest.raises(RequestError, match="untick it"):
         panel.build_request()
     panel.set_model(str(fake_folder(tmp_path / "my-xl", cross=2048)))  # a model it fits: the error goes
+    _settled(qtbot, panel)
     assert panel.error_text() == "" and panel.build_request().loras == ((str(xl_lora), 0.8),)
     panel.set_model(str(sd15))
+    _settled(qtbot, panel)
     assert panel.error_text()
     panel.set_loras([(str(fake_lora(tmp_path / "sd-ink.safetensors")), 1.0)])  # an SD 1.x LoRA fits
+    _settled(qtbot, panel)
     assert panel.error_text() == ""
     panel.set_loras([(str(tmp_path / "missing.safetensors"), 1.0)])  # unreadable: the job will say so
+    _settled(qtbot, panel)
     assert panel.error_text() == ""

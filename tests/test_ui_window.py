@@ -34,6 +34,8 @@ def open_window(qtbot, step_delay: float = 0.005) -> tuple[MainWindow, Engines]:
     with qtbot.waitActive(window):
         window.show()
         window.activateWindow()
+    # The model's own size is read off the GUI thread: let it arrive before the first Generate.
+    qtbot.waitUntil(lambda: window.prompt_panel.queries.pending() == 0, timeout=10_000)
     return window, engines
 
 

@@ -106,6 +106,9 @@ def test_make_edit_export_reopen_restart(qtbot, tmp_path, monkeypatch):
     window.prompt_panel.prompt_edit.setPlainText("")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(exported), ""))
     _press(qtbot, "Ctrl+O")
+    # (the picture is read off the GUI thread, then its parameters: wait for them to reach the prompt)
+    qtbot.waitUntil(lambda: window.prompt_panel.prompt_edit.toPlainText() == inpainted.request.prompt,
+                    timeout=30_000)
     qtbot.waitUntil(lambda: window.file_actions.picture() is not None
                     and window.file_actions.picture().request is not None, timeout=30_000)
     assert window.file_actions.picture().request == inpainted.request

@@ -30,6 +30,7 @@ from studio.gallery.pending import PendingJobs
 from studio.ui.blend_panel import BlendPanel
 from studio.ui.bridge import EngineBridge, EngineFactory
 from studio.ui.canvas import Canvas
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.file_actions import FileActions, Picture
 from studio.ui.gallery_menu import GalleryMenu
 from studio.ui.gallery_panel import GalleryPanel
@@ -69,6 +70,7 @@ class WindowParts:
     gallery_menu: GalleryMenu | None = None
     pending: PendingKeeper | None = None  # None when queue.db cannot open (said in the banner)
     resume_offer: ResumeOffer | None = None
+    queries: EngineQueries | None = None  # what the panels ask the engine, answered off the GUI thread
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -77,14 +79,16 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
 
     session, saved = load_session()
     bridge = EngineBridge(engine_factory, window)
+    queries = EngineQueries(window)  # the panels' engine look-ups, off the GUI thread
+    window.closing.connect(queries.stop)
     canvas = Canvas()
-    prompt_panel = PromptPanel(session)
+    prompt_panel = PromptPanel(session, queries=queries)
     queue_view = QueueView()
     window.mount(bridge=bridge, canvas=canvas, session=session, prompt_panel=prompt_panel,
                  queue_view=queue_view)
 
     mask_editor = MaskEditor(canvas, session, submit=window.submit_request, message=window.show_message,
-                             parent=window)
+                             parent=window, queries=queries)
     edit_dock = window.add_panel(window.dock("Edit", "editDock", mask_editor.panel), RIGHT)
     gallery_panel = _open_gallery(window)
     gallery_dock = None
@@ -99,14 +103,15 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
     blend_dock = window.add_panel(window.dock("Blend", "blendDock", blend_scroll), LEFT,
                                   tabify_with=window.prompt_dock)
     # The folder is listed when the tab is first shown, so a big library never slows the start.
-    model_library = ModelLibraryPanel(load_settings(), window, load=False)
+    model_library = ModelLibraryPanel(load_settings(), window, load=False, queries=queries)
     # Beside the Gallery's tab, which stays in front at first run (the Prompt stays in view
     # beside it while LoRAs are ticked).
     models_dock = window.add_panel(window.dock("Models", "modelsDock", model_library), RIGHT,
                                    tabify_with=gallery_dock or window.queue_dock)
 
     parts = WindowParts(bridge, canvas, session, prompt_panel, queue_view, mask_editor, gallery_panel,
-                        blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock)
+                        blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock,
+                        queries=queries)
     _wire(window, parts)
     _wire_files(window, parts)
     _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
@@ -262,14 +267,17 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     opened: dict[str, Path] = {}
 
     def open_source(path: Path) -> bool:
-        if not editor.open_file(path):
-            return False
-        opened["path"] = Path(path)
-        files.set_picture(Picture(editor.source(), None, name=Path(path).name))
-        return True
+        def on_canvas(image: QImage) -> None:
+            opened["path"] = Path(path)
+            files.set_picture(Picture(image, None, name=Path(path).name))
+            if gallery is not None:  # its parameters, read once the picture they go with is there
+                gallery.import_files([path])
 
-    files = FileActions(window, settings, open_source=open_source,
-                        read_parameters=gallery.import_files if gallery is not None else None,
+        editor.open_file(path, on_opened=on_canvas)
+        return True  # asked: the picture is read off the GUI thread; a bad file is said then
+
+    # (no read_parameters: open_source reads them once the picture is on the canvas)
+    files = FileActions(window, settings, open_source=open_source, read_parameters=None,
                         paste_source=editor.paste)
     window.file_menu.clear()
     files.add_to_menu(window.file_menu)

@@ -8,6 +8,8 @@ The result of an inpaint, outpaint fill or variation is one undo step, like an e
 gives back the picture (and mask) from before it.
 Inpaint / Variation write the source and the mask as PNGs into STUDIO_HOME/inputs (named by content
 hash) and submit a request that points at them.
+A picture file is decoded off the GUI thread (EngineQueries): `open_file()` returns at once and the
+source changes when the picture arrives (the newest one opened wins).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from studio.engine.jobs import UserError
 from studio.ui import mask_undo
 from studio.ui.canvas import Canvas
 from studio.ui.edit_tools import EditPanel
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.mask_brush import BrushTool, TabletInput
 from studio.ui.mask_layer import MaskLayer
 
@@ -55,8 +58,10 @@ class MaskEditor(QObject):
         submit: Callable[[GenerationRequest], int | None],
         message: Callable[[str, bool], None],
         parent: QObject | None = None,
+        queries: EngineQueries | None = None,
     ) -> None:
         super().__init__(parent)
+        self.queries = queries if queries is not None else EngineQueries(self)
         self.canvas = canvas
         self.session = session
         self._submit = submit
@@ -108,16 +113,23 @@ class MaskEditor(QObject):
         self._sync_overlay()
         self._update_buttons()
 
-    def open_file(self, path: str | Path) -> bool:
-        try:
-            image = imageops.load_image(path)
-        except UserError as exc:
-            self._message(str(exc), True)
-            return False
-        self.set_source(pil_to_qimage(image))
-        self.set_painting(True)
-        self._message(f"Editing {Path(path).name} ({image.width}×{image.height})", False)
-        return True
+    def open_file(self, path: str | Path, on_opened: Callable[[QImage], None] | None = None) -> None:
+        """Edit the picture in `path` once it is read (off the GUI thread), then call `on_opened`
+        with it; a file that cannot be used is said in one line and changes nothing."""
+        name = Path(path).name
+
+        def opened(image: QImage) -> None:
+            self.set_source(image)
+            self.set_painting(True)
+            self._message(f"Editing {name} ({image.width()}×{image.height()})", False)
+            if on_opened is not None:
+                on_opened(self._source)
+
+        def failed(exc: Exception) -> None:
+            text = str(exc) if isinstance(exc, UserError) else f"Cannot open {name}: {exc}"
+            self._message(text, True)
+
+        self.queries.ask(read_picture, Path(path), topic=(id(self), "open"), on_answer=opened, on_error=failed)
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.panel, "Open a picture to edit", "", IMAGE_FILTER)
@@ -135,7 +147,8 @@ class MaskEditor(QObject):
         if mime is not None and mime.hasUrls():
             for url in mime.urls():
                 if url.isLocalFile():
-                    return self.open_file(url.toLocalFile())
+                    self.open_file(url.toLocalFile())
+                    return True  # asked; a file that is no picture is said when it is read
         self._message("The clipboard holds no picture", False)
         return False
 
@@ -377,6 +390,12 @@ class _DropTarget(QObject):
 
 
 # ---- conversions -------------------------------------------------------------------------------
+def read_picture(path: Path) -> QImage:
+    """A picture file as the editor's source (slow for big files: called off the GUI thread).
+    UserError (one line) when it cannot be used."""
+    return pil_to_qimage(imageops.load_image(path))
+
+
 def qimage_to_pil(image: QImage) -> Image.Image:
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height = rgb.width(), rgb.height()

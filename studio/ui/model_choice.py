@@ -15,8 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from studio.core.import_policy import ModelOffer
-from studio.core.paths import bundled_model_path, bundled_model_present
+from studio.core.paths import bundled_model_present
 from studio.core.request import BUNDLED_GUIDANCE, SCHEDULERS
+from studio.ui.model_facts import ModelLook, look_at_model, lora_problem
 
 BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
 OPEN_FOLDER_LABEL = "Open model folder…"
@@ -37,28 +38,40 @@ class ModelChoice:
         return "" if data in (None, _OPEN_FOLDER, _OPEN_FILE) else str(data)
 
     def set_model(self, path: str) -> None:
-        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults."""
+        """Select `path` as it is (restoring state, reusing parameters): no checks, no defaults.
+        A model still being read for choose_model() is then not applied when its answer comes."""
+        self.queries.forget((id(self), "choose-model"))
         if path and path not in self._recent_models:
             self._recent_models.insert(0, path)
             del self._recent_models[MAX_RECENT_MODELS:]
         self._fill_models(path)
         self._on_size_preset()  # a native size follows the model
 
-    def choose_model(self, path: str) -> bool:
-        """The artist picked `path`: check it, select it, and give a few-step model the steps,
-        guidance and sampler it needs (an ordinary model gets the artist's own back); the bundled
-        model gets BUNDLED_GUIDANCE, given back on leaving it unless changed meanwhile. One line
-        goes to `message` either way. False (and nothing changes) when it cannot be used."""
-        from studio.engine.models import describe, recommended_defaults
+    def choose_model(self, path: str) -> None:
+        """The artist picked `path`. It is read off the GUI thread (what it is, a few-step model's
+        settings); the model in use stays until the answer comes (a Generate meanwhile uses it).
+        Then it is selected and a few-step model gets the steps, guidance and sampler it needs (an
+        ordinary model gets the artist's own back); the bundled model gets BUNDLED_GUIDANCE, given
+        back on leaving it unless changed meanwhile. One line goes to `message` either way; a model
+        that cannot be used changes nothing."""
+        topic = (id(self), "choose-model")
+        if not path:  # the bundled model: nothing to read
+            self.queries.forget(topic)
+            self._model_read(None)
+            return
+        if self.model() != self._model_in_use:
+            self._fill_models(self._model_in_use)  # the picker shows what a Generate would use
+        self.queries.ask(look_at_model, path, topic=topic, on_answer=self._model_read,
+                         on_error=lambda exc: self.message.emit(f"Can't use that model: {exc}"))
 
-        if path and Path(path).resolve() == bundled_model_path().resolve():
-            path = ""  # the library lists the bundled model by its folder; the picker by name
-        entry = describe(Path(path), "added") if path else None
+    def _model_read(self, look: ModelLook | None) -> None:
+        """The answer to choose_model(): `look` is None for the bundled model."""
+        path, entry = (look.path, look.entry) if look is not None else ("", None)
         if entry is not None and (entry.error or entry.kind not in ("diffusers", "checkpoint")):
             problem = entry.error or f"{entry.name} is a LoRA, not a model: tick it in the Models panel"
             self.message.emit(f"Can't use that model: {problem}")
             self._fill_models(self._model_in_use)  # the picker goes back to the model in use
-            return False
+            return
         leaving_bundled = _is_bundled(self._model_in_use)
         self.set_model(path)
         if leaving_bundled and not _is_bundled(path):
@@ -67,7 +80,7 @@ class ModelChoice:
         if entry is not None and entry.distilled:
             if self._settings_before_distilled is None:
                 self._settings_before_distilled = self._sampler_settings()
-            defaults = recommended_defaults(path)
+            defaults = look.defaults
             self._apply_sampler_settings(defaults)
             text = (f"{name}: a {entry.distilled.capitalize()} model, so {defaults['steps']} steps, "
                     f"guidance {defaults['guidance_scale']:g}, {defaults['scheduler']} (its recommended settings)")
@@ -83,7 +96,6 @@ class ModelChoice:
             self.guidance_spin.setValue(BUNDLED_GUIDANCE)
             text += f"; guidance {BUNDLED_GUIDANCE:g}, where this small model follows prompts best"
         self.message.emit(text)
-        return True
 
     def _use_offer(self, offer: ModelOffer) -> None:
         """The artist took a dropped image's model and/or LoRAs (Use it, under the prompt)."""
@@ -168,10 +180,17 @@ class ModelChoice:
         self.changed.emit()
 
     def _check_loras(self) -> None:
-        """Re-read whether the ticked LoRAs fit the model (on LoRA or model change, not per keystroke)."""
-        from studio.engine.models import lora_mismatch
+        """Re-read whether the ticked LoRAs fit the model (on LoRA or model change, not per
+        keystroke), off the GUI thread: until the answer comes, the last one stands."""
+        topic = (id(self), "lora-check")
+        if not self._loras:  # nothing to read
+            self.queries.forget(topic)
+            self._loras_checked("")
+            return
+        self.queries.ask(lora_problem, self.model(), tuple(self._loras), topic=topic,
+                         on_answer=self._loras_checked)
 
-        problem = lora_mismatch(self.model(), self._loras)
+    def _loras_checked(self, problem: str) -> None:
         if problem != self._lora_problem:
             self._lora_problem = problem
             self._recheck()

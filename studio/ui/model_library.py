@@ -4,9 +4,11 @@ weight for each.
 
 Each model is a row of two lines, its name over its type and size on disk (model_words says them
 in plain words); the details under the list say the rest about the selected model or LoRA,
-including why an unusable one can't be used, in full, and its short hash (A1111's, the first 10 hex digits of the sha256). Hashes read whole files (gigabytes),
-so they are worked out on a worker thread, one file at a time, when a file is selected, and are
-cached by the library; the GUI thread only reads that cache.
+including why an unusable one can't be used, in full, and its short hash (A1111's, the first 10 hex digits of the sha256).
+
+Nothing here reads the library on the GUI thread: listing, adding and hashing are asked of
+EngineQueries and answered as events. Hashes read whole files (gigabytes), so they run on their
+own lane, one file at a time, when a file is selected, and are cached by the library.
 
 Signals: modelChosen(str path), lorasChanged(list[(path, weight)]) with the checked LoRAs,
 message(str) one line for the status bar, hashKnown(str path, str sha256 or "").
@@ -16,8 +18,6 @@ studio/ui/composition.py docks it beside the Gallery and wires it to the prompt 
 from __future__ import annotations
 
 import html
-import queue
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
 from studio.engine.models import ModelEntry, add_model, cached_sha256, file_sha256, list_models
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.model_words import (
     SUMMARY_ROLE,
     TwoLineDelegate,
@@ -61,21 +62,21 @@ class ModelLibraryPanel(QWidget):
     lorasChanged = Signal(list)  # [(path, weight), ...] of the checked LoRAs
     message = Signal(str)
     hashKnown = Signal(str, str)  # path, sha256 ("" if the file could not be read)
-    _hashed = Signal(str, str)  # path, sha256 or "error: why": worker thread -> GUI thread
 
     def __init__(
-        self, settings: EngineSettings | None = None, parent: QWidget | None = None, load: bool = True
+        self, settings: EngineSettings | None = None, parent: QWidget | None = None, load: bool = True,
+        queries: EngineQueries | None = None,
     ) -> None:
-        """`load=False` leaves the lists empty until `refresh()` (the window lists on first show)."""
+        """`load=False` leaves the lists empty until `refresh()` (the window lists on first show);
+        `queries` reads the library off the GUI thread (the window's; a panel alone makes one)."""
         super().__init__(parent)
         self.settings = settings or load_settings()
+        self.queries = queries if queries is not None else EngineQueries(self)
         self.entries: list[ModelEntry] = []
         self.loaded = False
         self._checked: dict[str, float] = {}  # ticked LoRAs, kept even before the list is loaded
         self._hashes: dict[str, str] = {}  # path -> sha256 or "error: …", as worked out this session
-        self._hash_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._hash_lock = threading.Lock()
-        self._hash_thread: threading.Thread | None = None
+        self._hashing: set[str] = set()  # asked for, once each
         self._shown_path = ""  # the entry the details describe
         self._problem = ""  # the last thing that could not be added, said in full in the details
         self.setAcceptDrops(True)
@@ -148,14 +149,18 @@ class ModelLibraryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
-        self._hashed.connect(self._on_hashed)
         self._show_details(None)
         if load:
             self.refresh()
 
     # ---- listing -----------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.entries = list_models(self.settings)
+        """Look through the library again, off the GUI thread; the lists fill when it answers."""
+        self.queries.ask(_list_library, self.settings, topic=(id(self), "list"), on_answer=self._listed,
+                         on_error=lambda exc: self.message.emit(f"Could not list the models: {exc}"))
+
+    def _listed(self, entries: list[ModelEntry]) -> None:
+        self.entries = entries
         self.loaded = True
         checked = self._checked
         models = [e for e in self.entries if e.kind in ("diffusers", "checkpoint")]
@@ -227,41 +232,16 @@ class ModelLibraryPanel(QWidget):
         path = Path(entry.path)
         if not path.is_file():
             return "none (a folder has no single-file hash)"
-        digest = self._hashes.get(entry.path) or cached_sha256(path)
+        digest = self._hashes.get(entry.path, "")
         if digest.startswith("error: "):
             return f"could not read the file ({digest.removeprefix('error: ')})"
         if digest:
             return digest[:10]
-        self._want_hash(entry.path)
+        if entry.path not in self._hashing:
+            self._hashing.add(entry.path)
+            self.queries.ask(_hash_of, entry.path, lane="files",
+                             on_answer=lambda found, path=entry.path: self._on_hashed(path, found))
         return "working it out…"
-
-    def _want_hash(self, path: str) -> None:
-        with self._hash_lock:
-            self._hash_queue.put(path)
-            if self._hash_thread is None:
-                self._hash_thread = threading.Thread(target=self._hash_work, name="studio-model-hash", daemon=True)
-                self._hash_thread.start()
-
-    def _hash_work(self) -> None:
-        """Worker thread: hash the files asked for, one at a time, then end (a daemon: never delays exit)."""
-        done: set[str] = set()
-        while True:
-            with self._hash_lock:
-                if self._hash_queue.empty():
-                    self._hash_thread = None
-                    return
-                path = self._hash_queue.get()
-            if path in done:
-                continue
-            done.add(path)
-            try:
-                digest = file_sha256(Path(path))
-            except OSError as exc:
-                digest = f"error: {exc.strerror or exc}"
-            try:
-                self._hashed.emit(path, digest)
-            except RuntimeError:  # the panel is gone; the cache keeps what was hashed
-                return
 
     def _on_hashed(self, path: str, digest: str) -> None:
         self._hashes[path] = digest
@@ -314,24 +294,26 @@ class ModelLibraryPanel(QWidget):
         self.lorasChanged.emit(checked)
 
     # ---- adding ------------------------------------------------------------------------------
-    def add_paths(self, paths: list[str]) -> int:
-        """Add files/folders to the library; reports each failure in one line. Returns how many added."""
+    def add_paths(self, paths: list[str]) -> None:
+        """Add files/folders to the library, off the GUI thread; when it answers, each failure is
+        said in one line and the lists are read again."""
+        if paths:
+            self.queries.ask(_add_all, list(paths), self.settings, on_answer=self._added)
+
+    def _added(self, results: list[tuple[str, ModelEntry | str]]) -> None:
         added, problems = 0, []
-        for path in paths:
-            try:
-                entry = add_model(path, self.settings)
-            except UserError as exc:
-                problems.append(f"Could not add {Path(path).name}: {exc}")
-                self.message.emit(str(exc))
+        for path, result in results:
+            if isinstance(result, str):
+                problems.append(f"Could not add {Path(path).name}: {result}")
+                self.message.emit(result)
                 continue
             added += 1
-            self.message.emit(f"added {entry.name} ({type_text(entry)})")
+            self.message.emit(f"added {result.name} ({type_text(result)})")
         self._problem = "<br>".join(problems)
         if added:
             self.refresh()
         else:
             self._show_details(self.entry(self._shown_path))
-        return added
 
     def _add_file_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Add models or LoRAs", "", "Models (*.safetensors)")
@@ -353,6 +335,30 @@ class ModelLibraryPanel(QWidget):
         if paths:
             event.acceptProposedAction()
             self.add_paths(paths)
+
+
+# ---- asked of the engine, on an EngineQueries lane ------------------------------------------------
+def _list_library(settings: EngineSettings) -> list[ModelEntry]:
+    return list(list_models(settings))
+
+
+def _add_all(paths: list[str], settings: EngineSettings) -> list[tuple[str, ModelEntry | str]]:
+    """Each path with its new entry, or the one-line reason it could not be added."""
+    results: list[tuple[str, ModelEntry | str]] = []
+    for path in paths:
+        try:
+            results.append((path, add_model(path, settings)))
+        except UserError as exc:
+            results.append((path, str(exc)))
+    return results
+
+
+def _hash_of(path: str) -> str:
+    """The file's sha256, from the library's cache or read whole; "error: why" if unreadable."""
+    try:
+        return cached_sha256(path) or file_sha256(Path(path))
+    except OSError as exc:
+        return f"error: {exc.strerror or exc}"
 
 
 def _box(*parts: QWidget | QLayout) -> QWidget:

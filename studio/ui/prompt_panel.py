@@ -12,6 +12,9 @@ parameters); `choose_model()` is the artist picking one (the Open… entries, a 
 model library): it checks the model and applies the settings it brings (a few-step model's, the
 bundled model's guidance), saying so in `message`. LoRAs come from the model library through
 `set_loras()` and ride along in every request.
+
+What the engine reads from files (a model's size and kind, the LoRA check) is asked of `queries`
+(engine_queries.py) off the GUI thread; until it answers, the last known answer stands.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from studio.core.request import (
     RequestError,
 )
 from studio.core.session import EMPTY_PROMPT, PromptSettings, Session
+from studio.ui.engine_queries import EngineQueries
 from studio.ui.import_offer import ImportOffer, import_message
 from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this panel's API
     BUNDLED_MODEL_LABEL,
@@ -55,6 +59,7 @@ from studio.ui.model_choice import (  # noqa: F401 - the labels are part of this
     OPEN_FOLDER_LABEL,
     ModelChoice,
 )
+from studio.ui.model_facts import FALLBACK_NATIVE, native_size_of  # noqa: F401 - FALLBACK_NATIVE is API
 from studio.ui.theme import InlineError, heading
 
 if TYPE_CHECKING:
@@ -77,7 +82,6 @@ SIZE_PRESETS: tuple[tuple[str, int, int], ...] = (
 CUSTOM_SIZE = "Custom…"
 NATIVE_SIZE_LABEL = "Model's own size"
 _NATIVE = "native"  # item data of the native-size entry
-FALLBACK_NATIVE = 512
 _AUTO_RESCALE = -0.05  # the rescale spin's "Auto" (model's own) value, one step below 0
 
 
@@ -113,11 +117,15 @@ class PromptPanel(ModelChoice, QWidget):
     # The artist's guidance while the bundled model's own (BUNDLED_GUIDANCE) is applied.
     _guidance_before_bundled = _InSession("guidance_before_bundled")
 
-    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None,
+                 queries: EngineQueries | None = None) -> None:
+        """`queries`: the window's engine look-ups (a panel on its own makes its own)."""
         super().__init__(parent)
         self.session = session if session is not None else Session()
+        self.queries = queries if queries is not None else EngineQueries(self)
         shown, self.session.prompt = self.session.prompt, PromptSettings()
         self._model_in_use = ""
+        self._native_sizes: dict[str, int] = {}  # model -> its training size, as last answered
         self._showing = True  # no writes into the session until the saved settings are shown
         self._build()
         self._connect()
@@ -410,26 +418,33 @@ class PromptPanel(ModelChoice, QWidget):
 
     def _on_size_preset(self) -> None:
         size = self.size_combo.currentData()
-        if size == _NATIVE:
-            side = self._native_size()
-            size = (side, side)
-        custom = size is None
+        native = size == _NATIVE
+        if native:
+            size = self._native_size()
+        custom = size is None and not native
         self.width_spin.setEnabled(custom)
         self.height_spin.setEnabled(custom)
-        if not custom:
+        if size is not None:
             self.width_spin.setValue(size[0])
             self.height_spin.setValue(size[1])
         self.changed.emit()
 
-    def _native_size(self) -> int:
-        """The model's training size, from its configs or file header (cheap: no torch, no weights)."""
-        from studio.engine.backend import native_size
-        from studio.engine.jobs import UserError
+    def _native_size(self) -> tuple[int, int] | None:
+        """The model's training size as last answered (None: never; the spins, and a request sent
+        meanwhile, keep their size). Asked again each time, so a changed model file is noticed."""
+        model = self.model()
+        self.queries.ask(native_size_of, model, topic=(id(self), "native-size"),
+                         on_answer=lambda side: self._native_size_known(model, side))
+        side = self._native_sizes.get(model)
+        return None if side is None else (side, side)
 
-        try:
-            return native_size(self.model())
-        except UserError:
-            return FALLBACK_NATIVE  # the job will explain what is wrong with the model
+    def _native_size_known(self, model: str, side: int) -> None:
+        known = self._native_sizes.get(model)
+        self._native_sizes[model] = side
+        if side != known and model == self.model() and self.size_combo.currentData() == _NATIVE:
+            self.width_spin.setValue(side)
+            self.height_spin.setValue(side)
+            self.changed.emit()
 
     # ---- errors ------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -465,7 +480,9 @@ class PromptPanel(ModelChoice, QWidget):
             self.steps_spin.setValue(settings.steps)
             self.guidance_spin.setValue(settings.guidance_scale)
             self.set_guidance_rescale(settings.guidance_rescale)
-            if settings.native_size:
+            if settings.native_size:  # the size saved is the model's, as last read: shown until read again
+                self.width_spin.setValue(settings.width)
+                self.height_spin.setValue(settings.height)
                 self.size_combo.setCurrentIndex(0)
             else:
                 self.set_size(settings.width, settings.height)
@@ -479,3 +496,4 @@ class PromptPanel(ModelChoice, QWidget):
         self._guidance_before_bundled = settings.guidance_before_bundled
         self._store()
         self._recheck()
+
