@@ -216,6 +216,17 @@ class GenerationRequest:
         return cls.from_dict(request_object(text))
 
 
+def sized_request(request: GenerationRequest, size: tuple[int, int]) -> GenerationRequest:
+    """The request as it is recorded (Started/Finished, so the gallery, exports and the CLI): an
+    edit's picture has its source's size, whatever size the prompt panel held, so it states that.
+
+    The engine reads no size from an edit request (a masked-only crop works at the model's native
+    size), so replaying the recorded request gives the same picture."""
+    if request.init_image and (request.width, request.height) != tuple(size):
+        return request.replace(width=int(size[0]), height=int(size[1]))
+    return request
+
+
 def _check_mode(request: GenerationRequest) -> None:
     """The mode and the fields it needs agree (a request built by hand or read from a file)."""
     mode = request.mode

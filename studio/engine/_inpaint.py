@@ -1,6 +1,6 @@
 """Variations (img2img), inpainting and outpainting jobs, run on the loaded model's own components.
 
-Called by the backend for requests whose mode is "img2img" or "inpaint". The pipeline class comes
+The shared machinery of the img2img, inpaint and outpaint runners (studio/engine/modes). The pipeline class comes
 from the model itself via `from_pipe` (shares every weight, no reload): an inpainting UNet
 (9 input channels: latents + mask + masked-image latents) gets the inpaint pipeline's own
 conditioning; an ordinary 4-channel UNet gets the same pipeline's latent masking (the unmasked
@@ -27,13 +27,12 @@ import torch
 from PIL import Image
 
 from studio.core.events import Started
-from studio.core.request import GenerationRequest
+from studio.core.request import GenerationRequest, sized_request
 from studio.engine import imageops
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents
 from studio.engine._previews import PreviewMap
 from studio.engine._sampler import ReporterFactory, decode_latents, guidance_rescale
-from studio.engine.backend import sized_request
 from studio.engine.jobs import JobContext, UserError
 
 Timings = dict[str, float]

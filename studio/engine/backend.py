@@ -2,12 +2,12 @@
 
 Torch-free at import (the window must open fast): the model is loaded by the first job, on the
 inference thread, and kept for the next ones. Everything heavy lives in the inner modules
-_loader (sources -> pipelines), _sampler (one txt2img job) and _previews/_schedulers.
+_loader (sources -> pipelines), the mode runners (studio/engine/modes: one per request.mode)
+and _sampler/_inpaint/_previews/_schedulers under them.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import time
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from studio.core.events import Finished
 from studio.core.paths import bundled_model_path, bundled_model_present
-from studio.core.request import GenerationRequest
+from studio.core.request import sized_request  # noqa: F401 - re-exported, its old home
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
+from studio.engine.modes import runner_for
 from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
 from studio.engine.tiny import tiny_model_cache
 
@@ -85,17 +86,6 @@ def native_size(model: str) -> int:
         raise UserError(f"cannot read the model's unet/vae config in {folder} ({exc})") from None
 
 
-def sized_request(request: GenerationRequest, size: tuple[int, int]) -> GenerationRequest:
-    """The request as it is recorded (Started/Finished, so the gallery, exports and the CLI): an
-    edit's picture has its source's size, whatever size the prompt panel held, so it states that.
-
-    The engine reads no size from an edit request (a masked-only crop works at the model's native
-    size), so replaying the recorded request gives the same picture."""
-    if request.init_image and (request.width, request.height) != tuple(size):
-        return request.replace(width=int(size[0]), height=int(size[1]))
-    return request
-
-
 class DiffusersBackend:
     """Loads models lazily on the inference thread, keeps one loaded, and runs jobs on it."""
 
@@ -140,16 +130,7 @@ class DiffusersBackend:
                 apply_loras(model.pipe, job.request.loras, self.settings.allow_unsafe_pickles)
             load_time = time.perf_counter() - start
             job.check_cancelled()
-            mode = job.request.mode
-            if mode in ("txt2img", "blend") and int(model.pipe.unet.config.in_channels) == 9:
-                raise UserError(
-                    f"{model.name} is an inpainting model: give it a source image (and a mask), "
-                    "or choose a regular model for text-to-image"
-                )
-            if mode in ("txt2img", "blend"):  # a blend is txt2img with mixed conditioning/noise
-                image, timings = _sampler.run_txt2img(model, job, self.settings)
-            else:
-                image, timings = self._run_image_mode(mode, model, job)
+            image, timings = runner_for(job.request.mode)(model, job, self.settings)
         except Exception as exc:
             if _sampler.is_out_of_memory(exc):
                 from studio.engine._devices import oom_advice
@@ -162,19 +143,6 @@ class DiffusersBackend:
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
         info = {**model.info(job.request.scheduler), **job.applied, "threads": threads}
         return Finished(job.job_id, sized_request(job.request, image.size), image, timings, info)
-
-    def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202
-        # img2img / inpaint live in the inpainting engineer's _inpaint.run(); this is the seam.
-        from studio.engine import _sampler
-
-        try:
-            inpaint = importlib.import_module("studio.engine._inpaint")
-        except ModuleNotFoundError as exc:
-            if exc.name != "studio.engine._inpaint":
-                raise
-            raise UserError(f"{mode} is not supported yet") from None
-        reporter_factory = _sampler.reporter_factory(model, job, self.settings)
-        return inpaint.run(model, job.request, job, reporter_factory, model.encoder)
 
     def close(self) -> None:
         if self._loader is not None:
