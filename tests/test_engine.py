@@ -24,7 +24,6 @@ from studio.core.events import (
 )
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
 from studio.core.settings import EngineSettings
-from studio.engine import backend as backend_module
 from studio.engine.backend import DiffusersBackend, native_size
 from studio.engine.jobs import JobQueue, UserError
 
@@ -236,7 +235,9 @@ def test_bad_request_is_refused_at_submit(engine, tiny_model_dir):
 
 
 def test_default_model_is_the_tiny_one_built_into_the_cache(engine, studio_home, tmp_path, monkeypatch):
-    monkeypatch.setattr(backend_module, "bundled_model_present", lambda: False)  # not trained yet
+    from studio.engine import sources
+
+    monkeypatch.setattr(sources, "bundled_model_present", lambda: False)  # not trained yet
     events = run(engine, GenerationRequest("hello", steps=2, width=64, height=64))
     assert finished(events).image.size == (64, 64)
     assert (studio_home / "cache" / "tiny-model" / "model_index.json").is_file()

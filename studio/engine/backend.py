@@ -8,19 +8,19 @@ and _sampler/_inpaint/_previews/_schedulers under them.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
 
 from studio.core.events import Finished
-from studio.core.paths import bundled_model_path, bundled_model_present
 from studio.core.request import sized_request  # noqa: F401 - re-exported, its old home
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
 from studio.engine.modes import runner_for
-from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
-from studio.engine.tiny import tiny_model_cache
+from studio.engine.sources import (  # noqa: F401 - re-exported: their old home, which callers use
+    default_model_dir,
+    model_dir_for,
+    native_size,
+)
 
 
 class _DropTorchvisionFallbackNotice(logging.Filter):
@@ -38,52 +38,6 @@ OOM_HINT = (
     "out of memory: try a smaller size, or turn on CPU offload, attention slicing "
     "or VAE tiling in the engine settings"
 )
-
-
-def default_model_dir() -> tuple[Path, bool]:
-    """The folder the empty model name means, and whether it is the built-in tiny fallback."""
-    if bundled_model_present():
-        return bundled_model_path(), False
-    return tiny_model_cache(), True
-
-
-def model_dir_for(model: str) -> Path:
-    """Resolve request.model to a diffusers folder; UserError (one line) if it cannot be one."""
-    if not model:
-        return default_model_dir()[0]
-    path = Path(model).expanduser()
-    if not path.exists():
-        raise UserError(f"model not found: {path}")
-    if path.is_file():  # a single-file checkpoint: _checkpoints checks it when loading
-        return path
-    if not (path / "model_index.json").is_file():
-        raise UserError(f"{path} is not a diffusers model folder (it has no model_index.json)")
-    return path
-
-
-def native_size(model: str) -> int:
-    """The image size (px) the model was trained at, read from its configs without loading it.
-
-    unet.sample_size x the VAE's downscale factor: 512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL.
-    """
-    if not model:
-        folder, is_tiny = default_model_dir()
-        if is_tiny and not (folder / "model_index.json").is_file():
-            return TINY_NATIVE_SIZE  # not built yet
-    else:
-        folder = model_dir_for(model)
-    if folder.is_file():
-        from studio.engine._checkpoints import inspect_source, native_size_for
-
-        return native_size_for(inspect_source(folder))
-    try:
-        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
-        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
-        sample = unet["sample_size"]
-        sample = sample[0] if isinstance(sample, list) else int(sample)
-        return int(sample) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise UserError(f"cannot read the model's unet/vae config in {folder} ({exc})") from None
 
 
 class DiffusersBackend:

@@ -20,7 +20,7 @@ def run(model: Any, job: JobContext, settings: EngineSettings) -> tuple[Image.Im
 
 def refuse_inpainting_model(model: Any) -> None:
     """An inpainting UNet (9 input channels) needs a source and a mask; without them it cannot run."""
-    if int(model.pipe.unet.config.in_channels) == 9:
+    if model.family.variant == "inpaint":
         raise UserError(
             f"{model.name} is an inpainting model: give it a source image (and a mask), "
             "or choose a regular model for text-to-image"
