@@ -7,7 +7,7 @@ and family.py tells what kind of model it is.
 
 Hashes: `file_sha256` (cached in STUDIO_HOME/cache/model-hashes.json by path, size and mtime, so a
 file is read once); `content_hash` for any location (a folder's is a hash over its weight files'
-hashes, so a copied folder has the same one); `quick_identity` a cheap stat-based key.
+and configs' hashes by relative path, so a copied folder has the same one); `quick_identity` a cheap stat-based key.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from studio.engine.jobs import UserError
 from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
 from studio.engine.tiny import tiny_model_cache
 
-WEIGHT_SUFFIXES = SAFE_SUFFIXES + PICKLE_SUFFIXES
+# What makes a folder's pixels: weights and their configs (not READMEs, not hidden caches).
+HASHED_SUFFIXES = SAFE_SUFFIXES + PICKLE_SUFFIXES + (".json",)
 _hash_lock = threading.Lock()
 
 
@@ -132,13 +133,14 @@ def _read_hash_cache() -> dict[str, str]:
 
 def content_hash(location: Path | str, progress: Callable[[float], None] | None = None) -> str:
     """sha256 of what a model is, wherever it lies ("" = the default model): a file's own sha256;
-    for a folder, a sha256 over each weight file's relative path and sha256 (configs left out, so
-    a folder and its copy elsewhere agree). Every file hash is cached; UserError if unreadable."""
+    for a folder, a sha256 over each weight and config file's relative path and sha256 (so a folder
+    and its copy elsewhere agree). Every file hash is cached; UserError (one line) if unreadable."""
     path = model_dir_for(str(location))
     try:
         if path.is_file():
             return file_sha256(path, progress)
-        weights = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in WEIGHT_SUFFIXES)
+        weights = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in HASHED_SUFFIXES
+                         and not any(part.startswith(".") for part in p.relative_to(path).parts))
         total = sum(p.stat().st_size for p in weights) or 1
         digest, done = hashlib.sha256(), 0
         for file in weights:
