@@ -158,10 +158,6 @@ def _pipeline(model: LoadedModel, masked: bool) -> Any:
     return pipeline_for(model.pipe, "inpaint" if masked else "img2img")
 
 
-def _unet_channels(model: LoadedModel) -> int:
-    return int(model.pipe.unet.config.in_channels)
-
-
 @torch.no_grad()
 def _sample(
     model: LoadedModel,
@@ -198,7 +194,7 @@ def _sample(
     rescale = guidance_rescale(model, job, pipe)  # SDXL's img2img/inpaint only: SD 1/2's have none
     if rescale:
         kwargs["guidance_rescale"] = rescale
-    if masked or _unet_channels(model) == 9:
+    if masked or model.family.variant == "inpaint":  # its UNet needs a mask: all white
         mask = plan.model_mask if masked else Image.new("L", plan.model_image.size, 255)
         kwargs.update(mask_image=mask, height=height, width=width)
         if request.strength >= 1.0:
