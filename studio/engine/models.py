@@ -27,6 +27,7 @@ from studio.engine.family import (  # noqa: F401 - ARCH_NAMES, CONTEXT_WIDTH_ARC
     ARCH_NAMES,
     CONTEXT_WIDTH_ARCH,
     detect_family,
+    inspect_source,
     lora_arch,
     lora_context_width,
 )
@@ -111,8 +112,6 @@ def list_loras(settings: EngineSettings | None = None) -> list[ModelEntry]:
 
 def describe(path: Path, source: str, settings: EngineSettings | None = None) -> ModelEntry:
     """One library entry; an unusable file still gets an entry, with the reason in `error`."""
-    from studio.engine._checkpoints import inspect_source
-
     settings = settings or EngineSettings()
     name = path.name if source != "bundled" else f"{path.name} (bundled)"
     size = _size(path)
