@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -26,7 +24,6 @@ from studio.core.events import (
 )
 from studio.core.request import SCHEDULERS, GenerationRequest, RequestError
 from studio.core.settings import EngineSettings
-from studio.engine import backend as backend_module
 from studio.engine.backend import DiffusersBackend, native_size
 from studio.engine.jobs import JobQueue, UserError
 
@@ -238,7 +235,9 @@ def test_bad_request_is_refused_at_submit(engine, tiny_model_dir):
 
 
 def test_default_model_is_the_tiny_one_built_into_the_cache(engine, studio_home, tmp_path, monkeypatch):
-    monkeypatch.setattr(backend_module, "bundled_model_present", lambda: False)  # not trained yet
+    from studio.engine import sources
+
+    monkeypatch.setattr(sources, "bundled_model_present", lambda: False)  # not trained yet
     events = run(engine, GenerationRequest("hello", steps=2, width=64, height=64))
     assert finished(events).image.size == (64, 64)
     assert (studio_home / "cache" / "tiny-model" / "model_index.json").is_file()
@@ -271,30 +270,35 @@ def test_out_of_memory_names_the_setting_that_helps(engine, tiny_model_dir, monk
     assert "CPU offload" in events[-1].message
 
 
-def test_image_modes_without_inpaint_module_say_not_supported(engine, tiny_model_dir, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "studio.engine._inpaint", None)
-    source = tmp_path / "source.png"
-    Image.new("RGB", (64, 64)).save(source)
-    events = run(engine, request_for(tiny_model_dir, init_image=str(source)))
+def test_a_mode_without_a_runner_is_refused_in_one_line(engine, tiny_model_dir, monkeypatch):
+    from studio.engine import modes
+
+    monkeypatch.delitem(modes.RUNNERS, "blend")
+    events = run(engine, request_for(tiny_model_dir, mode="blend"))
     assert isinstance(events[-1], Failed)
-    assert events[-1].message == "img2img is not supported yet"
+    assert events[-1].message == "blend mode is not supported by this engine"
 
 
-def test_image_modes_dispatch_to_inpaint_module(engine, tiny_model_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["img2img", "inpaint", "outpaint"])
+def test_the_runner_is_chosen_by_the_requests_mode(engine, tiny_model_dir, tmp_path, monkeypatch, mode):
+    from studio.engine import modes
+
     calls = []
 
-    def fake_run(model, request, job, reporter_factory, encoder):
-        calls.append((model.name, request.mode, encoder is model.encoder))
-        reporter_factory(2)  # the factory builds a reporter for any step count
-        return Image.new("RGB", (request.width, request.height), "red"), {"sample": 0.0, "decode": 0.0}
+    def fake_run(model, job, settings):
+        calls.append((model.name, job.request.mode))
+        return Image.new("RGB", (64, 64), "red"), {"sample": 0.0, "decode": 0.0}
 
-    monkeypatch.setitem(sys.modules, "studio.engine._inpaint", types.SimpleNamespace(run=fake_run))
+    for name in modes.RUNNERS:  # a fake under every mode: only the request's may be called
+        monkeypatch.setitem(modes.RUNNERS, name, lambda *a, name=name: calls.append(name))
+    monkeypatch.setitem(modes.RUNNERS, mode, fake_run)
     source = tmp_path / "source.png"
     Image.new("RGB", (64, 64)).save(source)
-    request = request_for(tiny_model_dir, init_image=str(source), mask_image=str(source))
+    mask = str(source) if mode != "img2img" else None
+    request = request_for(tiny_model_dir, init_image=str(source), mask_image=mask, mode=mode)
     events = run(engine, request)
     assert finished(events).image.getpixel((0, 0)) == (255, 0, 0)
-    assert calls == [("tiny", "inpaint", True)]
+    assert calls == [("tiny", mode)]
 
 
 def test_native_size_from_configs(tiny_model_dir, tmp_path):

@@ -59,6 +59,9 @@ def test_outpaint_extends_and_keeps_the_old_picture(tiny_model_dir, tmp_path, so
     keep_bottom = 48 - imageops.OUTPAINT_OVERLAP - imageops.feather_reach(8)
     assert np.array_equal(result[:keep_bottom, :keep_right], _pixels(source)[:keep_bottom, :keep_right])
     assert len(list((studio_home / "inputs").glob("*.png"))) == 2  # extended picture + its mask
+    from studio.gallery.export import parameters_from_file
+
+    assert parameters_from_file(out)["request"].mode == "outpaint"
 
 
 @pytest.mark.parametrize(

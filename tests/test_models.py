@@ -215,8 +215,8 @@ def test_taesd_folder_gives_full_size_previews_in_the_engine(studio_home, tiny_m
 
 
 def test_allowed_pickles_are_listed_without_being_read(library, monkeypatch):
-    from studio.engine import _checkpoints
+    from studio.engine import family
 
-    monkeypatch.setattr(_checkpoints, "load_pickle_weights", lambda path: pytest.fail("read a pickle"))
+    monkeypatch.setattr(family, "load_pickle_weights", lambda path: pytest.fail("read a pickle"))
     entries = {e.name: e for e in list_models(EngineSettings(allow_unsafe_pickles=True))}
     assert entries["old.ckpt"].kind == "checkpoint" and entries["old.ckpt"].error == ""

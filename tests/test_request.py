@@ -57,3 +57,41 @@ def test_an_unknown_sampler_error_lists_the_names_to_choose_from():
     with pytest.raises(RequestError) as info:
         GenerationRequest("x", scheduler="Eular a").validate()
     assert "Euler a" in str(info.value) and "DPM++ 2M Karras" in str(info.value)
+
+
+# ---- the explicit mode ----------------------------------------------------------------------------
+def test_a_request_without_a_mode_infers_it_from_its_fields_and_again_after_replace():
+    plain = GenerationRequest(prompt="p")
+    assert plain.mode == "txt2img"
+    edited = plain.replace(init_image="a.png", mask_image="m.png")
+    assert edited.mode == "inpaint"
+    assert GenerationRequest.from_json('{"prompt": "p", "init_image": "a.png"}').mode == "img2img"
+
+
+def test_an_explicit_mode_is_kept_through_replace_and_json():
+    request = GenerationRequest(prompt="p", init_image="a.png", mask_image="m.png", mode="outpaint")
+    assert request.replace(seed=3).mode == "outpaint"
+    assert GenerationRequest.from_json(request.to_json()).mode == "outpaint"
+    request.validate()
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"mode": "inpaint", "init_image": "a.png"}, "inpaint needs a mask"),
+        ({"mode": "outpaint", "init_image": "a.png"}, "outpaint needs a mask"),
+        ({"mode": "img2img"}, "img2img needs a source image"),
+        ({"mode": "txt2img", "init_image": "a.png"}, "txt2img takes no source image"),
+        ({"mode": "img2img", "init_image": "a.png", "mask_image": "m.png"}, "img2img takes no mask"),
+        ({"mode": "paint"}, "unknown mode 'paint'"),
+    ],
+)
+def test_a_mode_that_disagrees_with_the_fields_is_refused_in_one_line(fields, words):
+    with pytest.raises(RequestError) as caught:
+        GenerationRequest(prompt="p", **fields).validate()
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_mode_of_the_wrong_type_in_json_is_named():
+    with pytest.raises(RequestError, match="mode must be one of"):
+        GenerationRequest.from_json('{"prompt": "p", "mode": 3}')

@@ -140,3 +140,13 @@ def test_missing_or_wrongly_typed_values_get_the_defaults():
     assert session.edit == defaults.edit and session.blend == defaults.blend
     for junk in (None, [], "text", {"prompt": [], "edit": 3}):
         assert Session.from_dict(junk).edit == defaults.edit
+
+
+def test_the_composer_names_each_requests_mode():
+    session = Session()
+    session.prompt.prompt = "a red circle"
+    assert session.txt2img_request().mode == "txt2img"
+    assert session.edit_request("a.png").mode == "img2img"
+    assert session.edit_request("a.png", "m.png").mode == "inpaint"
+    assert session.edit_request("a.png", "m.png", outpaint=True).mode == "outpaint"
+    assert session.blend_request().mode == "blend"

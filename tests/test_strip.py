@@ -104,3 +104,9 @@ def test_export_errors_are_one_line(tmp_path):
     with pytest.raises(UserError, match="cannot write"):
         export_strip(frames(2), blocker / "strip.gif")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_every_frame_is_filed_as_a_blend_whatever_its_base_said():
+    base = GenerationRequest("a red circle", mode="txt2img")
+    frames = strip_requests(base, "a blue square", 3)
+    assert [frame.mode for frame in frames] == ["blend"] * 3

@@ -330,3 +330,18 @@ def test_zoom_and_pan_still_work_while_painting(qtbot, tmp_path):
     editor.brush.set_size(6)
     _stroke(qtbot, canvas, [(600, 450), (601, 450)])
     assert editor.layer.array[450, 600] == 255 and editor.layer.array[450, 560] == 0
+
+
+def test_inpainting_an_extension_is_filed_as_an_outpaint(qtbot, tmp_path):
+    window, editor = _editing(qtbot, tmp_path, size=(64, 48))
+    window.prompt_panel.prompt_edit.setPlainText("a wider view")
+    _stroke(qtbot, window.canvas, [(10, 10), (20, 20)])
+    assert editor.inpaint_request().mode == "inpaint"
+    editor.panel.outpaint_spin.setValue(32)
+    assert editor.outpaint("right")
+    assert editor.inpaint_request().mode == "outpaint"
+    editor.undo_stack.undo()  # back to the painted picture: an inpaint again
+    assert editor.inpaint_request().mode == "inpaint"
+    editor.undo_stack.redo()
+    assert editor.inpaint_request().mode == "outpaint"
+    assert editor.variation_request().mode == "img2img"

@@ -87,6 +87,7 @@ def edit_fields(args: argparse.Namespace) -> dict[str, Any]:
     if strength is None:
         strength = OUTPAINT_STRENGTH if outpaint else EDIT_STRENGTH
     return {
+        "mode": "outpaint" if outpaint else ("inpaint" if mask else "img2img"),
         "init_image": str(init),
         "mask_image": str(mask) if mask else None,
         "strength": strength,

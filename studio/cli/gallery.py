@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--offset", type=int, default=0, help="skip this many newest entries")
         p.add_argument("--favourites", action="store_true", help="only favourites")
         p.add_argument("--model", help="only images from this model name")
-        p.add_argument("--mode", choices=["txt2img", "img2img", "inpaint", "blend"], help="only this mode")
+        p.add_argument("--mode", choices=["txt2img", "img2img", "inpaint", "outpaint", "blend"], help="only this mode")
         p.add_argument("--tag", help="only images with this tag")
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

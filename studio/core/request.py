@@ -26,6 +26,8 @@ SCHEDULERS: tuple[str, ...] = (
     "LCM",
 )
 BLEND_MODES: tuple[str, ...] = ("slerp", "lerp")
+# What a job does; the engine picks its runner by this name (studio/engine/modes).
+MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "outpaint", "blend")
 MAX_SEED = 2**32 - 1
 MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 150
@@ -97,10 +99,21 @@ class GenerationRequest:
     # LoRA adapters: (path, weight) pairs.
     loras: tuple[tuple[str, float], ...] = field(default_factory=tuple)
 
+    # What the job does (one of MODES), chosen by whoever builds the request; the gallery files it
+    # under this. "" (records and JSON from before it existed) means: inferred from the fields set.
+    mode: str = ""
+
+    def __post_init__(self) -> None:
+        # Remember an inferred mode as inferred, so replace(init_image=...) infers it again.
+        inferred = not self.mode
+        object.__setattr__(self, "_mode_inferred", inferred)
+        if inferred:
+            object.__setattr__(self, "mode", self.inferred_mode())
+
     # ---- derived -------------------------------------------------------------------------
-    @property
-    def mode(self) -> str:
-        """txt2img, img2img, inpaint or blend: what the gallery files it under."""
+    def inferred_mode(self) -> str:
+        """txt2img, img2img, inpaint or blend, from the fields set (how modes were told apart before
+        requests named theirs)."""
         if self.mask_image:
             return "inpaint"
         if self.init_image:
@@ -169,10 +182,13 @@ class GenerationRequest:
             raise RequestError(f"blend mode must be one of {', '.join(BLEND_MODES)} (got {self.blend_mode!r})")
         if not 0.0 <= self.seed_mix <= 1.0:
             raise RequestError(f"seed mix must be between 0 and 1 (got {self.seed_mix})")
+        _check_mode(self)
         return self
 
     # ---- serialisation -------------------------------------------------------------------
     def replace(self, **changes: Any) -> GenerationRequest:
+        if "mode" not in changes and getattr(self, "_mode_inferred", False):
+            changes["mode"] = ""  # infer again from the changed fields
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +214,32 @@ class GenerationRequest:
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
         return cls.from_dict(request_object(text))
+
+
+def sized_request(request: GenerationRequest, size: tuple[int, int]) -> GenerationRequest:
+    """The request as it is recorded (Started/Finished, so the gallery, exports and the CLI): an
+    edit's picture has its source's size, whatever size the prompt panel held, so it states that.
+
+    The engine reads no size from an edit request (a masked-only crop works at the model's native
+    size), so replaying the recorded request gives the same picture."""
+    if request.init_image and (request.width, request.height) != tuple(size):
+        return request.replace(width=int(size[0]), height=int(size[1]))
+    return request
+
+
+def _check_mode(request: GenerationRequest) -> None:
+    """The mode and the fields it needs agree (a request built by hand or read from a file)."""
+    mode = request.mode
+    if mode not in MODES:
+        raise RequestError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if mode in ("txt2img", "blend") and request.init_image:
+        raise RequestError(f"{mode} takes no source image (for a variation use mode img2img)")
+    if mode in ("img2img", "inpaint", "outpaint") and not request.init_image:
+        raise RequestError(f"{mode} needs a source image (--init-image)")
+    if mode in ("inpaint", "outpaint") and not request.mask_image:
+        raise RequestError(f"{mode} needs a mask (white = the area to paint)")
+    if mode == "img2img" and request.mask_image:
+        raise RequestError("img2img takes no mask (to repaint a masked area use mode inpaint)")
 
 
 # ---- untrusted input ---------------------------------------------------------------------------
@@ -269,6 +311,7 @@ _EXPECTED: dict[str, tuple[str, str]] = {
     "seed_b": ("seed B", "a whole number or empty"),
     "seed_mix": ("seed mix", "a number"),
     "loras": ("LoRAs", "a list of [file, weight] pairs"),
+    "mode": ("mode", f"one of {', '.join(MODES)}"),
 }
 
 
@@ -335,5 +378,6 @@ def _schema() -> type[BaseModel]:
         seed_b: StrictInt | None = d.seed_b
         seed_mix: number = d.seed_mix
         loras: Annotated[tuple[Annotated[tuple[StrictStr, number], sequence], ...], sequence] = ()
+        mode: StrictStr = d.mode
 
     return RequestSchema

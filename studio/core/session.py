@@ -280,17 +280,22 @@ class Session:
             scheduler=p.scheduler,
             model=p.model,
             loras=tuple(p.loras),
+            mode="txt2img",
         ).validate()
 
     def txt2img_request(self, roll_seed: bool = True) -> GenerationRequest:
         """The Generate request: a new seed first when Random is ticked (and `roll_seed`)."""
         return self._send(roll_seed, lambda base: base)
 
-    def edit_request(self, source: str, mask: str | None = None, roll_seed: bool = True) -> GenerationRequest:
+    def edit_request(
+        self, source: str, mask: str | None = None, roll_seed: bool = True, outpaint: bool = False
+    ) -> GenerationRequest:
         """A variation of the picture saved at `source` (img2img), or with `mask` (white = repaint)
-        an inpaint; an outpaint is an inpaint of the extended picture and its new area's mask."""
+        an inpaint; `outpaint`: the picture is an extended one and `mask` its new area."""
         e = self.edit
+        mode = ("outpaint" if outpaint else "inpaint") if mask else "img2img"
         return self._send(roll_seed, lambda base: base.replace(
+            mode=mode,
             init_image=source,
             mask_image=mask,
             strength=round(e.strength, 3),
@@ -310,6 +315,7 @@ class Session:
                 prompts.append(text.strip())
                 weights.append(weight)
         request = base.replace(
+            mode="blend",
             prompt=b.prompt_a.strip() or base.prompt,
             blend_prompts=tuple(prompts),
             blend_weights=tuple(weights),

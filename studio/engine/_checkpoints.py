@@ -1,12 +1,11 @@
-"""Model sources, read safely and offline: diffusers folders and single-file checkpoints.
+"""Single-file checkpoints turned into pipelines, safely and offline.
 
-`inspect_source` tells what a folder or file holds (architecture, inpainting, prediction type,
-distilled or not) from configs or the safetensors header alone: no weights are read, so the model
-library can call it on every file. `load_single_file` builds a pipeline from an original (LDM/SGM
+What a folder or file holds is told by family.py (`inspect_source`, re-exported here).
+`load_single_file` builds a pipeline from an original (LDM/SGM
 layout) checkpoint with diffusers' single-file loader, fed with configs shipped in
 resources/configs and the CLIP tokenizer shipped there, so nothing is ever downloaded.
 
-torch and diffusers are imported inside the loading functions only: inspecting stays light.
+torch and diffusers are imported inside the loading functions only.
 """
 
 from __future__ import annotations
@@ -17,283 +16,28 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.core.atomic import atomic_write_text
 from studio.core.paths import repo_resources, subdir
+from studio.engine.family import (  # noqa: F401 - inspection moved to family.py; old names kept here
+    ARCHES,
+    PICKLE_SUFFIXES,
+    ModelInfo,
+    _first_line,
+    _read_json,
+    classify_checkpoint,
+    inspect_file,
+    inspect_folder,
+    inspect_source,
+    load_pickle_weights,
+    native_size_for,
+    pickle_refusal,
+    safetensors_header,
+    unet_context_width,
+)
 from studio.engine.jobs import UserError
-
-SAFE_SUFFIXES = (".safetensors",)
-PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
-ARCHES = ("sd1", "sd2", "sdxl")
-
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-SD1_CLIP = "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight"
-SD2_OPENCLIP = "cond_stage_model.model.token_embedding.weight"
-SDXL_OPENCLIP = "conditioner.embedders.1.model."
-SDXL_REFINER = "conditioner.embedders.0.model."
-VAE_PREFIX = "first_stage_model."
-
-PIPELINE_ARCH = {
-    "StableDiffusionPipeline": "sd",
-    "StableDiffusionImg2ImgPipeline": "sd",
-    "StableDiffusionInpaintPipeline": "sd",
-    "StableDiffusionXLPipeline": "sdxl",
-    "StableDiffusionXLImg2ImgPipeline": "sdxl",
-    "StableDiffusionXLInpaintPipeline": "sdxl",
-}
-# Name fragments of few-step distilled models, checked in order ("hyper" alone would match
-# "hyperrealistic", so only Hyper-SD's own spellings count).
-DISTILLED_HINTS = (("turbo", "turbo"), ("lcm", "lcm"), ("lightning", "lightning"),
-                   ("hyper-sd", "hyper"), ("hyper_sd", "hyper"), ("hypersd", "hyper"))
-# Stability's own Turbo models are trained at 512 px; Turbo fine-tunes of SDXL keep 1024.
-OFFICIAL_TURBO_NAMES = ("sd_xl_turbo", "sdxl-turbo", "sdxl_turbo", "sd-turbo", "sd_turbo")
-
-
-def pickle_refusal(path: Path) -> str:
-    return (
-        f"{path.name} is a pickle ({path.suffix}), which can run code when loaded, so Studio does not "
-        f"open it; convert it to .safetensors first (e.g. `python -c \"import torch, safetensors.torch as s; "
-        f"d = torch.load('{path.name}', weights_only=True); s.save_file(d.get('state_dict', d), "
-        f"'{path.stem}.safetensors')\"`) or turn on allow_unsafe_pickles in the engine settings"
-    )
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model source holds, found without loading its weights."""
-
-    path: Path
-    kind: str  # "diffusers" (folder) or "checkpoint" (single file)
-    arch: str  # "sd1", "sd2" or "sdxl"
-    inpaint: bool = False  # 9-channel inpainting UNet
-    prediction: str = "epsilon"  # or "v_prediction"
-    distilled: str = ""  # "", "turbo", "lcm", "lightning" or "hyper": few steps, low guidance
-    scheduler: str = ""  # the scheduler class a folder ships with
-    context_width: int = 0  # a folder UNet's cross-attention width (768 for SD 1.x); 0 if unread
-
-    @property
-    def family(self) -> str:
-        return "sdxl" if self.arch == "sdxl" else "sd"
-
-
-# ---- inspecting ------------------------------------------------------------------------------
-
-
-def inspect_source(path: Path | str, allow_unsafe_pickles: bool = False) -> ModelInfo:
-    """Describe a diffusers folder or single-file checkpoint; UserError (one line) if it is neither."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserError(f"model not found: {path}")
-    if path.is_dir():
-        return inspect_folder(path, allow_unsafe_pickles)
-    return inspect_file(path, allow_unsafe_pickles)
-
-
-def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
-    index = _read_json(folder / "model_index.json", folder, "model_index.json")
-    class_name = str(index.get("_class_name", ""))
-    family = PIPELINE_ARCH.get(class_name)
-    if family is None:
-        raise UserError(f"{folder.name} is a {class_name or 'unknown pipeline'}, which Studio cannot run")
-    _check_folder_weights(folder, index, allow_unsafe_pickles)
-    unet = _read_json(folder / "unet" / "config.json", folder, "unet/config.json")
-    scheduler = {}
-    sched_path = folder / "scheduler" / "scheduler_config.json"
-    if sched_path.is_file():
-        scheduler = _read_json(sched_path, folder, "scheduler/scheduler_config.json")
-    arch = "sdxl" if family == "sdxl" else ("sd2" if unet.get("cross_attention_dim") == 1024 else "sd1")
-    in_channels = int(unet.get("in_channels", 4))
-    sched_class = str(scheduler.get("_class_name", ""))
-    hints = f"{_name_hints(folder)} {sched_class} {json.dumps(scheduler)}".lower()
-    distilled = "lcm" if sched_class == "LCMScheduler" else _distilled_hint(hints)
-    return ModelInfo(
-        path=folder,
-        kind="diffusers",
-        arch=arch,
-        inpaint=in_channels == 9,
-        prediction=str(scheduler.get("prediction_type", "epsilon")),
-        distilled=distilled,
-        scheduler=sched_class,
-        context_width=unet_context_width(unet),
-    )
-
-
-def unet_context_width(unet_config: dict[str, Any]) -> int:
-    """A UNet config's cross-attention width, the text width it reads (768 for SD 1.x); 0 if absent.
-
-    cross_attention_dim is an int, or a list of one per block (equal in SD-style UNets).
-    """
-    value = unet_config.get("cross_attention_dim")
-    try:
-        return int(value[0] if isinstance(value, list) else value)
-    except (TypeError, ValueError, IndexError):
-        return 0
-
-
-def _check_folder_weights(folder: Path, index: dict[str, Any], allow_unsafe_pickles: bool) -> None:
-    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
-        entry = index.get(part)
-        if not isinstance(entry, list) or not entry or entry[0] is None:
-            continue
-        files = [p.name for p in (folder / part).glob("*") if p.is_file()]
-        if any(name.endswith(".safetensors") for name in files):
-            continue
-        if any(name.endswith(PICKLE_SUFFIXES) for name in files):
-            if allow_unsafe_pickles:
-                continue
-            raise UserError(
-                f"{folder.name} stores its {part} weights as pickled files, which can run code when loaded; "
-                "find a .safetensors version or turn on allow_unsafe_pickles in the engine settings"
-            )
-        raise UserError(f"{folder.name} has no {part} weights (an incomplete download, or configs only?)")
-
-
-def inspect_file(path: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
-    suffix = path.suffix.lower()
-    if suffix in PICKLE_SUFFIXES:
-        if not allow_unsafe_pickles:
-            raise UserError(pickle_refusal(path))
-        keys, shapes, metadata = _pickle_header(path)
-    elif suffix in SAFE_SUFFIXES:
-        keys, shapes, metadata = safetensors_header(path)
-    else:
-        raise UserError(f"{path.name} is not a model file Studio reads (use a .safetensors file or a diffusers folder)")
-    return classify_checkpoint(path, keys, shapes, metadata)
-
-
-def safetensors_header(path: Path) -> tuple[set[str], dict[str, tuple[int, ...]], dict[str, str]]:
-    """Tensor names, the shapes we look at, and metadata, from the header only (no weights read)."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            keys = set(handle.keys())
-            shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in _shape_keys(keys)}
-            metadata = dict(handle.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{path.name} is not a readable .safetensors file (damaged or incomplete download?): {_first_line(exc)}") from None
-    _check_complete(path, keys)
-    return keys, shapes, metadata
-
-
-def _check_complete(path: Path, keys: set[str]) -> None:
-    # safe_open accepts a file cut short after the header; the data end it promises must be there.
-    with open(path, "rb") as handle:
-        header_len = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(header_len))
-    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
-    if 8 + header_len + max(ends, default=0) > path.stat().st_size:
-        raise UserError(f"{path.name} is incomplete (the file is shorter than its header says): download it again")
-
-
-def _shape_keys(keys: set[str]) -> list[str]:
-    wanted = [UNET_IN, SD1_CLIP, SD2_OPENCLIP, SDXL_OPENCLIP + "positional_embedding"]
-    return [k for k in wanted if k in keys]
-
-
-def _pickle_header(path: Path) -> tuple[set[str], dict[str, tuple[int, ...]], dict[str, str]]:
-    state = load_pickle_weights(path)
-    return set(state), {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}, {}
-
-
-def load_pickle_weights(path: Path) -> dict[str, Any]:
-    """Load a pickled checkpoint with torch's weights-only unpickler: plain tensors or a clear error."""
-    import pickle
-
-    import torch
-
-    try:
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # files from before torch 1.6's zip format cannot be mapped
-            if "mmap" not in str(exc):
-                raise
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise UserError(
-            f"{path.name} holds more than plain weights and cannot be opened safely ({_first_line(exc)}); "
-            "find a .safetensors version of it"
-        ) from None
-    while isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise UserError(f"{path.name} is not a model checkpoint")
-    return state
-
-
-def classify_checkpoint(
-    path: Path, keys: set[str], shapes: dict[str, tuple[int, ...]], metadata: dict[str, str]
-) -> ModelInfo:
-    """Architecture and variant from tensor names and a few shapes (see module docstring)."""
-    name = path.name
-    if any(".lora_down." in k or ".lora_A." in k or k.startswith("lora_unet_") for k in keys):
-        raise UserError(f"{name} is a LoRA, not a full model: add it to the LoRA list instead")
-    if UNET_IN not in keys:
-        if any(k.startswith(("encoder.", "decoder.")) for k in keys):
-            raise UserError(f"{name} is a VAE on its own, not a full model")
-        if any(k.startswith(("down_blocks.", "conv_in.")) for k in keys):
-            raise UserError(f"{name} holds diffusers UNet weights alone; Studio needs a full checkpoint or a diffusers folder")
-        raise UserError(f"{name} is not a Stable Diffusion checkpoint (it has no UNet weights)")
-    if not any(k.startswith(VAE_PREFIX) for k in keys):
-        raise UserError(f"{name} has no VAE weights; Studio needs a full checkpoint (UNet, VAE and text encoder)")
-    if any(k.startswith(SDXL_OPENCLIP) for k in keys):
-        arch = "sdxl"
-    elif any(k.startswith(SDXL_REFINER) for k in keys):
-        raise UserError(f"{name} is an SDXL refiner, which Studio cannot run on its own")
-    elif SD2_OPENCLIP in keys:
-        arch = "sd2"
-    elif SD1_CLIP in keys:
-        arch = "sd1"
-    else:
-        raise UserError(f"{name} has no text encoder Studio knows (it is not SD 1.x, SD 2.x or SDXL)")
-    in_channels = shapes[UNET_IN][1]
-    if in_channels not in (4, 9):
-        raise UserError(f"{name} has a UNet with {in_channels} input channels, which Studio cannot run")
-    hints = f"{name} {metadata.get('modelspec.title', '')} {metadata.get('modelspec.architecture', '')}".lower()
-    return ModelInfo(
-        path=path,
-        kind="checkpoint",
-        arch=arch,
-        inpaint=in_channels == 9,
-        prediction=_prediction(arch, keys, metadata, hints),
-        distilled=_distilled_hint(hints),
-    )
-
-
-def _prediction(arch: str, keys: set[str], metadata: dict[str, str], hints: str) -> str:
-    declared = str(metadata.get("modelspec.prediction_type", "")).lower()
-    if "v_pred" in keys or declared in ("v", "v_prediction") or "vpred" in hints or "v-pred" in hints:
-        return "v_prediction"
-    if declared in ("epsilon", "eps"):
-        return "epsilon"
-    # SD 2.x at 768 px (2.0-v, 2.1) predicts v; only the 512 px "base" variants predict noise.
-    if arch == "sd2" and "base" not in hints and "512" not in hints:
-        return "v_prediction"
-    return "epsilon"
-
-
-def _distilled_hint(text: str) -> str:
-    return next((kind for fragment, kind in DISTILLED_HINTS if fragment in text), "")
-
-
-def _name_hints(path: Path) -> str:
-    # The last three parts: a HF cache snapshot is models--owner--name/snapshots/<hash>.
-    return " ".join(path.parts[-3:]).lower()
-
-
-def native_size_for(info: ModelInfo) -> int:
-    """The image size (px) a checkpoint was trained at, from its architecture and variant."""
-    if info.distilled == "turbo" and any(name in _name_hints(info.path) for name in OFFICIAL_TURBO_NAMES):
-        return 512
-    if info.arch == "sdxl":
-        return 1024
-    if info.arch == "sd2" and info.prediction == "v_prediction":
-        return 768
-    return 512
-
 
 # ---- loading ---------------------------------------------------------------------------------
 
@@ -451,24 +195,7 @@ def _byte_symbols() -> dict[int, str]:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _read_json(path: Path, model: Path, label: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{model} is not a diffusers model folder (it has no {label})") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{model.name} has an unreadable {label} ({_first_line(exc)})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{model.name} has an unreadable {label}")
-    return data
-
-
 def _patch_json(path: Path, **changes: Any) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     data.update(changes)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

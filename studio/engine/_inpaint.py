@@ -1,6 +1,6 @@
 """Variations (img2img), inpainting and outpainting jobs, run on the loaded model's own components.
 
-Called by the backend for requests whose mode is "img2img" or "inpaint". The pipeline class comes
+The shared machinery of the img2img, inpaint and outpaint runners (studio/engine/modes). The pipeline class comes
 from the model itself via `from_pipe` (shares every weight, no reload): an inpainting UNet
 (9 input channels: latents + mask + masked-image latents) gets the inpaint pipeline's own
 conditioning; an ordinary 4-channel UNet gets the same pipeline's latent masking (the unmasked
@@ -27,13 +27,12 @@ import torch
 from PIL import Image
 
 from studio.core.events import Started
-from studio.core.request import GenerationRequest
+from studio.core.request import GenerationRequest, sized_request
 from studio.engine import imageops
 from studio.engine._loader import LoadedModel
 from studio.engine._noise import initial_latents
 from studio.engine._previews import PreviewMap
 from studio.engine._sampler import ReporterFactory, decode_latents, guidance_rescale
-from studio.engine.backend import sized_request
 from studio.engine.jobs import JobContext, UserError
 
 Timings = dict[str, float]
@@ -159,10 +158,6 @@ def _pipeline(model: LoadedModel, masked: bool) -> Any:
     return pipeline_for(model.pipe, "inpaint" if masked else "img2img")
 
 
-def _unet_channels(model: LoadedModel) -> int:
-    return int(model.pipe.unet.config.in_channels)
-
-
 @torch.no_grad()
 def _sample(
     model: LoadedModel,
@@ -199,7 +194,7 @@ def _sample(
     rescale = guidance_rescale(model, job, pipe)  # SDXL's img2img/inpaint only: SD 1/2's have none
     if rescale:
         kwargs["guidance_rescale"] = rescale
-    if masked or _unet_channels(model) == 9:
+    if masked or model.family.variant == "inpaint":  # its UNet needs a mask: all white
         mask = plan.model_mask if masked else Image.new("L", plan.model_image.size, 255)
         kwargs.update(mask_image=mask, height=height, width=width)
         if request.strength >= 1.0:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -26,8 +25,10 @@ from studio.engine._embeddings import PromptEncoder
 from studio.engine._previews import PreviewMap, preview_map_for
 from studio.engine._schedulers import SchedulerCache
 from studio.engine._taesd import tiny_decoder_preview
-from studio.engine.backend import default_model_dir, model_dir_for
+from studio.engine.family import Family, ModelInfo, family_of, inspect_source
 from studio.engine.jobs import JobContext, UserError
+from studio.engine.sources import default_model_dir, model_dir_for
+from studio.engine.sources import quick_identity as content_hash  # its old name here
 from studio.engine.tiny import ensure_tiny_model
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class LoadedModel:
     source: Path
     content_hash: str
     arch: str  # "sd1", "sd2" or "sdxl"
+    family: Family  # told from the source (family.py), as the library and defaults tell it
     pipe: Any
     device: torch.device
     dtype: torch.dtype
@@ -93,19 +95,6 @@ def pick_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
     return device_plan.device, device_plan.dtype
 
 
-def content_hash(folder: Path) -> str:
-    """Cheap identity: model_index.json's bytes plus every file's path, size and mtime."""
-    if folder.is_file():  # a single-file checkpoint: its name, size and mtime
-        stat = folder.stat()
-        key = f"{folder.name}:{stat.st_size}:{stat.st_mtime_ns}"
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
-    digest = hashlib.sha256((folder / "model_index.json").read_bytes())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def pipeline_class_name(folder: Path) -> str:
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
@@ -115,14 +104,21 @@ def pipeline_class_name(folder: Path) -> str:
 
 
 def pipeline_from_source(
-    source: Path, device: torch.device, dtype: torch.dtype, settings: EngineSettings | None = None
+    source: Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    settings: EngineSettings | None = None,
+    info: ModelInfo | None = None,
 ) -> Any:
-    """Turn a model source into a ready pipeline on `device`. The one plug-in point for new sources."""
-    from studio.engine._checkpoints import inspect_source, load_single_file
+    """Turn a model source into a ready pipeline on `device`. The one plug-in point for new sources.
+
+    `info`: the source already inspected (family.inspect_source), so a pickle is not read twice."""
+    from studio.engine._checkpoints import load_single_file
 
     settings = settings or EngineSettings()
     # One-line errors for wrong files/folders, refused pickles and missing weights, before loading.
-    info = inspect_source(source, settings.allow_unsafe_pickles)
+    if info is None:
+        info = inspect_source(source, settings.allow_unsafe_pickles)
     if source.is_file():  # a single-file checkpoint (.safetensors; pickles only when allowed)
         pipe = load_single_file(info, dtype=dtype, allow_unsafe_pickles=settings.allow_unsafe_pickles)
         for note in place_pipeline(pipe, settings, DevicePlan(device, dtype)):
@@ -149,13 +145,6 @@ def pipeline_from_source(
     return pipe
 
 
-def detect_arch(pipe: Any) -> str:
-    if type(pipe).__name__.startswith("StableDiffusionXL"):
-        return "sdxl"
-    # SD 2.x uses OpenCLIP-H: 1024-wide cross attention (SD 1.x: 768; tiny models: smaller).
-    return "sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1"
-
-
 class ModelLoader:
     """Keeps at most one model loaded; lives on (and is only used from) the inference thread."""
 
@@ -178,15 +167,18 @@ class ModelLoader:
         name = folder.name
         job.emit(Loading(job.job_id, f"loading {name}", 0.1))
         device, dtype = pick_device(self.settings)
-        pipe = pipeline_from_source(folder, device, dtype, self.settings)
+        info = inspect_source(folder, self.settings.allow_unsafe_pickles)
+        pipe = pipeline_from_source(folder, device, dtype, self.settings, info)
         job.emit(Loading(job.job_id, f"preparing {name}", 0.9))
-        arch = detect_arch(pipe)
+        family = family_of(info)
+        arch = family.arch
         loaded = LoadedModel(
             key=model,
             name=name,
             source=folder,
             content_hash=content_hash(folder),
             arch=arch,
+            family=family,
             pipe=pipe,
             device=device,
             dtype=dtype,

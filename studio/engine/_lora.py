@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.engine._checkpoints import PICKLE_SUFFIXES, pickle_refusal
+from studio.engine.family import ARCH_NAMES, PICKLE_SUFFIXES, lora_arch, pickle_refusal
+from studio.engine.family import pipeline_arch as pipeline_arch  # its old home
 from studio.engine.jobs import UserError
-from studio.engine.models import ARCH_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,8 @@ def adapter_name(path: Path) -> str:
     return "lora_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def pipeline_arch(pipe: Any) -> str:
-    if type(pipe).__name__.startswith("StableDiffusionXL"):
-        return "sdxl"
-    return {768: "sd1", 1024: "sd2"}.get(int(pipe.unet.config.cross_attention_dim), "")
-
-
 def apply_loras(pipe: Any, loras: Sequence[tuple[str, float]], allow_unsafe_pickles: bool = False) -> list[str]:
     """Activate exactly `loras` on `pipe`; returns the adapter names in order. UserError if one can't load."""
-    from studio.engine.models import lora_arch
-
     loaded: list[str] = getattr(pipe, "_studio_loras", [])
     names, weights = [], []
     for raw_path, weight in loras:

@@ -2,24 +2,25 @@
 
 Torch-free at import (the window must open fast): the model is loaded by the first job, on the
 inference thread, and kept for the next ones. Everything heavy lives in the inner modules
-_loader (sources -> pipelines), _sampler (one txt2img job) and _previews/_schedulers.
+_loader (sources -> pipelines), the mode runners (studio/engine/modes: one per request.mode)
+and _sampler/_inpaint/_previews/_schedulers under them.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import logging
 import time
-from pathlib import Path
 
 from studio.core.events import Finished
-from studio.core.paths import bundled_model_path, bundled_model_present
-from studio.core.request import GenerationRequest
+from studio.core.request import sized_request  # noqa: F401 - re-exported, its old home
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import JobContext, JobQueue, UserError
-from studio.engine.tiny import NATIVE_SIZE as TINY_NATIVE_SIZE
-from studio.engine.tiny import tiny_model_cache
+from studio.engine.modes import runner_for
+from studio.engine.sources import (  # noqa: F401 - re-exported: their old home, which callers use
+    default_model_dir,
+    model_dir_for,
+    native_size,
+)
 
 
 class _DropTorchvisionFallbackNotice(logging.Filter):
@@ -37,63 +38,6 @@ OOM_HINT = (
     "out of memory: try a smaller size, or turn on CPU offload, attention slicing "
     "or VAE tiling in the engine settings"
 )
-
-
-def default_model_dir() -> tuple[Path, bool]:
-    """The folder the empty model name means, and whether it is the built-in tiny fallback."""
-    if bundled_model_present():
-        return bundled_model_path(), False
-    return tiny_model_cache(), True
-
-
-def model_dir_for(model: str) -> Path:
-    """Resolve request.model to a diffusers folder; UserError (one line) if it cannot be one."""
-    if not model:
-        return default_model_dir()[0]
-    path = Path(model).expanduser()
-    if not path.exists():
-        raise UserError(f"model not found: {path}")
-    if path.is_file():  # a single-file checkpoint: _checkpoints checks it when loading
-        return path
-    if not (path / "model_index.json").is_file():
-        raise UserError(f"{path} is not a diffusers model folder (it has no model_index.json)")
-    return path
-
-
-def native_size(model: str) -> int:
-    """The image size (px) the model was trained at, read from its configs without loading it.
-
-    unet.sample_size x the VAE's downscale factor: 512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL.
-    """
-    if not model:
-        folder, is_tiny = default_model_dir()
-        if is_tiny and not (folder / "model_index.json").is_file():
-            return TINY_NATIVE_SIZE  # not built yet
-    else:
-        folder = model_dir_for(model)
-    if folder.is_file():
-        from studio.engine._checkpoints import inspect_source, native_size_for
-
-        return native_size_for(inspect_source(folder))
-    try:
-        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
-        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
-        sample = unet["sample_size"]
-        sample = sample[0] if isinstance(sample, list) else int(sample)
-        return int(sample) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise UserError(f"cannot read the model's unet/vae config in {folder} ({exc})") from None
-
-
-def sized_request(request: GenerationRequest, size: tuple[int, int]) -> GenerationRequest:
-    """The request as it is recorded (Started/Finished, so the gallery, exports and the CLI): an
-    edit's picture has its source's size, whatever size the prompt panel held, so it states that.
-
-    The engine reads no size from an edit request (a masked-only crop works at the model's native
-    size), so replaying the recorded request gives the same picture."""
-    if request.init_image and (request.width, request.height) != tuple(size):
-        return request.replace(width=int(size[0]), height=int(size[1]))
-    return request
 
 
 class DiffusersBackend:
@@ -140,16 +84,7 @@ class DiffusersBackend:
                 apply_loras(model.pipe, job.request.loras, self.settings.allow_unsafe_pickles)
             load_time = time.perf_counter() - start
             job.check_cancelled()
-            mode = job.request.mode
-            if mode in ("txt2img", "blend") and int(model.pipe.unet.config.in_channels) == 9:
-                raise UserError(
-                    f"{model.name} is an inpainting model: give it a source image (and a mask), "
-                    "or choose a regular model for text-to-image"
-                )
-            if mode in ("txt2img", "blend"):  # a blend is txt2img with mixed conditioning/noise
-                image, timings = _sampler.run_txt2img(model, job, self.settings)
-            else:
-                image, timings = self._run_image_mode(mode, model, job)
+            image, timings = runner_for(job.request.mode)(model, job, self.settings)
         except Exception as exc:
             if _sampler.is_out_of_memory(exc):
                 from studio.engine._devices import oom_advice
@@ -162,19 +97,6 @@ class DiffusersBackend:
         timings = {"load": load_time, **timings, "total": time.perf_counter() - start}
         info = {**model.info(job.request.scheduler), **job.applied, "threads": threads}
         return Finished(job.job_id, sized_request(job.request, image.size), image, timings, info)
-
-    def _run_image_mode(self, mode: str, model, job: JobContext):  # noqa: ANN001, ANN202
-        # img2img / inpaint live in the inpainting engineer's _inpaint.run(); this is the seam.
-        from studio.engine import _sampler
-
-        try:
-            inpaint = importlib.import_module("studio.engine._inpaint")
-        except ModuleNotFoundError as exc:
-            if exc.name != "studio.engine._inpaint":
-                raise
-            raise UserError(f"{mode} is not supported yet") from None
-        reporter_factory = _sampler.reporter_factory(model, job, self.settings)
-        return inpaint.run(model, job.request, job, reporter_factory, model.encoder)
 
     def close(self) -> None:
         if self._loader is not None:

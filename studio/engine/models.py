@@ -11,7 +11,6 @@ when asked and cached in STUDIO_HOME/cache/model-hashes.json by path, size and m
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -22,15 +21,29 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.atomic import atomic_write_text
-from studio.core.paths import bundled_model_path, bundled_model_present, studio_home, subdir
+from studio.core.paths import bundled_model_path, bundled_model_present, studio_home
 from studio.core.settings import EngineSettings, load_settings
+from studio.engine.family import (  # noqa: F401 - ARCH_NAMES, CONTEXT_WIDTH_ARCH, lora_*: their old home
+    ARCH_NAMES,
+    CONTEXT_WIDTH_ARCH,
+    detect_family,
+    inspect_source,
+    lora_arch,
+    lora_context_width,
+)
 from studio.engine.jobs import UserError
+from studio.engine.sources import (  # noqa: F401 - hashes and the HF cache: their old home
+    cached_sha256,
+    file_sha256,
+    hf_cache_dir,
+    model_dir_for,
+    short_hash,
+)
 
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".safetensors", ".ckpt", ".bin", ".pt", ".pth")
 TINY_DECODER_NAMES = ("taesd", "taesdxl")
-_hash_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,6 @@ def list_loras(settings: EngineSettings | None = None) -> list[ModelEntry]:
 
 def describe(path: Path, source: str, settings: EngineSettings | None = None) -> ModelEntry:
     """One library entry; an unusable file still gets an entry, with the reason in `error`."""
-    from studio.engine._checkpoints import inspect_source
-
     settings = settings or EngineSettings()
     name = path.name if source != "bundled" else f"{path.name} (bundled)"
     size = _size(path)
@@ -124,43 +135,11 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     )
 
 
-CONTEXT_WIDTH_ARCH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}  # text-encoder width -> family
-ARCH_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
-
-
-def lora_context_width(path: Path) -> int:
-    """Width of the text features a LoRA's cross-attention keys read (768/1024/2048); 0 if unknown."""
-    if path.suffix.lower() != ".safetensors":
-        return 0
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            for key in handle.keys():
-                if "attn2" in key and "to_k" in key and ("lora_down" in key or "lora_A" in key):
-                    return int(handle.get_slice(key).get_shape()[1])
-    except (SafetensorError, OSError):
-        return 0
-    return 0
-
-
-def lora_arch(path: Path) -> str:
-    """SD 1.x / 2.x / SDXL from the width of a cross-attention key projection (768/1024/2048)."""
-    return CONTEXT_WIDTH_ARCH.get(lora_context_width(path), "")
-
-
 def model_context_width(model: str) -> int:
     """The cross-attention width of `model`'s UNet ("" = the default model); 0 if it can't be read."""
-    from studio.engine._checkpoints import inspect_source, unet_context_width
-    from studio.engine.backend import model_dir_for
-
     try:
-        folder = model_dir_for(model)
-        if folder.is_file():
-            arch = inspect_source(folder).arch
-            return next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == arch), 0)
-        return unet_context_width(json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8")))
-    except (UserError, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return detect_family(model_dir_for(model)).context_width
+    except (UserError, OSError):
         return 0  # the job itself will say what is wrong with the model
 
 
@@ -198,14 +177,6 @@ def _scan_folder(root: Path, depth: int = 2) -> Iterator[Path]:
                 yield from _scan_folder(child, depth - 1)
         elif child.suffix.lower() in MODEL_SUFFIXES:
             yield child
-
-
-def hf_cache_dir() -> Path:
-    """The local Hugging Face hub cache, as huggingface_hub finds it (env vars first)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
-    return Path(home).expanduser() / "hub"
 
 
 def _scan_hf_cache(settings: EngineSettings) -> list[ModelEntry]:
@@ -278,58 +249,6 @@ def remove_model(path: Path | str) -> bool:
 # ---- hashes ------------------------------------------------------------------------------------
 
 
-def _hash_cache_file() -> Path:
-    return subdir("cache") / "model-hashes.json"
-
-
-def file_sha256(path: Path, progress: Callable[[float], None] | None = None) -> str:
-    """sha256 of a file, cached by path, size and mtime (so a changed file is hashed again)."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    with _hash_lock:
-        cache = _read_hash_cache()
-    if key in cache:
-        return cache[key]
-    digest = hashlib.sha256()
-    done = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-            done += len(chunk)
-            if progress is not None and stat.st_size:
-                progress(done / stat.st_size)
-    value = digest.hexdigest()
-    with _hash_lock:
-        cache = _read_hash_cache()
-        cache[key] = value
-        atomic_write_text(_hash_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
-    return value
-
-
-def short_hash(path: Path | str) -> str:
-    """A1111-style short hash of a single file: the first 10 hex digits of its sha256."""
-    return file_sha256(Path(path))[:10]
-
-
-def cached_sha256(path: Path | str) -> str:
-    """The cached hash if there is one, else "" (never reads the file)."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        return ""
-    with _hash_lock:
-        return _read_hash_cache().get(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}", "")
-
-
-def _read_hash_cache() -> dict[str, str]:
-    try:
-        data = json.loads(_hash_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 # ---- defaults and downloads ----------------------------------------------------------------------
 
 _ARCH_DEFAULTS = {
@@ -350,37 +269,24 @@ def recommended_defaults(model: str | Path | ModelEntry) -> dict[str, Any]:
 
     Distilled models (Turbo, Lightning, LCM, Hyper) want few steps and little or no guidance.
     """
-    from studio.engine._checkpoints import inspect_source, native_size_for
-
     if isinstance(model, ModelEntry):
         path = Path(model.path)
     else:
         path = Path(model) if str(model) else bundled_model_path()
     try:
-        info = inspect_source(path, allow_unsafe_pickles=False)
+        family = detect_family(path, allow_unsafe_pickles=False)
     except UserError:
-        info = None
-    if info is None:
+        family = None
+    if family is None:
         base = dict(_ARCH_DEFAULTS["sd1"])
         size = 512
     else:
-        base = dict(_ARCH_DEFAULTS[info.arch])
-        size = native_size_for(info) if info.kind == "checkpoint" else _folder_native_size(path, base["size"])
-        if info.distilled:
-            base.update(_DISTILLED_DEFAULTS[info.distilled])
+        base = dict(_ARCH_DEFAULTS[family.arch])
+        size = family.native_size
+        if family.distilled:
+            base.update(_DISTILLED_DEFAULTS[family.distilled])
     base.pop("size", None)
     return {**base, "width": size, "height": size}
-
-
-def _folder_native_size(folder: Path, fallback: int) -> int:
-    try:
-        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
-        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
-        sample = unet["sample_size"]
-        sample = sample[0] if isinstance(sample, list) else sample
-        return int(sample) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return fallback
 
 
 def download_from_hub(repo_id: str, progress: Callable[[int], None] | None = None) -> Path:

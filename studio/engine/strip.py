@@ -49,7 +49,7 @@ def strip_requests(
         raise RequestError("a strip needs a second prompt to walk to")
     requests = []
     for t in strip_positions(frames):
-        request = base.replace(blend_prompts=(prompt_b,), blend_weights=(t,))
+        request = base.replace(mode="blend", blend_prompts=(prompt_b,), blend_weights=(t,))
         if seed_b is not None:
             request = request.replace(seed_b=seed_b, seed_mix=t)
         requests.append(request.validate())

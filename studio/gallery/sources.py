@@ -65,6 +65,8 @@ def resolve_sources(request: GenerationRequest, refs: dict[str, Any] | None = No
     if drop_missing and "init_image" in changes and changes["init_image"] is None:
         changes["mask_image"] = None  # a mask without its picture means nothing
         changes["width"], changes["height"] = _new_size(request.width), _new_size(request.height)
+    if drop_missing and None in (changes.get("init_image", ""), changes.get("mask_image", "")):
+        changes["mode"] = ""  # an inpaint without its mask (or picture) is what is left: infer it
     return (request.replace(**changes) if changes else request), tuple(missing)
 
 

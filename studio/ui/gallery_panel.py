@@ -44,7 +44,7 @@ from studio.ui.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
 
-MODES = ("txt2img", "img2img", "inpaint", "blend")
+MODES = ("txt2img", "img2img", "inpaint", "outpaint", "blend")
 
 
 class GalleryPanel(GalleryActions, DropImport, QWidget):

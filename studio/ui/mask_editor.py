@@ -68,6 +68,7 @@ class MaskEditor(QObject):
         self._message = message
         self._source = QImage()
         self._edit_jobs: dict[int, str] = {}  # job id -> what it does, for the undo step's name
+        self._extended: QImage | None = None  # the last extension's picture: inpainting it is an outpaint
 
         self.panel = EditPanel()
         self.panel.show_settings(copy.deepcopy(session.edit))
@@ -186,7 +187,8 @@ class MaskEditor(QObject):
         if self.layer.is_empty():
             raise RequestError(EMPTY_MASK)
         mask = imageops.save_input(self.layer.to_pil(), "mask")
-        return self._edit_request(str(mask))
+        # Undo/redo install the extension's very picture again, so identity tells an outpaint.
+        return self._edit_request(str(mask), outpaint=self._source is self._extended)
 
     def variation_request(self) -> GenerationRequest:
         if self._source.isNull():
@@ -218,6 +220,7 @@ class MaskEditor(QObject):
         self.undo_stack.push(
             mask_undo.SourceChange(self._install, before, after, f"canvas extension ({side})", shown)
         )
+        self._extended = self._source
         self._message(f"Extended the canvas {amount} px on the {side}: press Inpaint to fill it", False)
         return True
 
@@ -234,9 +237,9 @@ class MaskEditor(QObject):
         self._sync_overlay()
         self._update_buttons()
 
-    def _edit_request(self, mask: str | None = None) -> GenerationRequest:
+    def _edit_request(self, mask: str | None = None, outpaint: bool = False) -> GenerationRequest:
         source = imageops.save_input(qimage_to_pil(self._source), "source")
-        return self.session.edit_request(str(source), mask)
+        return self.session.edit_request(str(source), mask, outpaint=outpaint)
 
     def _run(self, make: Callable[[], GenerationRequest], what: str) -> int | None:
         try:
