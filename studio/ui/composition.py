@@ -167,9 +167,11 @@ def _keep_pending(window: MainWindow, parts: WindowParts) -> None:
     parts.pending, parts.resume_offer = keeper, offer
 
 
-def _engine_news(text: str) -> str:
-    """The executor's notice as one status line ("the engine stopped (signal 9); restarting")."""
-    return f"{text[:1].upper()}{text[1:]} — waiting pictures stay in the queue."
+def _engine_news(job: int, text: str) -> str:
+    """The executor's notice ("the engine stopped (signal 9); restarting") as one status line;
+    when it interrupted a picture, say that the picture and the queue are not lost."""
+    line = f"{text[:1].upper()}{text[1:]}"
+    return f"{line} — the picture it was making starts again, the queue is kept." if job else f"{line}."
 
 
 def _add_engine_settings(window: MainWindow, bridge: EngineBridge) -> None:
@@ -208,7 +210,7 @@ def _wire(window: MainWindow, parts: WindowParts) -> None:
     bridge.cancelled.connect(window.show_cancelled)
     bridge.failed.connect(window.show_failed)
     bridge.warning.connect(lambda _job, text: window.show_message(f"Warning: {text}"))
-    bridge.notice.connect(lambda _job, text: window.show_message(_engine_news(text), error=True))
+    bridge.notice.connect(lambda job, text: window.show_message(_engine_news(job, text), error=True))
     _add_engine_settings(window, bridge)
     # Settings are saved a moment after each edit too, so a crash never loses a long prompt.
     for edited in (prompt.changed, editor.panel.settingsChanged, blend.changed):
