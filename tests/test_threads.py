@@ -81,3 +81,16 @@ def test_cli_threads_flag_reaches_the_engine(tiny_model_dir, tmp_path, monkeypat
     assert bad.value.code == 2
     assert "whole number of threads" in capsys.readouterr().err
     assert os.environ.get("STUDIO_THREADS") == "1"  # how --threads reaches the engine
+
+
+def test_the_window_leaves_its_worker_all_cores_but_one(monkeypatch):
+    from studio.engine import cores
+
+    for name in ("STUDIO_THREADS", "OMP_NUM_THREADS", "STUDIO_LEAVE_CORES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cores, "physical_cores", lambda: 4)
+    assert cores.wanted_threads(EngineSettings()) == 4  # the CLI: every core
+    monkeypatch.setenv("STUDIO_LEAVE_CORES", "1")  # what the window's worker is started with
+    assert cores.wanted_threads(EngineSettings()) == 3
+    assert cores.wanted_threads(EngineSettings(), leave=9) == 1  # never none
+    assert cores.wanted_threads(EngineSettings(threads=4)) == 4  # the artist's setting wins

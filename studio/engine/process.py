@@ -66,12 +66,13 @@ class LocalProcess:
 
     def __init__(self, backend: str = DEFAULT_BACKEND, backend_kwargs: dict[str, Any] | None = None,
                  settings: EngineSettings | None = None, hard_cancel_s: float = 3.0,
-                 name: str = "studio-engine") -> None:
+                 name: str = "studio-engine", worker_env: dict[str, str] | None = None) -> None:
         self._backend = backend
         self._kwargs = dict(backend_kwargs or {})
         if settings is not None:
             self._kwargs["settings"] = settings
         self.hard_cancel_s = hard_cancel_s
+        self._worker_env = dict(worker_env or {})  # set in the worker before torch loads
         self._context = multiprocessing.get_context("spawn")
         self._name = name
         self._ids = itertools.count(1)
@@ -278,7 +279,7 @@ class LocalProcess:
             spawned_at = time.perf_counter()
             parent, child = self._context.Pipe()
             process = self._context.Process(
-                target=worker.main, args=(child, self._backend, self._kwargs),
+                target=worker.main, args=(child, self._backend, self._kwargs, self._worker_env),
                 name=f"{self._name}-worker", daemon=True,  # never outlives this process
             )
             process.start()

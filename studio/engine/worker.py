@@ -58,8 +58,10 @@ def load_backend(dotted: str, kwargs: dict[str, Any]) -> Any:
     return factory(**kwargs)
 
 
-def main(conn: Any, backend: str, kwargs: dict[str, Any]) -> None:
-    """The worker's entry: serve jobs until told to quit or the parent goes away."""
+def main(conn: Any, backend: str, kwargs: dict[str, Any], env: dict[str, str] | None = None) -> None:
+    """The worker's entry: serve jobs until told to quit or the parent goes away. `env`: variables
+    set before the backend (and torch) load, e.g. how many cores to leave to the window."""
+    os.environ.update(env or {})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is for the parent to handle
     _die_with_parent()
     started = time.perf_counter()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from studio.engine.executor import Executor
 
 log = logging.getLogger(__name__)
+WINDOW_CORES = 1  # cores the window's own work keeps free of torch's threads
 
 
 def default_engine() -> Executor:
@@ -26,6 +27,8 @@ def default_engine() -> Executor:
         log.warning("diffusers is not installed; using the fake engine")
         return fake_engine(step_delay=0.05)
     from studio.core.settings import load_settings
+    from studio.engine.cores import LEAVE_ENV
     from studio.engine.process import LocalProcess
 
-    return LocalProcess(settings=load_settings())
+    # One core stays with the window (previews, painting, PNG encoding): see engine.cores.
+    return LocalProcess(settings=load_settings(), worker_env={LEAVE_ENV: str(WINDOW_CORES)})

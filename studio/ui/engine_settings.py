@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.settings import DEVICES, DTYPES, EngineSettings, load_settings, save_settings
-from studio.engine.cores import physical_cores, wanted_threads
+from studio.engine.cores import auto_threads, wanted_threads
+from studio.ui.engine_choice import WINDOW_CORES
 
 DEVICE_NAMES = {"auto": "Automatic (GPU if there is one)", "cuda": "NVIDIA GPU (CUDA)",
                 "mps": "Apple GPU (Metal)", "cpu": "CPU"}
@@ -37,8 +38,9 @@ class EngineSettingsDialog(QDialog):
         form = QFormLayout()
 
         self.threads_spin = QSpinBox()
-        self.threads_spin.setRange(0, max(64, (physical_cores() * 4)))
-        self.threads_spin.setSpecialValueText(f"Automatic ({physical_cores()} on this machine)")
+        self.threads_spin.setRange(0, 256)
+        auto = auto_threads(leave=WINDOW_CORES)
+        self.threads_spin.setSpecialValueText(f"Automatic ({auto} here: the cores but one for the window)")
         self.threads_spin.setValue(settings.threads)
         self.threads_spin.setToolTip("CPU threads for one picture. More than the machine's cores only adds "
                                      "contention; fewer leave room for other work.")
@@ -100,7 +102,8 @@ class EngineSettingsDialog(QDialog):
 
     def _show_effective(self) -> None:
         # STUDIO_THREADS or OMP_NUM_THREADS may decide instead of the spin box: say which.
-        threads = wanted_threads(dataclasses.replace(self._settings, threads=self.threads_spin.value()))
+        chosen = dataclasses.replace(self._settings, threads=self.threads_spin.value())
+        threads = wanted_threads(chosen, leave=WINDOW_CORES)  # as the window's worker counts
         self.effective.setText(f"The next picture uses {threads} CPU thread{'s' if threads != 1 else ''}.")
 
 
