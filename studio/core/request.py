@@ -315,6 +315,11 @@ _EXPECTED: dict[str, tuple[str, str]] = {
 }
 
 
+def warm_schema() -> None:
+    """Build the schema now (a thread at start-up), so the first check does not wait for it."""
+    _schema()
+
+
 def _check_types(data: dict[str, Any]) -> BaseModel:
     """Validate by type with the schema; RequestError naming the first wrong field."""
     from pydantic import ValidationError

@@ -56,6 +56,7 @@ def run_app(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
+    _warm_request_schema()
     window = MainWindow()
     window.shutdown_timeout = EXIT_WAIT_S
     _install_sigint(app, window)
@@ -71,6 +72,16 @@ def run_app(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop(None)
     _end_process(0)
     return 0  # not reached
+
+
+def _warm_request_schema() -> None:
+    """Import pydantic and build the request schema on a thread while the window is built, so the
+    prompt panel's first check (just after the first paint) finds it ready."""
+    import threading
+
+    from studio.core.request import warm_schema
+
+    threading.Thread(target=warm_schema, name="studio-warm-schema", daemon=True).start()
 
 
 def _end_process(code: int) -> None:

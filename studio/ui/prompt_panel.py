@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -495,5 +495,5 @@ class PromptPanel(ModelChoice, QWidget):
         self._settings_before_distilled = settings.settings_before_distilled
         self._guidance_before_bundled = settings.guidance_before_bundled
         self._store()
-        self._recheck()
+        QTimer.singleShot(0, self._recheck)  # after the first paint (run_app builds the schema meanwhile)
 
