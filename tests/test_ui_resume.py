@@ -70,8 +70,8 @@ def test_jobs_waiting_at_close_are_offered_and_resume_runs_them_into_the_gallery
     gallery.wait_recorded()
     records = gallery.gallery.list()
     assert sorted(r.request.prompt for r in records) == ["a blue sphere", "a red cube"]
-    second.parts.pending.wait()
-    assert stored_prompts() == []  # finished: never offered again
+    qtbot.waitUntil(lambda: second.parts.pending.wait() or stored_prompts() == [], timeout=5000)
+    # finished: never offered again
     close(second)
 
     third = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
@@ -173,4 +173,30 @@ def test_a_queue_file_that_cannot_open_leaves_a_working_window_and_says_so(qtbot
                                     "folder /nowhere (Permission denied)")
     with qtbot.waitSignal(window.bridge.finished, timeout=10000):
         queue(window, "still works")
+    close(window)
+
+
+def test_a_finished_job_leaves_the_store_only_once_its_picture_is_on_disk(qtbot, monkeypatch):
+    import threading
+
+    window = open_window(qtbot, 0.001)
+    gallery = window.gallery_panel
+    release = threading.Event()
+    real_add = gallery.gallery.add
+
+    def slow_add(*args, **kwargs):  # a slow disk: the picture is not stored yet
+        assert release.wait(10)
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(gallery.gallery, "add", slow_add)
+    with qtbot.waitSignal(window.bridge.finished, timeout=10000):
+        queue(window, "a slow save")
+    for _ in range(20):  # plenty of chances for an early removal to happen
+        qtbot.wait(10)
+        window.parts.pending.wait()
+    assert stored_prompts() == ["a slow save"]  # a kill now would offer it again, not lose it
+    release.set()
+    gallery.wait_recorded()
+    qtbot.waitUntil(lambda: window.parts.pending.wait() or stored_prompts() == [], timeout=5000)
+    assert [r.request.prompt for r in gallery.gallery.list()] == ["a slow save"]
     close(window)

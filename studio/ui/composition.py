@@ -155,7 +155,8 @@ def _keep_pending(window: MainWindow, parts: WindowParts) -> None:
         return
     if store.notice:
         window.show_message(store.notice, error=True)
-    keeper = PendingKeeper(store, window)
+    gallery = parts.gallery_panel
+    keeper = PendingKeeper(store, window, after_saved=gallery.after_recorded if gallery is not None else None)
     keeper.attach(parts.bridge)
     offer = ResumeOffer()
     window.centralWidget().layout().insertWidget(1, offer)  # under the banner, above the canvas

@@ -153,6 +153,11 @@ class GalleryActions:
 
         self._background(clean)
 
+    def after_recorded(self, work: Callable[[], None]) -> None:
+        """Run `work` on the writer thread once every picture queued for recording so far is
+        stored (or failed): what must not happen before a picture is safe on disk."""
+        self._background(work)
+
     def wait_recorded(self) -> None:
         """Block until pending recordings are stored (for tests and shutdown)."""
         self._writer.wait()

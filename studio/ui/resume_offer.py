@@ -32,10 +32,17 @@ class PendingKeeper(QObject):
     it ends. Every store call runs in order on one worker thread."""
 
     loaded = Signal(object)  # list[JobSpec] stored by an earlier session, on the GUI thread
+    _saved = Signal(str)  # the gallery's writer -> here: a finished job's picture is on disk
 
-    def __init__(self, store: PendingJobs, parent: QObject | None = None) -> None:
+    def __init__(self, store: PendingJobs, parent: QObject | None = None,
+                 after_saved: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """`after_saved(work)`: runs `work` once the pictures queued for the gallery are stored,
+        so a finished job leaves the store only then (a kill between the two keeps it, to be
+        offered again, rather than losing the picture)."""
         super().__init__(parent)
         self.store = store
+        self._after_saved = after_saved
+        self._saved.connect(lambda spec_id: self._run(self.store.remove, spec_id))
         self._worker = SerialWorker("queue-store")
         self._specs: dict[int, str] = {}  # job id -> spec_id, for the jobs of this session
         self._ours: set[str] = set()  # spec_ids queued in this session (never offered back)
@@ -44,7 +51,7 @@ class PendingKeeper(QObject):
     def attach(self, bridge: EngineBridge) -> None:
         bridge.specSubmitted.connect(self._submitted)
         # Connected after the gallery's recorder, so a finished picture's save is queued first.
-        bridge.finished.connect(lambda job, _image, _event: self._ended(job))
+        bridge.finished.connect(lambda job, _image, _event: self._finished(job))
         bridge.cancelled.connect(lambda job, _image: self._ended(job))
         bridge.failed.connect(lambda job, _message, _detail: self._ended(job))
 
@@ -75,6 +82,15 @@ class PendingKeeper(QObject):
         self._specs[job_id] = spec.spec_id
         self._ours.add(spec.spec_id)
         self._run(self.store.add, spec)
+
+    def _finished(self, job_id: int) -> None:
+        spec_id = self._specs.pop(job_id, None)
+        if spec_id is None:
+            return
+        if self._after_saved is None:
+            self._run(self.store.remove, spec_id)
+        else:
+            self._after_saved(lambda: self._saved.emit(spec_id))
 
     def _ended(self, job_id: int) -> None:
         spec_id = self._specs.pop(job_id, None)
