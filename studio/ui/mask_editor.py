@@ -67,6 +67,7 @@ class MaskEditor(QObject):
         self._submit = submit
         self._message = message
         self._source = QImage()
+        self._source_file: tuple[int, str] | None = None  # (the source's cacheKey, its input file)
         self._edit_jobs: dict[int, str] = {}  # job id -> what it does, for the undo step's name
         self._extended: QImage | None = None  # the last extension's picture: inpainting it is an outpaint
 
@@ -102,6 +103,7 @@ class MaskEditor(QObject):
         image = image.convertToFormat(QImage.Format.Format_RGB888)
         resized = image.size() != self._source.size()
         self._source = image
+        self._prepare_source(image)
         if resized:
             self.brush.cancel_stroke()
             self.layer.resize(image.width(), image.height())
@@ -228,6 +230,7 @@ class MaskEditor(QObject):
         """Show `image` with `mask` as the edit state, keeping the undo history (for undo steps)."""
         self.brush.cancel_stroke()
         self._source = image
+        self._prepare_source(image)
         if self.layer.size() != (image.width(), image.height()):
             self.layer.resize(image.width(), image.height())
         self.layer.write((0, 0), mask)
@@ -238,8 +241,29 @@ class MaskEditor(QObject):
         self._update_buttons()
 
     def _edit_request(self, mask: str | None = None, outpaint: bool = False) -> GenerationRequest:
-        source = imageops.save_input(qimage_to_pil(self._source), "source")
-        return self.session.edit_request(str(source), mask, outpaint=outpaint)
+        key = self._source.cacheKey()
+        ready = self._source_file
+        if ready is not None and ready[0] == key and Path(ready[1]).is_file():
+            source = ready[1]
+        else:  # asked for before the background write was done: write it now
+            source = str(imageops.save_input(qimage_to_pil(self._source), "source"))
+            self._source_file = (key, source)
+        return self.session.edit_request(source, mask, outpaint=outpaint)
+
+    def _prepare_source(self, image: QImage) -> None:
+        """Write the source's input file now, off the GUI thread (a 2048 px picture's PNG takes
+        about 0.6 s), so that Inpaint and Variation find it ready."""
+        key = image.cacheKey()
+        if image.isNull() or (self._source_file is not None and self._source_file[0] == key):
+            return
+        picture = qimage_to_pil(image)  # a copy made here: the worker never touches the QImage
+
+        def ready(path: Path) -> None:
+            if self._source.cacheKey() == key:
+                self._source_file = (key, str(path))
+
+        self.queries.ask(imageops.save_input, picture, "source", topic=(id(self), "source-file"),
+                         on_answer=ready, lane="files")
 
     def _run(self, make: Callable[[], GenerationRequest], what: str) -> int | None:
         try:
