@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from studio.core.events import Event
 from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
-from studio.engine.jobs import JobInfo, JobQueue
-
-Listener = Callable[[Event], None]
+from studio.engine.jobs import JobInfo, JobQueue, Listener
 
 
 @runtime_checkable

@@ -30,6 +30,36 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Event], None]
 
 
+class Listeners:
+    """Who hears an executor's events: subscribe from any thread, then `tell` each event (on the
+    executor's events thread). A listener that raises is logged and the others still hear it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Add `listener`; returns the function that removes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def tell(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the events
+                log.exception("event listener failed on %r", type(event).__name__)
+
+
 class JobCancelled(Exception):
     """Raised inside a backend to stop a job early; the queue turns it into a Cancelled event."""
 
@@ -95,7 +125,7 @@ class JobQueue:
         self._lock = threading.Condition()
         self._pending: deque[JobContext] = deque()
         self._running: JobContext | None = None
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners()
         self._closing = False
         self._warm_up_requested = False
         self._outbox: deque[Event | None] = deque()  # None tells the events thread to stop
@@ -108,15 +138,7 @@ class JobQueue:
     # ---- observing ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every event (on the events thread). Returns an unsubscribe function."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def jobs(self) -> list[JobInfo]:
         """The running job (if any) then the waiting ones, in the order they will run."""
@@ -211,17 +233,12 @@ class JobQueue:
             with self._lock:
                 self._lock.wait_for(lambda: self._outbox)
                 event = self._outbox.popleft()
-                listeners = list(self._listeners)
             if event is None:
                 with self._lock:
                     self._undelivered -= 1
                     self._lock.notify_all()
                 return
-            for listener in listeners:
-                try:
-                    listener(event)
-                except Exception:  # a broken listener must not stop the events
-                    log.exception("event listener failed on %r", type(event).__name__)
+            self._listeners.tell(event)
             with self._lock:
                 self._undelivered -= 1
                 self._lock.notify_all()

@@ -35,11 +35,10 @@ from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings
 from studio.engine import worker
-from studio.engine.jobs import JobInfo
+from studio.engine.jobs import JobInfo, Listener, Listeners
 from studio.engine.models import cached_sha256
 
 log = logging.getLogger(__name__)
-Listener = Callable[[Event], None]
 DEFAULT_BACKEND = "studio.engine.backend:DiffusersBackend"
 QUIT_GRACE_S = 0.5
 
@@ -81,7 +80,7 @@ class LocalProcess:
         self._running: _Job | None = None
         self._notices: deque[Event] = deque()  # told on a caller's thread, emitted by the supervisor
         self._cancels: deque[int] = deque()  # cancels for the worker, sent by the supervisor
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners()
         self._closing = False
         self._warm_up_requested = False
         self._restart_requested = False  # new settings: replace the worker once it is idle
@@ -94,15 +93,7 @@ class LocalProcess:
     # ---- observing ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every event (on the supervisor thread). Returns an unsubscribe."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def jobs(self) -> list[JobInfo]:
         with self._lock:
@@ -264,13 +255,7 @@ class LocalProcess:
         self._tell(notices)
 
     def _emit(self, event: Event) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not stop the engine
-                log.exception("event listener failed on %r", type(event).__name__)
+        self._listeners.tell(event)
 
     def _ensure_worker(self, job: _Job | None) -> _Worker:
         if self._worker is None:
