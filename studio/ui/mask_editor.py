@@ -67,7 +67,8 @@ class MaskEditor(QObject):
         self._submit = submit
         self._message = message
         self._source = QImage()
-        self._source_file: tuple[int, str] | None = None  # (the source's cacheKey, its input file)
+        # (the source's cacheKey, its input file; None while the background write runs)
+        self._source_file: tuple[int, str | None] | None = None
         self._edit_jobs: dict[int, str] = {}  # job id -> what it does, for the undo step's name
         self._extended: QImage | None = None  # the last extension's picture: inpainting it is an outpaint
 
@@ -243,7 +244,7 @@ class MaskEditor(QObject):
     def _edit_request(self, mask: str | None = None, outpaint: bool = False) -> GenerationRequest:
         key = self._source.cacheKey()
         ready = self._source_file
-        if ready is not None and ready[0] == key and Path(ready[1]).is_file():
+        if ready is not None and ready[0] == key and ready[1] and Path(ready[1]).is_file():
             source = ready[1]
         else:  # asked for before the background write was done: write it now
             source = str(imageops.save_input(qimage_to_pil(self._source), "source"))
@@ -255,7 +256,8 @@ class MaskEditor(QObject):
         about 0.6 s), so that Inpaint and Variation find it ready."""
         key = image.cacheKey()
         if image.isNull() or (self._source_file is not None and self._source_file[0] == key):
-            return
+            return  # written, or being written
+        self._source_file = (key, None)
         picture = qimage_to_pil(image)  # a copy made here: the worker never touches the QImage
 
         def ready(path: Path) -> None:
