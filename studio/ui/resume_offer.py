@@ -84,12 +84,11 @@ class PendingKeeper(QObject):
         self._run(self.store.add, spec)
 
     def _finished(self, job_id: int) -> None:
-        spec_id = self._specs.pop(job_id, None)
-        if spec_id is None:
-            return
         if self._after_saved is None:
-            self._run(self.store.remove, spec_id)
-        else:
+            self._ended(job_id)
+            return
+        spec_id = self._specs.pop(job_id, None)
+        if spec_id is not None:
             self._after_saved(lambda: self._saved.emit(spec_id))
 
     def _ended(self, job_id: int) -> None:
