@@ -14,7 +14,6 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from studio.core.request import GenerationRequest, RequestError, request_object
 
@@ -117,8 +116,3 @@ class JobSpec:
         if offset != len(blob):
             raise RequestError("this Studio job is damaged (its inputs are cut short or too long)")
         return cls(request, inputs, ref, spec_id)
-
-    def describe(self) -> dict[str, Any]:
-        """A short summary for logs and the resume offer (no pixels)."""
-        return {"spec_id": self.spec_id, "prompt": self.request.prompt, "mode": self.request.mode,
-                "inputs": {k: len(v) for k, v in self.inputs.items()}}
