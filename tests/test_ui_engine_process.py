@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+from test_ui_resume import queue
 
 from studio.engine.process import LocalProcess
 from studio.ui.main_window import MainWindow
@@ -35,17 +36,7 @@ def _window(qtbot, step_delay: float) -> MainWindow:
     return window
 
 
-def _queue(window: MainWindow, prompt: str, steps: int) -> int:
-    panel = window.prompt_panel
-    panel.prompt_edit.setPlainText(prompt)
-    panel.steps_spin.setValue(steps)
-    panel.set_size(64, 64)
-    job = window.generate()
-    assert job is not None
-    return job
-
-
-def test_sigkill_of_the_worker_mid_generation_keeps_window_job_and_queue(qtbot):
+def test_sigkill_of_the_worker_mid_generation_keeps_window_job_andqueue(qtbot):
     window = _window(qtbot, step_delay=0.15)
     recorded: list[str] = []
     window.gallery_panel.recorded.connect(lambda record: recorded.append(record.prompt))
@@ -54,8 +45,8 @@ def test_sigkill_of_the_worker_mid_generation_keeps_window_job_and_queue(qtbot):
     previews: list[int] = []
     window.bridge.preview.connect(lambda job, step, _image: previews.append(job))
 
-    first = _queue(window, "a red cube", steps=20)
-    _queue(window, "a blue sphere", steps=3)
+    first = queue(window, "a red cube", steps=20)
+    queue(window, "a blue sphere", steps=3)
     qtbot.waitUntil(lambda: first in previews, timeout=30_000)  # sampling, mid-generation
     engine = window.engines[0]
     victim = engine.worker_pid
@@ -69,7 +60,7 @@ def test_sigkill_of_the_worker_mid_generation_keeps_window_job_and_queue(qtbot):
     assert recorded == ["a red cube", "a blue sphere"]  # the interrupted job ran again, first
     assert engine.worker_pid not in (None, victim)
 
-    _queue(window, "a green cone", steps=2)  # and the next Ctrl+Enter works as ever
+    queue(window, "a green cone", steps=2)  # and the next Ctrl+Enter works as ever
     qtbot.waitUntil(lambda: len(recorded) == 3, timeout=30_000)
     assert window.isVisible()
     window.close()
@@ -81,11 +72,11 @@ def test_engine_settings_replace_the_worker_before_the_next_job(qtbot):
     window = _window(qtbot, step_delay=0.01)
     recorded: list[str] = []
     window.gallery_panel.recorded.connect(lambda record: recorded.append(record.prompt))
-    _queue(window, "one", steps=2)
+    queue(window, "one", steps=2)
     qtbot.waitUntil(lambda: len(recorded) == 1, timeout=30_000)
     before = window.engines[0].worker_pid
     window.bridge.apply_settings(EngineSettings(threads=1))
-    _queue(window, "two", steps=2)
+    queue(window, "two", steps=2)
     qtbot.waitUntil(lambda: len(recorded) == 2, timeout=30_000)
     assert window.engines[0].worker_pid not in (None, before)
     window.close()
