@@ -36,7 +36,7 @@ from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings
 from studio.engine import worker
 from studio.engine.jobs import JobInfo, Listener, Listeners
-from studio.engine.models import cached_sha256
+from studio.engine.sources import cached_sha256
 
 log = logging.getLogger(__name__)
 DEFAULT_BACKEND = "studio.engine.backend:DiffusersBackend"
