@@ -24,6 +24,7 @@ from studio.cli._output import (
 SUBCOMMANDS = {
     "generate": "studio.cli.generate",
     "strip": "studio.cli.strip",
+    "grid": "studio.cli.grid",
     "gallery": "studio.cli.gallery",
     "models": "studio.cli.models",
     "inspect": "studio.cli.inspect",

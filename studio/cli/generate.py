@@ -15,6 +15,7 @@ from pathlib import Path
 
 from studio.cli._blend_args import add_blend_arguments, blend_fields
 from studio.cli._edit_args import add_edit_arguments, edit_fields
+from studio.cli._executor_args import add_executor_arguments
 from studio.cli._output import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -46,7 +47,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Make one image from a prompt and write it to a file.",
     )
     parser.add_argument("prompt", help="what to draw")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="image file to write (.png, .jpg, .webp)")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="image file to write (.png, .jpg, .webp); with --count N: OUT-1.png ... OUT-N.png")
+    add_request_arguments(parser)
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="a batch: N pictures, seeds counting up from --seed, written as OUT-1 ... OUT-N")
+    add_executor_arguments(parser)
+
+
+def add_request_arguments(parser: argparse.ArgumentParser, scheduler: str = "Euler a") -> None:
+    """The options of every command that makes pictures (generate, grid): read by build_request."""
     parser.add_argument("--negative", default="", help="what to keep out of the image")
     parser.add_argument("--seed", type=int, default=None, help="noise seed (default: random, printed)")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
@@ -59,10 +69,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument("--height", type=int, default=None, help="pixels, multiple of 8 (default: the model's native size)")
     parser.add_argument(
-        "--scheduler", default="Euler a", metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler a)"
+        "--scheduler", default=scheduler, metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: {scheduler})"
     )
     parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
-    parser.add_argument("--no-gallery", action="store_true", help="do not record the image in the gallery")
+    parser.add_argument("--no-gallery", action="store_true", help="do not record the images in the gallery")
     add_threads_argument(parser)
     add_edit_arguments(parser)  # issue 4: --init-image, --strength, --mask, --outpaint...
     add_blend_arguments(parser)  # issue 5: --blend, --mix, --mix-mode, --seed-b, --seed-mix
@@ -77,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_BAD_INPUT)
     if args.seed is None:
         print(f"seed: {request.seed}")
+    if args.count is not None or args.ray:  # a batch, or one picture on Ray
+        from studio.cli._sweep import run_batch
+
+        return run_batch(args, request, image_format)
 
     result = generate(request)
     if isinstance(result, Failed):

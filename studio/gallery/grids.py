@@ -101,27 +101,38 @@ def sweep_from_text(text: str) -> tuple[Sweep, int]:
     return sweep, z
 
 
+def grid_info(sweep: Sweep, z: int = 0, engine: Mapping[str, Any] | None = None,
+              cells: Mapping[tuple[int, int], str] | None = None) -> dict[str, Any]:
+    """The info of grid `z` (what its files embed): the model as a cell's engine info names it,
+    the sweep, and with `cells` ((x, y) -> the cell's gallery file hash) where its cells are."""
+    engine = engine or {}
+    request = grid_request(sweep, z)
+    info: dict[str, Any] = {k: engine[k] for k in ("model_name", "model_hash") if k in engine}
+    info[SWEEP_KEY] = sweep_text(sweep, z, model_name(request, info), model_hash(info), cells)
+    info["grid"] = {"columns": sweep.shape[0], "rows": sweep.shape[1], "z": z}
+    if cells:
+        info[CHILDREN_KEY] = sorted(cells.values())
+    return info
+
+
 def record_grid(gallery: Gallery, sweep: Sweep, z: int, image: Image, cell_record_ids: CellIds,
-                info: dict[str, Any] | None = None) -> Record:
+                info: Mapping[str, Any] | None = None) -> Record:
     """Record grid `z` (its image) and make it the parent of the cells already recorded.
 
     `cell_record_ids` maps a cell's (x, y) to its gallery id (or lists the ids); cells that failed
-    or were cancelled are simply absent. `info` is the engine's info of a cell (model name, hash)."""
+    or were cancelled are simply absent. `info`: a cell's engine info (model name and hash),
+    by default the first cell's."""
     if isinstance(cell_record_ids, Mapping):
         placed = {(int(x), int(y)): int(i) for (x, y), i in cell_record_ids.items()}
         ids = list(placed.values())
     else:
         placed, ids = {}, [int(i) for i in cell_record_ids]
-    cells = [gallery.get(i) for i in ids]
-    engine = dict(info or (cells[0].info if cells else {}))
-    request = grid_request(sweep, z)
-    by_id = {c.id: c.sha256 for c in cells}
-    text = sweep_text(sweep, z, model_name(request, engine), model_hash(engine),
-                      {xy: by_id[i] for xy, i in placed.items()})
-    grid_info = {k: engine[k] for k in ("model_name", "model_hash") if k in engine}
-    grid_info.update({SWEEP_KEY: text, CHILDREN_KEY: [c.sha256 for c in cells],
-                      "grid": {"columns": sweep.shape[0], "rows": sweep.shape[1], "z": z}})
-    record = gallery.add(request, image, {}, grid_info)
+    cells = {i: gallery.get(i) for i in ids}
+    engine = info if info is not None else (next(iter(cells.values())).info if cells else {})
+    text_cells = {xy: cells[i].sha256 for xy, i in placed.items()}
+    grid = grid_info(sweep, z, engine, text_cells)
+    grid[CHILDREN_KEY] = sorted(c.sha256 for c in cells.values())
+    record = gallery.add(grid_request(sweep, z), image, {}, grid)
     if ids:
         gallery.set_parent(ids, record.id)
     return record
