@@ -1,4 +1,4 @@
-"""A wheel carries resources/ (the bundled model, checkpoint configs, icon) as data files, and an
+"""A wheel carries resources/ (the bundled model, checkpoint configs, icon, font) as data files, and an
 installed Studio finds them there when there is no checkout around the package."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def test_wheel_carries_the_bundled_model_and_configs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     data = next(n.split("/share/")[0] for n in names if "/share/studio/" in n) + "/share/studio/"
     model = ROOT / "resources" / "models" / "studio-shapes"
-    for path in [*model.rglob("*"), *(ROOT / "resources" / "configs").rglob("*"), ROOT / "resources/icons/studio.png"]:
+    for path in [*model.rglob("*"), *(ROOT / "resources" / "configs").rglob("*"), ROOT / "resources/icons/studio.png",
+                 *(ROOT / "resources" / "fonts").iterdir()]:
         if path.is_file() and path.suffix != ".py":
             assert data + str(path.relative_to(ROOT)) in names, path
     assert not any("screenshots" in n for n in names)  # README pictures stay in the repo

@@ -35,6 +35,9 @@ PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
 INVOKEAI_KEY = "invokeai_metadata"
 COMFYUI_KEY = "prompt"
+# A grid's sweep and the `studio grid` command that makes it again (JSON, no local paths; written
+# by studio/gallery/grids.py into the grid's info, carried into every file of the grid from there).
+SWEEP_KEY = "studio-sweep"
 NEGATIVE_PREFIX = "Negative prompt:"
 # Real parameters are a few kB in a handful of keys; anything far bigger is damage or an attack.
 MAX_TEXT_CHARS = 1_000_000
@@ -193,8 +196,12 @@ def image_info(request: GenerationRequest, info: dict[str, Any] | None = None,
     checkpoint = file_name(request.model)
     name = checkpoint if PurePath(checkpoint).suffix.lower() in _WEIGHT_SUFFIXES else model_name(request, info)
     data = shareable_dict(request, name, model_hash(info), source_id)
-    return {PARAMETERS_KEY: format_parameters(request, info),
+    text = {PARAMETERS_KEY: format_parameters(request, info),
             STUDIO_KEY: json.dumps(data, sort_keys=True, ensure_ascii=False)}
+    sweep = (info or {}).get(SWEEP_KEY)
+    if isinstance(sweep, str) and sweep:
+        text[SWEEP_KEY] = sweep
+    return text
 
 
 # ---- reading the A1111 text ------------------------------------------------------------------

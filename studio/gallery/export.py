@@ -31,6 +31,7 @@ from studio.core.metadata import (
     MAX_TEXT_KEYS,
     PARAMETERS_KEY,
     STUDIO_KEY,
+    SWEEP_KEY,
     MetadataError,
     image_info,
     model_name,
@@ -41,7 +42,7 @@ from studio.core.metadata import (
 from studio.gallery.db import GalleryError
 from studio.gallery.files import png_bytes
 from studio.gallery.sources import resolve_sources
-from studio.gallery.xmp import request_from_xmp, xmp_packet
+from studio.gallery.xmp import SWEEP_PROPERTY, request_from_xmp, xmp_packet
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -128,7 +129,7 @@ def encode_image(image: Image, request: GenerationRequest, info: dict[str, Any] 
     if fmt == "png":
         return png_bytes(image, text)
     exif = exif_block(user_comment(text[PARAMETERS_KEY]))
-    xmp = xmp_packet(text[STUDIO_KEY])
+    xmp = xmp_packet(text[STUDIO_KEY], text.get(SWEEP_KEY))
     rgb = image.convert("RGB") if image.mode not in ("RGB", "L") else image
     buffer = io.BytesIO()
     try:
@@ -363,6 +364,9 @@ def _read_text_keys(path: Path) -> dict[str, str]:
             request_json = request_from_xmp(image.info["xmp"])
             if request_json:
                 out[STUDIO_KEY] = request_json
+            sweep_json = request_from_xmp(image.info["xmp"], SWEEP_PROPERTY)
+            if sweep_json:
+                out[SWEEP_KEY] = sweep_json
     out.pop("exif", None)
     out.pop("xmp", None)
     return out

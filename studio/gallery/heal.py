@@ -23,6 +23,8 @@ from studio.core.request import GenerationRequest, RequestError
 from studio.gallery import marks, pages, rows
 from studio.gallery.files import IMAGE_SUFFIXES
 
+CHILDREN_KEY = "children_sha256"  # in a grid's info: its cells' file hashes (lineage after a heal)
+
 log = logging.getLogger(__name__)
 
 RECOVER_TIMEOUT_S = 120
@@ -225,6 +227,7 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
                 cur.execute("UPDATE images SET favourite = ?, deleted_at = ? WHERE id = ?",
                             (int(mark.favourite), mark.deleted_at, row.id))
     adopted: list[tuple[int, str | None]] = []
+    adopted_children: list[tuple[int, list[str]]] = []
     candidates = only if only is not None else image_files(root / "images")
     for path in candidates:
         relative = path.relative_to(root).as_posix()
@@ -244,13 +247,29 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
         known.add(relative)
         by_sha.setdefault(found.row.sha256, row_id)
         adopted.append((row_id, found.parent_sha256))
+        children = found.row.info.get(CHILDREN_KEY)
+        if isinstance(children, list):
+            adopted_children.append((row_id, [c for c in children if isinstance(c, str)]))
         report.from_files += 1
     for row_id, parent_sha in adopted:
         parent = by_sha.get(parent_sha) if parent_sha else None
         if parent is not None and parent != row_id:
             cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent, row_id))
+    _restore_children(cur, by_sha, adopted_children)
     _restore_tags(cur, inserted, salvaged, journal)
     return report
+
+
+def _restore_children(cur: sqlite3.Cursor, by_sha: dict[str, int],
+                      parents: list[tuple[int, list[str]]]) -> None:
+    """A grid is written after its cells, so the cells' files cannot name it: the grid's own file
+    lists its cells by content hash, and cells without a parent get the grid back."""
+    for parent, children in parents:
+        for digest in children:
+            child = by_sha.get(digest)
+            if child is not None and child != parent:
+                cur.execute("UPDATE images SET parent_id = ? WHERE id = ? AND parent_id IS NULL",
+                            (parent, child))
 
 
 def _with_file_hashes(root: Path, row: rows.ImageRow) -> rows.ImageRow:

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -354,6 +354,13 @@ class Gallery:
     def parent(self, record_id: int) -> Record | None:
         parent_id = self.get(record_id).parent_id
         return None if parent_id is None else self.get(parent_id)
+
+    def set_parent(self, record_ids: Iterable[int], parent_id: int) -> None:
+        """Make `parent_id` the parent of each entry (lineage), e.g. a grid of its cells."""
+        self.get(parent_id)  # GalleryError, one line, for an unknown parent
+        with self.transaction() as cur:
+            cur.executemany("UPDATE images SET parent_id = ? WHERE id = ?",
+                            [(int(parent_id), int(i)) for i in record_ids if int(i) != parent_id])
 
     # ---- changing ----------------------------------------------------------------------------
     def _update(self, sql: str, args: tuple, record_id: int) -> None:

@@ -18,18 +18,21 @@ from xml.sax.saxutils import escape
 
 NAMESPACE = "https://studio.invalid/xmp/1.0/"  # .invalid: reserved, never anyone else's
 PROPERTY = f"{{{NAMESPACE}}}request"
+SWEEP_PROPERTY = f"{{{NAMESPACE}}}sweep"  # a grid's sweep (studio.core.metadata.SWEEP_KEY)
 MAX_XMP_BYTES = 1_000_000
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 
-def xmp_packet(request_json: str) -> bytes:
-    """An XMP packet holding `request_json` as studio:request."""
+def xmp_packet(request_json: str, sweep_json: str | None = None) -> bytes:
+    """An XMP packet holding `request_json` as studio:request (and a grid's sweep as studio:sweep)."""
+    sweep = f"   <studio:sweep>{escape(sweep_json)}</studio:sweep>\n" if sweep_json else ""
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
         f' <rdf:RDF xmlns:rdf="{_RDF}">\n'
         f'  <rdf:Description rdf:about="" xmlns:studio="{NAMESPACE}">\n'
         f"   <studio:request>{escape(request_json)}</studio:request>\n"
+        f"{sweep}"
         "  </rdf:Description>\n"
         " </rdf:RDF>\n"
         "</x:xmpmeta>\n"
@@ -37,8 +40,9 @@ def xmp_packet(request_json: str) -> bytes:
     ).encode()
 
 
-def request_from_xmp(packet: object) -> str | None:
-    """The studio:request text of an XMP packet, or None when there is none or it is unreadable."""
+def request_from_xmp(packet: object, name: str = PROPERTY) -> str | None:
+    """The studio:request text (or the property `name`) of an XMP packet, or None when there is
+    none or it is unreadable."""
     if isinstance(packet, str):
         packet = packet.encode("utf-8", "replace")
     if not isinstance(packet, bytes | bytearray) or not packet or len(packet) > MAX_XMP_BYTES:
@@ -48,9 +52,9 @@ def request_from_xmp(packet: object) -> str | None:
     except (ET.ParseError, ValueError):
         return None
     for element in root.iter():
-        if element.tag == PROPERTY and element.text:
+        if element.tag == name and element.text:
             return element.text
-        value = element.attrib.get(PROPERTY)
+        value = element.attrib.get(name)
         if value:
             return value
     return None
