@@ -76,7 +76,7 @@ class GridPanel(QWidget):
     message = Signal(str)  # one line for the status bar
     runEnded = Signal()  # every cell ended and the grid is saved (or could not be)
     _cell = Signal(object, object, object, object)  # _Run, Cell, its last event, QImage | None
-    _fraction = Signal(float)
+    _fraction = Signal(object, float)  # _Run, 0..1 of its cells' steps
     _ray = Signal(object, object)  # _Run, Executor | error text: from the thread that made it
     _recorded_all = Signal(object, int)  # _Run, tries: the gallery's writer reached the barrier
     _saved = Signal(object, object)  # _Run, [Record] | error text
@@ -99,13 +99,13 @@ class GridPanel(QWidget):
         self._run: _Run | None = None  # the run under way
         self._shown: _Run | None = None  # the run the view shows (cells stay clickable after it)
         self.timings = Timings()
-        self._build()
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_DELAY_MS)
         self._check_timer.timeout.connect(self.check)
+        self._build()
         self._cell.connect(self._on_cell)
-        self._fraction.connect(lambda f: self.progress.setValue(int(f * 1000)))
+        self._fraction.connect(self._on_fraction)
         self._ray.connect(self._on_ray_made)
         self._recorded_all.connect(self._on_recorded_all)
         self._saved.connect(self._on_saved)
@@ -311,7 +311,7 @@ class GridPanel(QWidget):
             self._cell.emit(run, cell, event, image)
 
         sweep_run = SweepRun(run.sweep, executor, on_cell=ended,
-                             on_progress=lambda state: self._fraction.emit(state.fraction))
+                             on_progress=lambda state: self._fraction.emit(run, state.fraction))
         run.sweep_run = sweep_run
         try:
             sweep_run.start()
@@ -336,6 +336,10 @@ class GridPanel(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
+    def _on_fraction(self, run: _Run, fraction: float) -> None:
+        if run is self._run and run.ended < run.sweep.count:  # a late one never moves the bar back
+            self.progress.setValue(int(fraction * 1000))
+
     def _on_cell(self, run: _Run, cell: Cell, event: Event, image: QImage | None) -> None:
         if run is not self._run:
             return
@@ -354,20 +358,22 @@ class GridPanel(QWidget):
             self.view.set_note(cell.index, "cancelled")
         total = run.sweep.count
         if run.ended < total:
-            self._say(f"{len(run.events)} of {total} cells made" + (f" · {run.problem}" if run.problem else ""))
+            self._say(_with_problem(f"{len(run.events)} of {_cells(total)} made", run))
             return
         self._finish(run)
 
     # ---- saving --------------------------------------------------------------------------------
     def _finish(self, run: _Run) -> None:
+        self.progress.setValue(self.progress.maximum())
         made = len(run.events)
         if not made:
             self._stop_with(run, run.problem or "Cancelled before any cell was made: nothing to save.")
             return
         if self._gallery is None:
-            self._stop_with(run, f"{made} cells made; the gallery is unavailable, so the grid is not saved.")
+            self._stop_with(run, _with_problem(f"{_cells(made)} made; the gallery is unavailable, so the "
+                                               "grid is not saved", run))
             return
-        self._say(f"{made} of {run.sweep.count} cells made · saving the grid to the gallery…")
+        self._say(f"{made} of {_cells(run.sweep.count)} made · saving the grid to the gallery…")
         # Once the gallery's writer has stored every cell queued so far, their entries are known.
         self._gallery.after_recorded(lambda: self._recorded_all.emit(run, 0))
 
@@ -412,10 +418,8 @@ class GridPanel(QWidget):
             if gallery is not None and gallery.model.matches(record):
                 gallery.model.put(0, record)
         grids = len(saved)
-        made = len(run.events)
-        text = (f"Saved {grids} grid{'s' if grids != 1 else ''} to the gallery with {made} "
-                f"cell{'s' if made != 1 else ''}" + (f" · {run.problem}" if run.problem else ""))
-        self._stop_with(run, text)
+        text = f"Saved {grids} grid{'s' if grids != 1 else ''} to the gallery with {_cells(len(run.events))}"
+        self._stop_with(run, _with_problem(text, run))
 
     def _stop_with(self, run: _Run, text: str) -> None:
         if run is self._run:
@@ -450,6 +454,14 @@ class GridPanel(QWidget):
         if self._ray_executor is not None:
             self._ray_executor[1].shutdown(5.0)
             self._ray_executor = None
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell{'s' if count != 1 else ''}"
+
+
+def _with_problem(text: str, run: _Run) -> str:
+    return f"{text} · {run.problem}" if run.problem else text
 
 
 def save_grids(gallery: Any, sweep: Sweep, events: dict[Index, Finished], ids: dict[Index, int]) -> list:
