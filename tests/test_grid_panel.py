@@ -20,10 +20,11 @@ from studio.ui.grid_panel import GridPanel
 pytestmark = pytest.mark.usefixtures("qapp")
 
 BASE = GenerationRequest(prompt="a red circle on a blue background", seed=1, steps=4, width=64, height=64)
+HERE = EngineSettings(grids_on="local")  # whatever STUDIO_RAY_ADDRESS says where the tests run
 
 
 def make_panel(qtbot, step_delay: float = 0.002, base: GenerationRequest = BASE,
-               settings: EngineSettings = EngineSettings(grids_on="local")):
+               settings: EngineSettings = HERE):
     bridge = EngineBridge(lambda: fake_engine(step_delay=step_delay))
     panel = GridPanel(lambda: base, settings=lambda: settings)
     qtbot.addWidget(panel)

@@ -37,7 +37,7 @@ from studio.core.settings import EngineSettings, load_settings
 from studio.core.sweep import AXIS_HELP, AXIS_NAMES, Axis, Cell, Sweep
 from studio.engine.sweep_run import SweepRun
 from studio.ui.bridge import pil_to_qimage
-from studio.ui.grid_runs import BridgeExecutor, Timings, duration, make_ray_executor
+from studio.ui.grid_runs import BridgeExecutor, Timings, duration, make_ray_executor, save_grids
 from studio.ui.grid_view import GridView, Index
 from studio.ui.theme import InlineError
 
@@ -462,18 +462,3 @@ def _cells(count: int) -> str:
 
 def _with_problem(text: str, run: _Run) -> str:
     return f"{text} · {run.problem}" if run.problem else text
-
-
-def save_grids(gallery: Any, sweep: Sweep, events: dict[Index, Finished], ids: dict[Index, int]) -> list:
-    """Compose each grid that has a cell and record it with its cells as children."""
-    from studio.engine.grid_image import compose_grid
-    from studio.gallery.grids import record_grid
-
-    records = []
-    for z in range(sweep.shape[2]):
-        images = {(x, y): event.image for (x, y, zz), event in events.items() if zz == z}
-        if not images:
-            continue
-        children = {(x, y): record_id for (x, y, zz), record_id in ids.items() if zz == z}
-        records.append(record_grid(gallery, sweep, z, compose_grid(sweep, z, images), children))
-    return records

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 from studio.core.sweep import Sweep
+from studio.engine.grid_image import compose_grid
+from studio.gallery.grids import record_grid
 
 if TYPE_CHECKING:
     from studio.core.events import Event, Finished
     from studio.core.settings import EngineSettings
     from studio.engine.executor import Executor
+    from studio.gallery import Gallery, Record
     from studio.ui.bridge import EngineBridge
 
 # When nothing was measured yet: seconds per step of a 512x512 picture, a middling guess between
@@ -23,6 +26,7 @@ ROUGH_STEP_S = 0.5
 ROUGH_PIXELS = 512 * 512
 
 Key = tuple[str, int, int, int]  # model, width, height, steps
+Index = tuple[int, int, int]
 
 
 class BridgeExecutor:
@@ -124,3 +128,16 @@ def duration(value: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def save_grids(gallery: Gallery, sweep: Sweep, events: dict[Index, Finished], ids: dict[Index, int]) -> list[Record]:
+    """Compose each grid that has a cell and record it with its cells as children (slow: on the
+    gallery's writer thread)."""
+    records = []
+    for z in range(sweep.shape[2]):
+        images = {(x, y): event.image for (x, y, zz), event in events.items() if zz == z}
+        if not images:
+            continue
+        children = {(x, y): record_id for (x, y, zz), record_id in ids.items() if zz == z}
+        records.append(record_grid(gallery, sweep, z, compose_grid(sweep, z, images), children))
+    return records
