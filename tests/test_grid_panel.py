@@ -126,6 +126,7 @@ def test_a_run_fills_every_cell_with_labels_as_saved(qtbot):
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
     assert panel.progress.value() == 1000
     assert "gallery is unavailable" in panel.status.text()  # no gallery given: said, not hidden
+    assert "measured:" in panel.count_label.text()  # the next estimate goes by this run's pictures
     bridge.shutdown(5)
 
 

@@ -425,7 +425,7 @@ class GridPanel(QWidget):
         if run is self._run:
             self._run = None
         self._say(text, window=True)
-        self._enable()
+        self.check()  # the estimate now has this run's pictures to go by
         self.runEnded.emit()
 
     def _say(self, text: str, window: bool = False) -> None:

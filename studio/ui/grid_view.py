@@ -73,12 +73,13 @@ class GridView(QGraphicsView):
             top += TITLE
             for x in range(columns):
                 left = ROW_LABEL + x * (CELL + GAP)
-                self._text(sweep.x.label(x), QPointF(left, top), CELL, text, centred=True)
+                self._text(sweep.x.label(x), QPointF(left, top), CELL, text, align=0.5)
             top += COLUMN_LABEL
             for y in range(rows):
                 row_top = top + y * (CELL + GAP)
                 if sweep.y is not None:
-                    self._text(sweep.y.label(y), QPointF(0, row_top + CELL / 2 - 8), ROW_LABEL - GAP, text)
+                    self._text(sweep.y.label(y), QPointF(0, row_top + CELL / 2 - 8), ROW_LABEL - GAP, text,
+                               align=1.0)
                 for x in range(columns):
                     box = QGraphicsRectItem(QRectF(ROW_LABEL + x * (CELL + GAP), row_top, CELL, CELL))
                     box.setBrush(QBrush(PLACEHOLDER))
@@ -97,7 +98,8 @@ class GridView(QGraphicsView):
         self._labels = []
 
     def _text(self, words: str, at: QPointF, width: float, colour: QColor, bold: bool = False,
-              centred: bool = False) -> None:
+              align: float = 0.0) -> None:
+        """`align`: 0 at the left of `width`, 0.5 centred, 1 against its right end."""
         font = QFont(self.font())
         font.setBold(bold)
         if bold:
@@ -109,7 +111,7 @@ class GridView(QGraphicsView):
         shown = QFontMetricsF(font).elidedText(words, Qt.TextElideMode.ElideRight, width)
         item.setText(shown)
         item.setToolTip(words)
-        offset = (width - item.boundingRect().width()) / 2 if centred else 0.0
+        offset = (width - item.boundingRect().width()) * align
         item.setPos(at.x() + max(0.0, offset), at.y())
         self.scene().addItem(item)
         self._labels.append(words)
