@@ -187,8 +187,25 @@ def test_without_ray_the_real_factory_says_how_to_get_it(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refuse)
-    with pytest.raises(RuntimeError, match=r"Ray is not installed here .*pip install -e \"\.\[ray\]\""):
+    with pytest.raises(RuntimeError, match=r"Ray is not installed here; install it with pip install -e \"\.\[ray\]\""):
         make_ray_executor(dataclasses.replace(EngineSettings(), grids_on="ray"))
+
+
+def test_an_unreachable_cluster_is_one_line_naming_its_address(monkeypatch):
+    import sys
+    import types
+
+    from studio.ui.grid_runs import make_ray_executor
+
+    class RayExecutor:  # stands in for studio.engine.ray_executor's, which ray.init would fail in
+        def __init__(self, address, actors=None, settings=None, previews=False):
+            raise ConnectionError(f"Failed to connect to GCS at {address}.\nIs the head running?")
+
+    monkeypatch.setitem(sys.modules, "studio.engine.ray_executor", types.SimpleNamespace(RayExecutor=RayExecutor))
+    with pytest.raises(RuntimeError) as caught:
+        make_ray_executor(EngineSettings(grids_on="ray", ray_address="10.0.0.5:6379"))
+    assert str(caught.value) == ("Could not reach the Ray cluster at 10.0.0.5:6379: "
+                                 "Failed to connect to GCS at 10.0.0.5:6379.")
 
 
 def test_a_ray_executor_runs_the_grid_and_the_panel_records_its_cells(qtbot, monkeypatch):

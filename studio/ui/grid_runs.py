@@ -53,12 +53,12 @@ def make_ray_executor(settings: EngineSettings) -> Executor:
     address = settings.resolved_ray_address()
     try:
         from studio.engine.ray_executor import RayExecutor
-    except ImportError as exc:
-        raise RuntimeError(f"Ray is not installed here ({exc.name or exc}); install it with "
-                           "pip install -e \".[ray]\", or choose this computer in Image ▸ Engine Settings") from None
-    try:
+
         return RayExecutor(address=address, actors=settings.ray_actors or None, settings=settings,
                            previews=False)
+    except ImportError:  # the module, or `import ray` inside it
+        raise RuntimeError("Ray is not installed here; install it with pip install -e \".[ray]\", "
+                           "or choose this computer in Image ▸ Engine Settings") from None
     except Exception as exc:  # ray raises many kinds (ConnectionError, RuntimeError, its own)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RuntimeError(f"Could not reach the Ray cluster at {address}: {first}") from None
