@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+GRID_RUNNERS = ("auto", "local", "ray")  # auto: Ray when STUDIO_RAY_ADDRESS is set
+MAX_RAY_ACTORS = 256
+# "local" starts Ray on this computer, "auto" joins the one running here, else the head's address
+_RAY_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9._-]+:\d{1,5})$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,9 @@ class EngineSettings:
     models_dir: str = ""  # "" means STUDIO_HOME/models
     preview_every: int = 1  # preview every N steps (1 = every step)
     threads: int = 0  # torch's CPU threads for a job; 0 = the machine's physical cores
+    grids_on: str = "auto"  # where grids and batches run: local, ray, or auto (STUDIO_RAY_ADDRESS)
+    ray_address: str = ""  # "" = STUDIO_RAY_ADDRESS, else "local"
+    ray_actors: int = 0  # 0 = Ray's executor decides (one per GPU, else CPU actors)
 
     def validated(self) -> EngineSettings:
         fixes: dict[str, Any] = {}
@@ -44,7 +53,23 @@ class EngineSettings:
             fixes["preview_every"] = 1
         if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 0:
             fixes["threads"] = 0
+        if self.grids_on not in GRID_RUNNERS:
+            fixes["grids_on"] = "auto"
+        if ray_address_problem(self.ray_address):
+            fixes["ray_address"] = ""
+        if not isinstance(self.ray_actors, int) or isinstance(self.ray_actors, bool) \
+                or not 0 <= self.ray_actors <= MAX_RAY_ACTORS:
+            fixes["ray_actors"] = 0
         return dataclasses.replace(self, **fixes) if fixes else self
+
+    def grids_use_ray(self) -> bool:
+        """Whether grids and batches go to Ray (single pictures always stay on this computer)."""
+        if self.grids_on == "auto":
+            return bool(os.environ.get("STUDIO_RAY_ADDRESS", "").strip())
+        return self.grids_on == "ray"
+
+    def resolved_ray_address(self) -> str:
+        return self.ray_address or os.environ.get("STUDIO_RAY_ADDRESS", "").strip() or "local"
 
     def resolved_models_dir(self) -> Path:
         path = Path(self.models_dir).expanduser() if self.models_dir else studio_home() / "models"
@@ -53,6 +78,14 @@ class EngineSettings:
         except OSError:
             pass  # a read-only STUDIO_HOME: nothing to list there, and the bundled model still runs
         return path
+
+
+def ray_address_problem(address: str) -> str | None:
+    """One line saying what is wrong with a Ray address as typed; None if it will do ("" = default)."""
+    if not address or _RAY_ADDRESS.match(address):
+        return None
+    return (f"{address!r} is not a Ray address; write local (start Ray here), auto, or the head's "
+            "host:port, e.g. 10.0.0.5:6379")
 
 
 def settings_path() -> Path:

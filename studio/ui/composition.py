@@ -34,6 +34,7 @@ from studio.ui.engine_queries import EngineQueries
 from studio.ui.file_actions import FileActions, Picture
 from studio.ui.gallery_menu import GalleryMenu
 from studio.ui.gallery_panel import GalleryPanel
+from studio.ui.grid_panel import GridPanel
 from studio.ui.mask_editor import MaskEditor
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.prompt_panel import PromptPanel
@@ -71,6 +72,8 @@ class WindowParts:
     pending: PendingKeeper | None = None  # None when queue.db cannot open (said in the banner)
     resume_offer: ResumeOffer | None = None
     queries: EngineQueries | None = None  # what the panels ask the engine, answered off the GUI thread
+    grid_panel: GridPanel | None = None
+    grid_dock: QDockWidget | None = None
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -113,6 +116,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
                         blend_panel, model_library, edit_dock, gallery_dock, blend_dock, models_dock,
                         queries=queries)
     _wire(window, parts)
+    _add_grid(window, parts)
     _wire_files(window, parts)
     _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
     window.file_actions = parts.file_actions
@@ -320,6 +324,43 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     window.closing.connect(menu.wait_exported)
     files.export_selection = menu.export_if_focused
     parts.gallery_menu = menu
+
+
+def _add_grid(window: MainWindow, parts: WindowParts) -> None:
+    """The Grid panel (Image ▸ Grid…, Ctrl+G): sweeps of the Prompt panel's request, run through
+    the bridge (or Ray, as Engine Settings say), saved to the gallery, cells opened on the canvas."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    prompt, gallery = parts.prompt_panel, parts.gallery_panel
+    grid = GridPanel(prompt.current_request, prompt.build_request)
+    dock = window.add_panel(window.dock("Grid", "gridDock", grid), RIGHT,
+                            tabify_with=parts.gallery_dock or window.queue_dock)
+    grid.attach(parts.bridge)
+    grid.set_gallery(gallery)
+    prompt.changed.connect(grid.check_soon)
+    grid.message.connect(window.show_message)
+    if gallery is not None:  # a clicked cell opens as a gallery pick does: editable, exportable
+        grid.openRecord.connect(gallery.openOnCanvas)
+    grid.openImage.connect(parts.canvas.set_image)
+    window.closing.connect(grid.close_down)
+
+    def show_grid() -> None:
+        dock.show()
+        dock.raise_()
+        grid.value_edits[0].setFocus()
+        grid.check()
+
+    action = QAction("&Grid…", window)
+    action.setShortcut(QKeySequence("Ctrl+G"))
+    action.setToolTip("Vary the prompt's picture along up to three axes (Ctrl+G)")
+    action.triggered.connect(show_grid)
+    window.addAction(action)  # the shortcut works with the menu closed
+    actions = window.image_menu.actions()  # after Generate and Cancel, before the separator
+    window.image_menu.insertAction(actions[actions.index(window.engine_settings_action) - 1], action)
+    window.grid_action = action
+    window.grid_panel = grid
+    window.grid_dock = dock
+    parts.grid_panel, parts.grid_dock = grid, dock
 
 
 def _record_unkept(blend: BlendPanel, gallery: GalleryPanel) -> None:
