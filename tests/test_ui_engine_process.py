@@ -82,6 +82,27 @@ def test_engine_settings_replace_the_worker_before_the_next_job(qtbot):
     window.close()
 
 
+def test_choosing_where_grids_run_keeps_the_worker_and_its_model(qtbot):
+    import dataclasses
+
+    from studio.core.settings import EngineSettings
+
+    window = _window(qtbot, step_delay=0.01)
+    recorded: list[str] = []
+    window.gallery_panel.recorded.connect(lambda record: recorded.append(record.prompt))
+    settings = EngineSettings(threads=1)
+    window.bridge.ensure_engine()
+    window.bridge.apply_settings(settings)
+    queue(window, "one", steps=2)
+    qtbot.waitUntil(lambda: len(recorded) == 1, timeout=30_000)
+    before = window.engines[0].worker_pid
+    window.bridge.apply_settings(dataclasses.replace(settings, grids_on="ray", ray_address="local"))
+    queue(window, "two", steps=2)
+    qtbot.waitUntil(lambda: len(recorded) == 2, timeout=30_000)
+    assert window.engines[0].worker_pid == before  # a model reload costs seconds; nothing changed for it
+    window.close()
+
+
 REAL_WINDOW = textwrap.dedent("""
     import json, os, sys
     from PySide6.QtCore import QEventLoop, QTimer

@@ -62,6 +62,10 @@ class EngineSettings:
             fixes["ray_actors"] = 0
         return dataclasses.replace(self, **fixes) if fixes else self
 
+    def engine_part(self) -> EngineSettings:
+        """These settings less where grids run: what a loaded engine depends on."""
+        return dataclasses.replace(self, grids_on="auto", ray_address="", ray_actors=0)
+
     def grids_use_ray(self) -> bool:
         """Whether grids and batches go to Ray (single pictures always stay on this computer)."""
         if self.grids_on == "auto":

@@ -139,7 +139,10 @@ class LocalProcess:
         """Run the jobs that have not started yet with `settings` (threads, device, precision...):
         the worker is replaced as soon as it is idle, the job running now finishes as it began."""
         with self._lock:
+            old = self._kwargs.get("settings")
             self._kwargs["settings"] = settings
+            if isinstance(old, EngineSettings) and old.engine_part() == settings.engine_part():
+                return  # only where grids run changed: keep the loaded model
             self._restart_requested = True
             self._wake()
 
