@@ -122,3 +122,16 @@ def test_the_command_names_models_without_their_folder():
     command = grid_command(sweep)
     assert "/home/alice" not in command
     assert "--x model=a,default" in command
+
+
+def test_the_gallery_details_of_a_grid_say_it_is_one_and_how_to_make_it_again(studio_home):
+    from studio.ui.gallery_panel import describe  # Qt-free function in a Qt module
+
+    sweep = _sweep()
+    with Gallery.open(studio_home) as gallery:
+        grid, ids = _record_sweep(gallery, sweep)
+        text = describe(gallery.get(grid.id))
+        cell_text = describe(gallery.get(ids[(0, 0)]))
+    assert "Grid: 2 × 2 cells" in text
+    assert "studio grid 'a red circle on a blue background'" in text and "--x prompt=red,green" in text
+    assert "Grid:" not in cell_text

@@ -130,6 +130,17 @@ def test_a_run_fills_every_cell_with_labels_as_saved(qtbot):
     bridge.shutdown(5)
 
 
+def test_enter_in_a_values_field_runs_the_grid(qtbot):
+    panel, bridge = make_panel(qtbot)
+    panel.set_axis("X", "seed", "1,2")
+    panel.check()
+    panel.value_edits[0].setFocus()
+    with qtbot.waitSignal(panel.runEnded, timeout=20_000):
+        qtbot.keyClick(panel.value_edits[0], Qt.Key.Key_Return)
+    assert panel.view.filled() == {(0, 0, 0), (1, 0, 0)}
+    bridge.shutdown(5)
+
+
 def test_cancel_stops_the_rest_and_keeps_the_finished_cells(qtbot):
     panel, bridge = make_panel(qtbot, step_delay=0.03)
     panel.set_axis("X", "seed", "1-6")

@@ -129,6 +129,7 @@ class GridPanel(QWidget):
             form.addWidget(edit, row, 2)
             combo.currentIndexChanged.connect(self._axis_chosen)
             edit.textChanged.connect(self.check_soon)
+            edit.returnPressed.connect(self._run_from_keyboard)  # type the values, press Enter
             self.axis_combos.append(combo)
             self.value_edits.append(edit)
         form.setColumnStretch(2, 1)
@@ -164,6 +165,10 @@ class GridPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.view.cellClicked.connect(self._open_cell)
+
+    def _run_from_keyboard(self) -> None:
+        if self._run is None:
+            self.run()
 
     def _axis_chosen(self) -> None:
         for combo, edit in zip(self.axis_combos, self.value_edits, strict=True):
