@@ -100,6 +100,51 @@ def test_address_and_a_missing_ray_are_said_in_one_line(monkeypatch):
     assert str(caught.value) == INSTALL_HINT
 
 
+class _FakeRay:
+    """What plan_actors and connect read of Ray: resources, nodes, and whether it is running."""
+
+    def __init__(self, cpus: int, gpus: int = 0, nodes: int = 1) -> None:
+        self.cpus, self.gpus, self.nodes_ = cpus, gpus, nodes
+        self.init_calls: list = []
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": float(self.cpus), **({"GPU": float(self.gpus)} if self.gpus else {})}
+
+    def nodes(self) -> list:
+        return [{"Alive": True, "Resources": {"CPU": self.cpus / self.nodes_}}] * self.nodes_
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **kwargs) -> None:
+        self.init_calls.append(kwargs)
+
+
+def test_actors_are_one_per_gpu_or_a_share_of_the_cpus_that_fits_a_node():
+    from studio.engine.ray_cluster import plan_actors
+
+    assert plan_actors(_FakeRay(16, gpus=8), None) == ({"num_gpus": 1, "num_cpus": 1}, 2, 8)
+    assert plan_actors(_FakeRay(16, gpus=8), 3)[2] == 3
+    assert plan_actors(_FakeRay(2), 2) == ({"num_cpus": 1}, 1, 2)
+    assert plan_actors(_FakeRay(2), 1) == ({"num_cpus": 2}, 2, 1)
+    assert plan_actors(_FakeRay(32), None) == ({"num_cpus": 8}, 8, 4)  # at most 4 copies of a model
+    assert plan_actors(_FakeRay(8, nodes=2), 1) == ({"num_cpus": 4}, 4, 1)  # no node has 8
+    assert plan_actors(_FakeRay(2), 4) == ({"num_cpus": 0.5}, 1, 4)
+
+
+def test_an_address_where_nothing_listens_fails_at_once_in_one_line():
+    from studio.engine.ray_cluster import connect
+
+    fake = _FakeRay(2)
+    start = time.monotonic()
+    with pytest.raises(UserError) as caught:
+        connect(fake, "127.0.0.1:1")  # ray.init itself would wait minutes here
+    assert time.monotonic() - start < 10
+    message = str(caught.value)
+    assert "127.0.0.1:1" in message and "ray start --head" in message and "\n" not in message
+    assert fake.init_calls == []
+
+
 def test_a_job_that_kills_its_actor_twice_fails_and_the_next_one_runs(ray_local):
     # First in the file: its actor needs a CPU the 2-actor executor below holds while it lives.
     executor = RayExecutor("local", actors=1, backend="studio.engine.fake:FakeBackend")

@@ -16,9 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import os
 import queue
-import socket
 import threading
 import time
 from collections import deque
@@ -40,21 +38,20 @@ from studio.core.events import (
 from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings, load_settings
-from studio.engine.cores import physical_cores
 from studio.engine.jobs import JobInfo, Listener, Listeners, UserError
 from studio.engine.process import DEFAULT_BACKEND, QUIT_GRACE_S
+from studio.engine.ray_cluster import (
+    ENV,
+    INSTALL_HINT,
+    connect,
+    import_ray,
+    one_line,
+    plan_actors,
+    ray_address,
+)
 
 log = logging.getLogger(__name__)
-ENV = "STUDIO_RAY_ADDRESS"
-INSTALL_HINT = "Ray is not installed: pip install -e '.[ray]'"
-MAX_CPU_ACTORS = 4  # each holds a copy of the model in RAM: 4 SDXL copies are ~28 GB already
 NO_PREVIEWS = 1 << 30  # preview_every for actors whose previews nobody wants (one at the last step)
-
-
-def ray_address(value: str | None = None) -> str:
-    """The Ray address asked for: `value`, else STUDIO_RAY_ADDRESS, else "" (Ray not asked for).
-    "local" means a Ray instance started on this machine."""
-    return (value or "").strip() or os.environ.get(ENV, "").strip()
 
 
 @dataclass
@@ -62,6 +59,7 @@ class _Job:
     job_id: int
     spec: JobSpec
     crashes: int = 0  # times an actor died under it
+    lost: int = 0  # times it went to an actor already dead (it said nothing): not its fault
     cancel_at: float | None = None  # monotonic time the cancel was asked for
     last_preview: Any = None
 
@@ -73,6 +71,7 @@ class _Slot:
     identity: Any = None  # ObjectRef of {"pid", "node"}
     job: _Job | None = None
     token: int = 0  # which dispatch the slot's reader thread reports for
+    heard: bool = False  # the actor sent something for this dispatch
 
 
 class RayExecutor:
@@ -81,15 +80,15 @@ class RayExecutor:
     def __init__(self, address: str | None = "local", actors: int | None = None,
                  settings: EngineSettings | None = None, previews: bool = False,
                  backend: str = DEFAULT_BACKEND, hard_cancel_s: float = 5.0) -> None:
-        self._ray = _import_ray()
+        self._ray = import_ray()
         self.address = ray_address(address) or "local"
-        self._owns_ray = _connect(self._ray, self.address)
+        self._owns_ray = connect(self._ray, self.address)
         settings = (settings or load_settings()).validated()
         if not previews:
             settings = dataclasses.replace(settings, preview_every=NO_PREVIEWS)
         self._settings, self._previews, self._backend = settings, previews, backend
         self.hard_cancel_s = hard_cancel_s
-        self._actor_options, self._threads, count = _plan(self._ray, actors)
+        self._actor_options, self._threads, count = plan_actors(self._ray, actors)
         self._slots = [_Slot(i) for i in range(count)]
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
@@ -218,6 +217,7 @@ class RayExecutor:
             for slot in self._slots:
                 if slot.job is None and self._pending:
                     slot.job, slot.token = self._pending.popleft(), next(self._tokens)
+                    slot.heard = False
                     starts.append(slot)
             notices = list(self._notices)
             done = self._closing and self._idle()
@@ -276,7 +276,7 @@ class RayExecutor:
             return
         except Exception as exc:  # Ray refused (the cluster went away...): say it in one line
             log.exception("cannot hand job %d to Ray", job.job_id)
-            self._end(slot, Failed(job.job_id, f"Ray could not run this picture: {_one_line(exc)}"))
+            self._end(slot, Failed(job.job_id, f"Ray could not run this picture: {one_line(exc)}"))
             return
         threading.Thread(target=self._read, args=(token, stream), daemon=True,
                          name=f"studio-ray-reader-{slot.index}").start()
@@ -337,12 +337,13 @@ class RayExecutor:
             return  # from a dispatch already ended (a killed actor's last words)
         job = slot.job
         if kind == "frame":
+            slot.heard = True
             header, blobs = message[2]
             self._on_event(slot, job, wire.decode(header, blobs))
         elif kind == "died":
             self._actor_died(slot, job)
         elif kind == "error":
-            self._end(slot, Failed(job.job_id, f"the Ray actor failed: {_one_line(message[2])}"))
+            self._end(slot, Failed(job.job_id, f"the Ray actor failed: {one_line(message[2])}"))
         elif kind == "end":  # the stream ended with no terminal event: should not happen
             self._end(slot, Failed(job.job_id, "the Ray actor stopped answering for this picture"))
 
@@ -372,9 +373,16 @@ class RayExecutor:
         if job.cancel_at is not None:
             self._end(slot, Cancelled(job.job_id, job.last_preview))
             return
-        job.crashes += 1
+        if slot.heard:
+            job.crashes += 1
+        else:  # the actor was dead before it took the job (killed while idle)
+            job.lost += 1
         if job.crashes >= 2:
             self._end(slot, Failed(job.job_id, f"this picture stopped {what} twice; it was not run again"))
+            return
+        if job.lost >= 3:
+            self._end(slot, Failed(job.job_id, "Ray actors keep stopping before they take this "
+                                               "picture: check the cluster's memory and logs"))
             return
         self._emit(EngineNotice(job.job_id, f"{what} stopped; running this picture again"))
         with self._lock:
@@ -420,69 +428,6 @@ class RayExecutor:
     def _kill_actors(self) -> None:
         for slot in self._slots:
             self._forget_actor(slot)
-
-
-# ---- Ray itself ------------------------------------------------------------------------------
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise UserError(INSTALL_HINT) from None
-    return ray
-
-
-def _connect(ray: Any, address: str) -> bool:
-    """Join (or start) the Ray instance; True when this call started it. UserError if unreachable."""
-    if ray.is_initialized():
-        return False
-    quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
-    if address != "local":
-        _check_reachable(address)  # ray.init waits minutes for an address where nothing listens
-    try:
-        if address == "local":
-            ray.init(num_cpus=physical_cores(), **quiet)
-        else:
-            ray.init(address=address, **quiet)
-    except Exception as exc:
-        where = "start a local Ray instance" if address == "local" else f"reach the Ray cluster at {address}"
-        hint = "" if address == "local" else " (is `ray start --head` running there? check STUDIO_RAY_ADDRESS)"
-        raise UserError(f"cannot {where}: {_one_line(exc)}{hint}") from None
-    return True
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """UserError (one line) when nothing answers at a host:port address ("auto" is Ray's own)."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit():
-        return  # "auto" or a form Ray reads itself
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise UserError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is "
-                        "`ray start --head` running there? check --ray or STUDIO_RAY_ADDRESS)") from None
-
-
-def _plan(ray: Any, actors: int | None) -> tuple[dict[str, Any], int, int]:
-    """Actor options, torch threads per actor, and how many: one per GPU when the cluster has
-    GPUs; otherwise `actors` (default: the cluster's CPUs, at most MAX_CPU_ACTORS), each with its
-    share of the CPUs, never more than one node has."""
-    resources = ray.cluster_resources()
-    cpus = max(1, int(resources.get("CPU", 1)))
-    gpus = int(resources.get("GPU", 0))
-    node_cpus = max([int(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [cpus])
-    if gpus:
-        count = min(actors or gpus, gpus)
-        return {"num_gpus": 1, "num_cpus": 1}, max(1, min(node_cpus, cpus // count)), count
-    count = actors or min(cpus, MAX_CPU_ACTORS)
-    if count > cpus:  # more actors than CPUs: they share them
-        return {"num_cpus": cpus / count}, 1, count
-    share = max(1, min(node_cpus, cpus // count))
-    return {"num_cpus": share}, share, count
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 __all__ = ["ENV", "INSTALL_HINT", "RayExecutor", "ray_address"]
