@@ -10,7 +10,7 @@ import pytest
 
 from studio.engine.family import Family, detect_family
 from studio.engine.jobs import UserError
-from studio.engine.sources import content_hash, model_dir_for, native_size
+from studio.engine.sources import content_hash, find_by_hash, model_dir_for, native_size
 
 
 def test_a_files_content_hash_is_its_sha256(tmp_path, studio_home):
@@ -37,6 +37,16 @@ def test_a_folders_hash_follows_its_weights_and_configs_not_where_it_lies(tmp_pa
     data["prediction_type"] = "v_prediction"
     config.write_text(json.dumps(data))
     assert content_hash(tmp_path / "other") != original
+
+
+def test_find_by_hash_finds_a_copy_under_another_name_or_nothing(tmp_path, studio_home, tiny_model_dir):
+    copy = tmp_path / "renamed-on-this-node"
+    shutil.copytree(tiny_model_dir, copy)
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(b"not it")
+    wanted = content_hash(tiny_model_dir)
+    assert find_by_hash(wanted, [tmp_path / "missing", other, copy]) == copy
+    assert find_by_hash("0" * 64, [other, copy, tmp_path / "missing"]) is None
 
 
 def test_detect_family_tells_arch_variant_and_native_size(tiny_model_dir):

@@ -7,7 +7,9 @@ and family.py tells what kind of model it is.
 
 Hashes: `file_sha256` (cached in STUDIO_HOME/cache/model-hashes.json by path, size and mtime, so a
 file is read once); `content_hash` for any location (a folder's is a hash over its weight files'
-and configs' hashes by relative path, so a copied folder has the same one); `quick_identity` a cheap stat-based key.
+and configs' hashes by relative path, so a copied folder has the same one); `quick_identity` a cheap stat-based key;
+`find_by_hash` the first of some candidates whose content hash is a given one (a Ray worker's
+way to find a model the window named by hash).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from studio.core.atomic import atomic_write_text
@@ -139,8 +141,7 @@ def content_hash(location: Path | str, progress: Callable[[float], None] | None 
     try:
         if path.is_file():
             return file_sha256(path, progress)
-        weights = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in HASHED_SUFFIXES
-                         and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        weights = _hashed_files(path)
         total = sum(p.stat().st_size for p in weights) or 1
         digest, done = hashlib.sha256(), 0
         for file in weights:
@@ -155,6 +156,33 @@ def content_hash(location: Path | str, progress: Callable[[float], None] | None 
     except OSError as exc:
         raise UserError(f"cannot read {path.name} to hash it ({exc.strerror or exc})") from None
     return digest.hexdigest()
+
+
+def _hashed_files(folder: Path) -> list[Path]:
+    """The files a folder's content hash covers, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in HASHED_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def find_by_hash(wanted: str, candidates: Iterable[Path | str]) -> Path | None:
+    """The first candidate whose content_hash is `wanted`, or None. Candidates whose hashes are all
+    cached are tried first (stat only); the others are read once, then cached like any hash."""
+    paths = [Path(c) for c in candidates]
+    paths.sort(key=lambda p: not _fully_cached(p))  # stable: the caller's order within each group
+    for path in paths:
+        try:
+            if content_hash(path) == wanted:
+                return path
+        except (UserError, OSError):  # unreadable or no model: not this one
+            continue
+    return None
+
+
+def _fully_cached(path: Path) -> bool:
+    try:
+        return all(cached_sha256(f) for f in ([path] if path.is_file() else _hashed_files(path)))
+    except OSError:
+        return False
 
 
 def quick_identity(source: Path) -> str:
