@@ -145,3 +145,23 @@ def test_ray_local_writes_a_byte_identical_grid(tmp_path, capsys):
     assert main([*command, "-o", str(tmp_path / "here.png")]) == 0
     assert main([*command, "--ray", "local", "--actors", "2", "-o", str(tmp_path / "ray.png")]) == 0
     assert (tmp_path / "here.png").read_bytes() == (tmp_path / "ray.png").read_bytes()
+
+
+def test_the_progress_line_says_the_sweeps_share_when_cells_run_at_once(capsys):
+    import time
+
+    from studio.cli._sweep import _show
+    from studio.cli.generate import ProgressLine
+    from studio.engine.sweep_run import SweepState
+
+    state = SweepState(total=4)
+    state.steps = {(0, 0, 0): 0.5}
+    shown = {"step": "step 10/20", "started": (time.perf_counter() - 10.0, 0.0)}
+    _show(ProgressLine(), state, shown)
+    one = capsys.readouterr().err
+    assert "cell 1/4, step 10/20" in one
+    state.steps = {(0, 0, 0): 0.5, (1, 0, 0): 0.5}  # two actors, each half way
+    _show(ProgressLine(), state, shown)
+    both = capsys.readouterr().err
+    assert "0/4 cells done, 2 running, 25%" in both and "step" not in both
+    assert "ETA 30 s" in both  # a quarter of the sweep in 10 s: 30 s to go

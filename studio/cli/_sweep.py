@@ -115,11 +115,16 @@ def run_sweep(sweep: Sweep, args: argparse.Namespace, gallery: Gallery | None,
 
 
 def _show(line: ProgressLine, state: SweepState, shown: dict) -> None:
-    """'cell 3/8, step 12/20, ETA 40 s': the ETA of the whole sweep from its pace so far."""
+    """'cell 3/8, step 12/20, ETA 40 s' (or '2/8 cells done, 2 running, 31%, ETA 40 s' when
+    several run at once): the ETA of the whole sweep from its pace so far."""
     started, at = shown["started"]
     fraction, elapsed = state.fraction, time.perf_counter() - started
     done = fraction - at
     eta = f", ETA {elapsed * (1 - fraction) / done:.0f} s" if done > 0.02 else ""
+    running = len(state.steps)
+    if running > 1:  # several actors at once: their steps interleave, so say the sweep's share
+        line.show(f"{state.done}/{state.total} cells done, {running} running, {fraction:.0%}{eta}")
+        return
     cell = min(state.done + 1, state.total)
     line.show(f"cell {cell}/{state.total}, {shown['step']}{eta}")
 
