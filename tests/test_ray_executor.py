@@ -253,3 +253,31 @@ def test_a_sigkilled_actor_loses_nothing_and_each_job_ends_once(two_actors):
     again = two_actors.submit(requests[ids.index(rerun)])
     assert two_actors.wait_idle(120)
     assert seen.terminals(again)[0].image.tobytes() == seen.terminals(rerun)[0].image.tobytes()
+
+
+LOCAL_FROM_A_THREAD = """
+import threading
+from studio.core.events import TERMINAL
+from studio.core.request import GenerationRequest
+from studio.engine.ray_executor import RayExecutor
+made = []
+maker = threading.Thread(target=lambda: made.append(
+    RayExecutor("local", actors=1, backend="studio.engine.fake:FakeBackend")))
+maker.start()
+maker.join()  # the thread that started Ray is gone, as in the window
+ends, done = [], threading.Event()
+made[0].subscribe(lambda e: (ends.append(type(e).__name__), done.set()) if isinstance(e, TERMINAL) else None)
+made[0].submit(GenerationRequest("a red circle", seed=1, steps=2, width=64, height=64))
+print("ENDED", done.wait(60), ends, flush=True)
+made[0].shutdown(10)
+"""
+
+
+def test_a_local_instance_started_from_a_passing_thread_keeps_running():
+    """The window makes its RayExecutor on a short-lived thread; Ray's processes, tied to the
+    thread that starts them, must outlive it (in a fresh interpreter: this module's Ray is up)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", LOCAL_FROM_A_THREAD], capture_output=True, text=True,
+                          timeout=150, env={**os.environ, "RAY_ADDRESS": ""})
+    assert "ENDED True ['Finished']" in done.stdout, done.stdout[-500:] + done.stderr[-1500:]

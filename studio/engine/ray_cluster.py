@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
+import threading
+import time
 from typing import Any
 
 from studio.engine.cores import physical_cores
@@ -40,7 +43,7 @@ def connect(ray: Any, address: str) -> bool:
         _check_reachable(address)  # ray.init waits minutes for an address where nothing listens
     try:
         if address == "local":
-            ray.init(num_cpus=physical_cores(), **quiet)
+            _start_local(ray, num_cpus=physical_cores(), **quiet)
         else:
             ray.init(address=address, **quiet)
     except Exception as exc:
@@ -48,6 +51,33 @@ def connect(ray: Any, address: str) -> bool:
         hint = "" if address == "local" else " (is `ray start --head` running there? check STUDIO_RAY_ADDRESS)"
         raise UserError(f"cannot {where}: {one_line(exc)}{hint}") from None
     return True
+
+
+def _start_local(ray: Any, **options: Any) -> None:
+    """ray.init that starts Ray's own processes (GCS, raylet, workers). They are told to die with
+    the *thread* that started them (Linux PR_SET_PDEATHSIG is per thread), so started from a
+    short-lived thread, as the window does to keep the GUI thread free, they died at once and the
+    grid never began. Off the main thread they are started from a thread that lives as long as
+    the instance."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**options)
+        return
+    started: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+    def keeper() -> None:
+        try:
+            ray.init(**options)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            started.put(exc)
+            return
+        started.put(None)
+        while ray.is_initialized():  # until RayExecutor.shutdown() stops the instance
+            time.sleep(1.0)
+
+    threading.Thread(target=keeper, name="studio-ray-keeper", daemon=True).start()
+    failure = started.get()
+    if failure is not None:
+        raise failure
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
