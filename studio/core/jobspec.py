@@ -59,6 +59,15 @@ class JobSpec:
             inputs[name] = data
         return cls(request, inputs, ModelRef(request.model, model_hash))
 
+    @classmethod
+    def of(cls, job: GenerationRequest | JobSpec) -> JobSpec:
+        """What an executor's submit() takes, validated (RequestError, one line, at once); a
+        request's input pictures are read now, so the job runs on them as they are at submit."""
+        if isinstance(job, GenerationRequest):
+            return cls.from_request(job.validate())
+        job.request.validate()
+        return job
+
     def with_model_hash(self, content_hash: str) -> JobSpec:
         return JobSpec(self.request, self.inputs, ModelRef(self.model.location, content_hash), self.spec_id)
 

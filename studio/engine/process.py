@@ -113,12 +113,7 @@ class LocalProcess:
     def submit(self, job: GenerationRequest | JobSpec) -> int:
         """Validate and enqueue; RequestError (one line) at once. A request's input pictures are
         read now, so the job runs on them as they are at submit."""
-        if isinstance(job, GenerationRequest):
-            job.validate()
-            spec = JobSpec.from_request(job)
-        else:
-            spec = job
-            spec.request.validate()
+        spec = JobSpec.of(job)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the engine is shutting down")
