@@ -8,13 +8,11 @@ pixels. One supervisor thread here talks to the worker and calls every listener,
 
 from __future__ import annotations
 
-import itertools
 import logging
 import multiprocessing
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -29,13 +27,11 @@ from studio.core.events import (
     Failed,
     Loading,
     Preview,
-    Queued,
 )
 from studio.core.jobspec import JobSpec
-from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings
 from studio.engine import worker
-from studio.engine.jobs import JobInfo, Listener, Listeners
+from studio.engine.front import ExecutorFront
 from studio.engine.sources import cached_sha256
 
 log = logging.getLogger(__name__)
@@ -60,7 +56,7 @@ class _Worker:
     ready_s: float | None = None  # spawn to ready, measured here
 
 
-class LocalProcess:
+class LocalProcess(ExecutorFront):
     """An Executor whose jobs run in a spawned worker process (see studio.engine.executor)."""
 
     def __init__(self, backend: str = DEFAULT_BACKEND, backend_kwargs: dict[str, Any] | None = None,
@@ -74,15 +70,9 @@ class LocalProcess:
         self._worker_env = dict(worker_env or {})  # set in the worker before torch loads
         self._context = multiprocessing.get_context("spawn")
         self._name = name
-        self._ids = itertools.count(1)
-        self._lock = threading.Condition()
-        self._pending: deque[_Job] = deque()
+        super().__init__()
         self._running: _Job | None = None
-        self._notices: deque[Event] = deque()  # told on a caller's thread, emitted by the supervisor
         self._cancels: deque[int] = deque()  # cancels for the worker, sent by the supervisor
-        self._listeners = Listeners()
-        self._closing = False
-        self._warm_up_requested = False
         self._restart_requested = False  # new settings: replace the worker once it is idle
         self._worker: _Worker | None = None
         self.last_start_s: float | None = None  # the latest worker's spawn-to-ready time
@@ -90,18 +80,15 @@ class LocalProcess:
         self._thread = threading.Thread(target=self._supervise, name=name, daemon=True)
         self._thread.start()
 
-    # ---- observing ---------------------------------------------------------------------------
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with every event (on the supervisor thread). Returns an unsubscribe."""
-        return self._listeners.subscribe(listener)
+    # ---- what ExecutorFront asks -------------------------------------------------------------
+    def _new_job(self, job_id: int, spec: JobSpec) -> _Job:
+        return _Job(job_id, spec)
 
-    def jobs(self) -> list[JobInfo]:
-        with self._lock:
-            out = []
-            if self._running is not None:
-                out.append(JobInfo(self._running.job_id, self._running.spec.request, "running"))
-            out.extend(JobInfo(j.job_id, j.spec.request, "queued") for j in self._pending)
-            return out
+    def _running_jobs(self) -> list[_Job]:  # under self._lock
+        return [self._running] if self._running is not None else []
+
+    def _cancel_running(self, job: _Job) -> None:  # under self._lock
+        self._cancels.append(job.job_id)
 
     @property
     def worker_pid(self) -> int | None:
@@ -110,26 +97,6 @@ class LocalProcess:
         return worker_.process.pid if worker_ is not None else None
 
     # ---- commands ----------------------------------------------------------------------------
-    def submit(self, job: GenerationRequest | JobSpec) -> int:
-        """Validate and enqueue; RequestError (one line) at once. A request's input pictures are
-        read now, so the job runs on them as they are at submit."""
-        spec = JobSpec.of(job)
-        with self._lock:
-            if self._closing:
-                raise RuntimeError("the engine is shutting down")
-            entry = _Job(next(self._ids), spec)
-            position = len(self._pending) + (self._running is not None)
-            self._notices.append(Queued(entry.job_id, spec.request, position))
-            self._pending.append(entry)
-            self._wake()
-        return entry.job_id
-
-    def warm_up(self) -> None:
-        """Start the worker now and let it import torch while the artist is still typing."""
-        with self._lock:
-            self._warm_up_requested = True
-            self._wake()
-
     def apply_settings(self, settings: EngineSettings) -> None:
         """Run the jobs that have not started yet with `settings` (threads, device, precision...):
         the worker is replaced as soon as it is idle, the job running now finishes as it began."""
@@ -141,52 +108,13 @@ class LocalProcess:
             self._restart_requested = True
             self._wake()
 
-    def cancel(self, job_id: int) -> bool:
-        """A waiting job at once; the running one within a step, or by killing the worker when it
-        has not stopped hard_cancel_s later."""
-        with self._lock:
-            running = self._running
-            if running is not None and running.job_id == job_id:
-                if running.cancel_at is None:
-                    running.cancel_at = time.monotonic()
-                    self._cancels.append(job_id)
-                    self._wake()
-                return True
-            for entry in self._pending:
-                if entry.job_id == job_id:
-                    self._pending.remove(entry)
-                    self._notices.append(Cancelled(job_id))
-                    self._wake()
-                    return True
-            return False
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            ids = [j.job_id for j in self._pending]
-            if self._running is not None:
-                ids.insert(0, self._running.job_id)
-        for job_id in ids:
-            self.cancel(job_id)
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        with self._lock:
-            return self._lock.wait_for(
-                lambda: self._running is None and not self._pending and not self._notices,
-                timeout=timeout,
-            )
-
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Cancel everything, ask the worker to quit (kill it if it will not), stop the thread."""
-        with self._lock:
-            self._closing = True
-        self.cancel_all()
-        with self._lock:
-            self._wake()
-        self._thread.join(timeout)
+        stopped = self._stop_supervisor(timeout)
         worker_ = self._worker
-        if self._thread.is_alive() and worker_ is not None:  # out of time: never leave it running
+        if not stopped and worker_ is not None:  # out of time: never leave it running
             worker_.process.kill()
-        return not self._thread.is_alive()
+        return stopped
 
     def _wake(self) -> None:  # under self._lock
         try:

@@ -20,7 +20,6 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +32,11 @@ from studio.core.events import (
     Failed,
     Loading,
     Preview,
-    Queued,
 )
 from studio.core.jobspec import JobSpec
-from studio.core.request import GenerationRequest
 from studio.core.settings import EngineSettings, load_settings
-from studio.engine.jobs import JobInfo, Listener, Listeners, UserError
+from studio.engine.front import ExecutorFront
+from studio.engine.jobs import UserError
 from studio.engine.process import DEFAULT_BACKEND, QUIT_GRACE_S
 from studio.engine.ray_cluster import (
     ENV,
@@ -74,7 +72,7 @@ class _Slot:
     heard: bool = False  # the actor sent something for this dispatch
 
 
-class RayExecutor:
+class RayExecutor(ExecutorFront):
     """An Executor (studio.engine.executor) whose jobs run on Ray actors."""
 
     def __init__(self, address: str | None = "local", actors: int | None = None,
@@ -89,18 +87,12 @@ class RayExecutor:
         self._settings, self._previews, self._backend = settings, previews, backend
         self.hard_cancel_s = hard_cancel_s
         self._actor_options, self._threads, count = plan_actors(self._ray, actors)
+        super().__init__()
         self._slots = [_Slot(i) for i in range(count)]
-        self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
-        self._lock = threading.Condition()
-        self._pending: deque[_Job] = deque()
-        self._notices: deque[Event] = deque()  # told on a caller's thread, emitted by the supervisor
         self._cancels: deque[_Job] = deque()
         self._inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
-        self._listeners = Listeners()
         self._hashes: dict[str, tuple[str, str]] = {}  # location -> (quick identity, content hash)
-        self._closing = False
-        self._warm_up_requested = False
         self._thread = threading.Thread(target=self._supervise, name="studio-ray", daemon=True)
         self._thread.start()
 
@@ -108,17 +100,17 @@ class RayExecutor:
     def actor_count(self) -> int:
         return len(self._slots)
 
+    # ---- what ExecutorFront asks -------------------------------------------------------------
+    def _new_job(self, job_id: int, spec: JobSpec) -> _Job:
+        return _Job(job_id, spec)
+
+    def _running_jobs(self) -> list[_Job]:  # under self._lock
+        return [s.job for s in self._slots if s.job is not None]
+
+    def _cancel_running(self, job: _Job) -> None:  # under self._lock
+        self._cancels.append(job)
+
     # ---- observing ---------------------------------------------------------------------------
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with every event (on the supervisor thread). Returns an unsubscribe."""
-        return self._listeners.subscribe(listener)
-
-    def jobs(self) -> list[JobInfo]:
-        with self._lock:
-            running = [JobInfo(s.job.job_id, s.job.spec.request, "running")
-                       for s in self._slots if s.job is not None]
-            return running + [JobInfo(j.job_id, j.spec.request, "queued") for j in self._pending]
-
     def running_pids(self, timeout: float = 30.0) -> dict[int, int]:
         """Job id -> the process id of the actor running it (diagnostics, tests, benchmarks)."""
         with self._lock:
@@ -126,62 +118,9 @@ class RayExecutor:
         return {job_id: self._ray.get(ref, timeout=timeout)["pid"] for job_id, ref in pairs}
 
     # ---- commands ----------------------------------------------------------------------------
-    def submit(self, job: GenerationRequest | JobSpec) -> int:
-        """Validate and enqueue; RequestError (one line) at once. A request's input pictures are
-        read now, so the job runs on them as they are at submit."""
-        spec = JobSpec.of(job)
-        with self._lock:
-            if self._closing:
-                raise RuntimeError("the engine is shutting down")
-            entry = _Job(next(self._ids), spec)
-            position = len(self._pending) + sum(s.job is not None for s in self._slots)
-            self._notices.append(Queued(entry.job_id, spec.request, position))
-            self._pending.append(entry)
-            self._wake()
-        return entry.job_id
-
-    def warm_up(self) -> None:
-        """Start the actors now and let them import torch while the artist is still typing."""
-        with self._lock:
-            self._warm_up_requested = True
-            self._wake()
-
-    def cancel(self, job_id: int) -> bool:
-        """A waiting job at once; a running one within a step, or by killing its actor when it has
-        not stopped hard_cancel_s later."""
-        with self._lock:
-            for slot in self._slots:
-                if slot.job is not None and slot.job.job_id == job_id:
-                    if slot.job.cancel_at is None:
-                        slot.job.cancel_at = time.monotonic()
-                        self._cancels.append(slot.job)
-                        self._wake()
-                    return True
-            for entry in self._pending:
-                if entry.job_id == job_id:
-                    self._pending.remove(entry)
-                    self._notices.append(Cancelled(job_id))
-                    self._wake()
-                    return True
-            return False
-
-    def cancel_all(self) -> None:
-        for info in self.jobs():
-            self.cancel(info.job_id)
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        with self._lock:
-            return self._lock.wait_for(self._idle, timeout=timeout)
-
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Cancel everything, stop the actors (and the local Ray instance this started)."""
-        with self._lock:
-            self._closing = True
-        self.cancel_all()
-        with self._lock:
-            self._wake()
-        self._thread.join(timeout)
-        stopped = not self._thread.is_alive()
+        stopped = self._stop_supervisor(timeout)
         self._kill_actors()
         if self._owns_ray:
             self._ray.shutdown()
