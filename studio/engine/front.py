@@ -9,6 +9,7 @@ are running and how a running job hears a cancel.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections import deque
@@ -19,6 +20,8 @@ from studio.core.events import Cancelled, Event, Queued
 from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 from studio.engine.jobs import JobInfo, Listener, Listeners
+
+log = logging.getLogger(__name__)
 
 
 class ExecutorFront:
@@ -48,6 +51,22 @@ class ExecutorFront:
 
     def _wake(self) -> None:  # under self._lock: rouse the supervisor
         raise NotImplementedError
+
+    def _step(self) -> bool:  # on the supervisor thread: one round; False = stop
+        raise NotImplementedError
+
+    def _after_supervising(self) -> None:  # on the supervisor thread, last: let go of everything
+        raise NotImplementedError
+
+    def _supervise(self) -> None:
+        """The supervisor thread's body (the subclass starts a thread on it)."""
+        try:
+            while self._step():
+                pass
+        except Exception:  # never leave callers waiting on a dead thread without a word
+            log.exception("the %s supervisor failed", type(self).__name__)
+        finally:
+            self._after_supervising()
 
     # ---- observing ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:

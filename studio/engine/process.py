@@ -124,18 +124,12 @@ class LocalProcess(ExecutorFront):
         self._lock.notify_all()
 
     # ---- supervisor thread -------------------------------------------------------------------
-    def _supervise(self) -> None:
-        try:
-            while self._step():
-                pass
-        except Exception:  # never leave callers waiting on a dead thread without a word
-            log.exception("the engine supervisor failed")
-        finally:
-            self._stop_worker()
-            self._flush()
-            with self._lock:
-                self._wake_w.close()  # _wake() ignores the closed end from now on
-            self._wake_r.close()
+    def _after_supervising(self) -> None:
+        self._stop_worker()
+        self._flush()
+        with self._lock:
+            self._wake_w.close()  # _wake() ignores the closed end from now on
+        self._wake_r.close()
 
     def _step(self) -> bool:
         """One round: tell notices, start a job, wait for the worker or a command. False = stop."""

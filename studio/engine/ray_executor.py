@@ -134,14 +134,8 @@ class RayExecutor(ExecutorFront):
         self._lock.notify_all()
 
     # ---- supervisor thread -------------------------------------------------------------------
-    def _supervise(self) -> None:
-        try:
-            while self._step():
-                pass
-        except Exception:  # never leave callers waiting on a dead thread without a word
-            log.exception("the Ray supervisor failed")
-        finally:
-            self._tell()
+    def _after_supervising(self) -> None:
+        self._tell()
 
     def _step(self) -> bool:
         """One round: tell notices, hand out jobs, send cancels, then wait for a message."""
