@@ -135,3 +135,16 @@ def test_the_gallery_details_of_a_grid_say_it_is_one_and_how_to_make_it_again(st
     assert "Grid: 2 × 2 cells" in text
     assert "studio grid 'a red circle on a blue background'" in text and "--x prompt=red,green" in text
     assert "Grid:" not in cell_text
+
+
+def test_studio_gallery_list_shows_a_grid_as_one_with_its_cell_count(studio_home):
+    from studio.cli.gallery import _row, record_dict
+
+    sweep = _sweep()
+    with Gallery.open(studio_home) as gallery:
+        grid, ids = _record_sweep(gallery, sweep)
+        grid_row, cell_row = _row(gallery.get(grid.id)), _row(gallery.get(ids[(1, 1)]))
+        as_json = record_dict(gallery.get(grid.id))
+    assert " grid    2x2 cells" in grid_row
+    assert " txt2img 64x64 " in cell_row
+    assert as_json["grid"]["columns"] == 2

@@ -67,6 +67,7 @@ def record_dict(record: Record) -> dict[str, Any]:
         "favourite": record.favourite,
         "tags": list(record.tags),
         "parent_id": record.parent_id,
+        "grid": record.info.get("grid"),  # columns, rows and z of a sweep's grid; None otherwise
         "deleted": record.deleted,
         "timings": record.timings,
         "request": record.request.to_dict(),
@@ -79,7 +80,12 @@ def _row(record: Record) -> str:
     star = "*" if record.favourite else " "
     prompt = " ".join(req.prompt.split())
     prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
-    return (f"{record.id:>6}{star} {when}  {record.mode:<7} {req.width}x{req.height:<5} "
+    grid = record.info.get("grid")
+    if isinstance(grid, dict):  # a sweep's grid: say so, and how many cells, not the base's mode and size
+        kind, size = "grid", f"{grid.get('columns')}x{grid.get('rows')} cells"
+    else:
+        kind, size = record.mode, f"{req.width}x{req.height}"
+    return (f"{record.id:>6}{star} {when}  {kind:<7} {size:<9} "
             f"seed {req.seed:<10} {record.model_name[:18]:<18} {prompt}")
 
 
