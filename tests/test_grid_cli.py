@@ -165,3 +165,19 @@ def test_the_progress_line_says_the_sweeps_share_when_cells_run_at_once(capsys):
     both = capsys.readouterr().err
     assert "0/4 cells done, 2 running, 25%" in both and "step" not in both
     assert "ETA 30 s" in both  # a quarter of the sweep in 10 s: 30 s to go
+
+
+def test_lora_options_give_a_lora_axis_something_to_weigh(tmp_path, capsys):
+    from studio.cli.generate import lora_argument
+
+    lora = tmp_path / "style.safetensors"
+    lora.write_bytes(b"not read here")
+    assert lora_argument(f"{lora}:0.6") == (str(lora), 0.6)
+    assert lora_argument(str(lora)) == (str(lora), 1.0)
+    # no LoRA to weigh: the axis says so before anything loads; a LoRA that is not there, likewise
+    assert main(["grid", PROMPT, "--x", "lora=0,1", "-o", str(tmp_path / "g.png"), *SMALL]) == 2
+    assert "needs a LoRA" in capsys.readouterr().err
+    assert main(["grid", PROMPT, "--x", "lora=0,1", "--lora", str(tmp_path / "gone.safetensors"),
+                 "-o", str(tmp_path / "g.png"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "no LoRA file at" in err and len(err.strip().splitlines()) == 1

@@ -72,6 +72,8 @@ def add_request_arguments(parser: argparse.ArgumentParser, scheduler: str = "Eul
         "--scheduler", default=scheduler, metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: {scheduler})"
     )
     parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
+    parser.add_argument("--lora", action="append", default=[], metavar="PATH[:WEIGHT]",
+                        help="a LoRA file and its weight (default 1); repeat for more")
     parser.add_argument("--no-gallery", action="store_true", help="do not record the images in the gallery")
     add_threads_argument(parser)
     add_edit_arguments(parser)  # issue 4: --init-image, --strength, --mask, --outpaint...
@@ -155,8 +157,24 @@ def base_request(args: argparse.Namespace, **fields: object) -> GenerationReques
         height=height,
         scheduler=args.scheduler,
         model=str(Path(args.model).expanduser()) if args.model else "",
+        loras=tuple(lora_argument(text) for text in getattr(args, "lora", None) or ()),
         **fields,
     ).validate()
+
+
+def lora_argument(text: str) -> tuple[str, float]:
+    """`PATH[:WEIGHT]` -> (path, weight); CliError (one line) for a file that is not there."""
+    path, sep, weight = text.rpartition(":")
+    try:
+        value = float(weight) if sep and path else None
+    except ValueError:
+        value = None
+    if value is None:  # no weight given, or a path with a colon in it
+        path, value = text, 1.0
+    found = Path(path).expanduser()
+    if not found.is_file():
+        raise CliError(f"--lora {text}: no LoRA file at {found}; give the path of a .safetensors file")
+    return str(found), value
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
