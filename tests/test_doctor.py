@@ -3,6 +3,7 @@ changes nothing (a damaged gallery is reported, not healed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -111,3 +112,23 @@ def test_no_display_is_a_problem(monkeypatch, capsys):
     monkeypatch.delenv("QT_QPA_PLATFORM")
     assert main(["doctor"]) == 2
     assert _lines(capsys.readouterr().out, "problem")[0].startswith("no display to open the window on")
+
+
+def test_gpu_lines_and_a_cuda_build_without_a_gpu(monkeypatch, capsys):
+    from studio.engine import diagnose
+
+    facts = diagnose.TorchFacts(version="2.13.0+cu124", build="CUDA 12.4", device="cuda", dtype="float16",
+                                threads=4, cores=8, gpus=(diagnose.Gpu("NVIDIA H200", 140 * 1024**3, 130 * 1024**3),))
+    monkeypatch.setattr(diagnose, "torch_facts", lambda settings: facts)
+    monkeypatch.setattr(diagnose, "load_check", lambda source, settings: 0.5)
+    assert main(["doctor"]) == 0
+    ok = _lines(capsys.readouterr().out, "ok")
+    assert "torch 2.13.0+cu124, CUDA 12.4 build" in ok
+    assert "jobs run on the CUDA in float16" in ok
+    assert "GPU: NVIDIA H200, 140.0 GB memory, 130.0 GB free" in ok
+
+    monkeypatch.setattr(diagnose, "torch_facts", lambda settings: dataclasses.replace(
+        facts, device="cpu", dtype="float32", gpus=()))
+    assert main(["doctor"]) == 0  # slow, but it runs
+    warnings = _lines(capsys.readouterr().out, "warning")
+    assert any(line.startswith("a CUDA build of torch but no GPU is visible") for line in warnings)
