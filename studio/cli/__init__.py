@@ -1,4 +1,5 @@
 """The `studio` command: no arguments opens the window; subcommands script the same engine.
+`studio IMAGE...` opens the window with the first image on the canvas (a desktop's "Open with").
 
 Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`,
 imported only when used so that `studio --help` and the window start fast. How the command
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from studio import __version__
 from studio.cli._output import (
@@ -28,7 +30,12 @@ SUBCOMMANDS = {
     "gallery": "studio.cli.gallery",
     "models": "studio.cli.models",
     "inspect": "studio.cli.inspect",
+    "doctor": "studio.cli.doctor",
 }
+# What `studio IMAGE` opens even when the file is missing (the window then says so); any other
+# word must be an existing file, so that a mistyped subcommand still gets argparse's error.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_VERBOSE = ("-v", "--verbose")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     if not argv:
         return _window()
+    images = _images(argv)
+    if images:
+        return _window(any(a in _VERBOSE for a in argv), images)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit:  # --help, --version or bad usage: what was printed must reach a pipe now
@@ -79,8 +89,20 @@ def _main(argv: list[str]) -> int:
             return error("interrupted", EXIT_INTERRUPTED)
 
 
-def _window(verbose: bool = False) -> int:
+def _images(argv: list[str]) -> list[str]:
+    """The image paths of `studio [-v] IMAGE...`; [] when the first word is a subcommand, an
+    option or neither an existing file nor an image's name."""
+    words = [a for a in argv if a not in _VERBOSE]
+    if not words or words[0] in SUBCOMMANDS or words[0].startswith("-"):
+        return []
+    first = Path(words[0])
+    if first.is_file() or first.suffix.lower() in IMAGE_SUFFIXES:
+        return words
+    return []
+
+
+def _window(verbose: bool = False, images: list[str] | None = None) -> int:
     from studio.ui.app import run_app
 
     with quiet_output(verbose):
-        return run_app()
+        return run_app(images=images)

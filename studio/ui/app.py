@@ -37,7 +37,8 @@ def app_icon() -> QIcon:
     return QIcon(str(path)) if path.is_file() else QIcon()
 
 
-def run_app(argv: list[str] | None = None) -> int:
+def run_app(argv: list[str] | None = None, images: list[str] | None = None) -> int:
+    """Open the window; `images`: files from `studio IMAGE...`, the first put on the canvas."""
     import qasync
 
     from studio.ui import preflight
@@ -61,6 +62,8 @@ def run_app(argv: list[str] | None = None) -> int:
     window.shutdown_timeout = EXIT_WAIT_S
     _install_sigint(app, window)
     _install_env_switches(window)
+    if images:
+        window.shown.connect(lambda: open_on_start(window, images))
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     window.show()
@@ -72,6 +75,15 @@ def run_app(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop(None)
     _end_process(0)
     return 0  # not reached
+
+
+def open_on_start(window, images: list[str]) -> None:
+    """`studio IMAGE...` (a desktop's "Open with"): the first image goes on the canvas with its
+    parameters restored, by File > Open Image's own path, so a file that cannot be read is said
+    in the status line as there. The canvas holds one picture: the other files are not opened."""
+    files = getattr(window, "file_actions", None)
+    if files is not None:
+        files.open_image(images[0])
 
 
 def _warm_request_schema() -> None:
