@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -260,7 +261,8 @@ def load_json(text: str | bytes) -> Any:
     MAX_JSON_CONTAINERS, nesting capped by pydantic-core's parser (about 200 levels) so it can
     never recurse out.
     ValueError with a short reason otherwise."""
-    from pydantic_core import from_json
+    with _PYDANTIC_LOCK:
+        from pydantic_core import from_json
 
     if not isinstance(text, str | bytes):
         raise ValueError(f"it is {type(text).__name__}, not text")
@@ -315,6 +317,13 @@ _EXPECTED: dict[str, tuple[str, str]] = {
 }
 
 
+# pydantic is imported by one thread at a time. PySide's import hook reads the source of every newly
+# imported module, which asks pydantic's lazy module attributes for `__wrapped__`; when the warm-up
+# thread and the GUI thread imported pydantic at once, one of them met a half-imported module and
+# the window started with an ImportError traceback (1 start in 8 on 2 loaded cores).
+_PYDANTIC_LOCK = threading.Lock()
+
+
 def warm_schema() -> None:
     """Build the schema now (a thread at start-up), so the first check does not wait for it."""
     _schema()
@@ -322,10 +331,11 @@ def warm_schema() -> None:
 
 def _check_types(data: dict[str, Any]) -> BaseModel:
     """Validate by type with the schema; RequestError naming the first wrong field."""
+    schema = _schema()  # imports pydantic, under the lock, before anything else of it here
     from pydantic import ValidationError
 
     try:
-        return _schema().model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise RequestError(_type_message(exc, data)) from None
 
@@ -351,7 +361,16 @@ def _schema() -> type[BaseModel]:
     match GenerationRequest's."""
     from typing import Annotated
 
-    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+    with _PYDANTIC_LOCK:
+        from pydantic import (
+            BaseModel,
+            ConfigDict,
+            Field,
+            StrictBool,
+            StrictFloat,
+            StrictInt,
+            StrictStr,
+        )
 
     number = StrictInt | StrictFloat
     sequence = Field(strict=False)  # list or tuple; the items stay strict
