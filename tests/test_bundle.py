@@ -69,6 +69,9 @@ def test_the_cli_never_imports_what_the_bundle_leaves_out(tmp_path):
     excluded = [name for name in _spec_value("excludes")
                 if name in imported or any(m.startswith(name + ".") for m in imported)]
     assert excluded == []
+    kept = set(_spec_value("TRANSFORMERS_MODELS_KEPT"))
+    models = {m.split(".")[2] for m in imported if m.startswith("transformers.models.") and m.count(".") >= 2}
+    assert models <= kept, models - kept
 
 
 def _fake_bundle(folder: Path) -> Path:
