@@ -194,4 +194,4 @@ def test_the_bundles_window_generates_in_its_engine_worker(tmp_path):
     assert shot.stat().st_size > 10_000
     listed = subprocess.run([str(BUNDLE / "studio"), "gallery", "list", "--json"], env=_bundle_env(tmp_path),
                             check=True, timeout=120, capture_output=True, text=True)
-    assert [r["prompt"] for r in json.loads(listed.stdout)] == ["a blue square"]
+    assert [r["request"]["prompt"] for r in json.loads(listed.stdout)] == ["a blue square"]
