@@ -35,7 +35,11 @@ def subdir(name: str) -> Path:
 
 def repo_resources() -> Path:
     """The resources/ folder (bundled model, checkpoint configs, icon): beside the package in a
-    checkout or editable install, else where a wheel put it (<prefix>/share/studio/resources)."""
+    checkout or editable install, in a PyInstaller bundle its _internal/resources, else where a
+    wheel put it (<prefix>/share/studio/resources)."""
+    frozen = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    if frozen:  # packaging/studio.spec puts resources/ there
+        return Path(frozen) / "resources"
     beside = Path(__file__).resolve().parents[2] / "resources"
     if (beside / "configs").is_dir():
         return beside
