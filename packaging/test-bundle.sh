@@ -59,10 +59,6 @@ exported=$(ls "$tmp/out/exported/"*.png 2>/dev/null | head -1)
 [ -s "$exported" ] || fail "studio gallery export wrote nothing"
 run "$app/studio" inspect --json "$exported" | grep -qF '"seed": 7' || fail "the exported image lost its parameters"
 echo "ok  studio gallery export wrote $(basename "$exported") with its parameters"
-if run "$app/studio" --help | grep -qw doctor; then
-  if run "$app/studio" doctor > "$tmp/doctor.txt" 2>&1; then echo "ok  studio doctor"
-  else cat "$tmp/doctor.txt"; fail "studio doctor exited non-zero"; fi
-fi
 
 # --- 2. the window ---
 if command -v Xvfb >/dev/null; then
@@ -72,6 +68,11 @@ if command -v Xvfb >/dev/null; then
   clean_env+=(DISPLAY="$display" QT_QPA_PLATFORM=xcb)
 else
   clean_env+=(QT_QPA_PLATFORM=offscreen)
+fi
+# doctor now, with the display the window gets (without one it rightly says the window cannot open)
+if run "$app/studio" --help | grep -qw doctor; then
+  if run "$app/studio" doctor > "$tmp/doctor.txt" 2>&1; then echo "ok  studio doctor"
+  else cat "$tmp/doctor.txt"; fail "studio doctor exited non-zero"; fi
 fi
 tree() { local p; for p in $(pgrep -P "$1"); do echo "$p"; tree "$p"; done; }
 watch_maps() {  # every file the window and its engine worker map, while they run

@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -17,6 +18,8 @@ from studio.engine.jobs import UserError
 
 ENV = "STUDIO_RAY_ADDRESS"
 INSTALL_HINT = "Ray is not installed: pip install -e '.[ray]'"
+# The bundle has no pip: Ray needs Studio installed from source.
+BUNDLE_HINT = "this Studio bundle has no Ray: install Studio from source with pip install -e '.[ray]'"
 MAX_CPU_ACTORS = 4  # each holds a copy of the model in RAM: 4 SDXL copies are ~28 GB already
 
 
@@ -30,7 +33,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise UserError(INSTALL_HINT) from None
+        raise UserError(BUNDLE_HINT if getattr(sys, "frozen", False) else INSTALL_HINT) from None
     return ray
 
 
