@@ -44,7 +44,7 @@ grep -q "studio-shapes" "$tmp/models.txt" || fail "studio models does not list t
 echo "ok  studio models lists the bundled model"
 s=$(now)
 run "$app/studio" generate "a red circle on a blue background" -o circle.png --width 64 --height 64 \
-  --steps 4 --seed 7 > "$tmp/gen.txt" 2>&1 || { cat "$tmp/gen.txt"; fail "studio generate exited $?"; }
+  --steps 4 --seed 7 > "$tmp/gen.txt" 2>&1 || { rc=$?; cat "$tmp/gen.txt"; fail "studio generate exited $rc"; }
 [ -s "$tmp/out/circle.png" ] || fail "studio generate wrote no circle.png"
 echo "ok  studio generate wrote circle.png in $(secs "$s" "$(now)") s"
 run "$app/studio" inspect --json circle.png > "$tmp/inspect.json" || fail "studio inspect exited $?"
@@ -85,7 +85,7 @@ s=$(now)
 (cd "$tmp/out" && timeout 300 "${clean_env[@]}" STUDIO_SCREENSHOT="$tmp/out/window.png" \
   STUDIO_DEMO_PROMPT="a blue square" "$app/studio" > "$tmp/window.log" 2>&1) & win=$!
 watch_maps "$win" & watcher=$!
-wait "$win" || { cat "$tmp/window.log"; fail "the window exited $?"; }
+wait "$win" || { rc=$?; cat "$tmp/window.log"; fail "the window exited $rc"; }
 wait "$watcher"
 [ -s "$tmp/out/window.png" ] || { cat "$tmp/window.log"; fail "the window saved no screenshot"; }
 run "$app/studio" gallery list 2>/dev/null | grep -q "a blue square" || fail "the window's picture is not in the gallery"
