@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from job_support import Recorder
 
 from studio.core.events import Cancelled, EngineNotice, Failed, Finished, Preview, Started
 from studio.core.jobspec import JobSpec
@@ -28,31 +29,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="kills the worke
 
 def _request(prompt: str = "a fox", steps: int = 4, seed: int = 1) -> GenerationRequest:
     return GenerationRequest(prompt=prompt, steps=steps, seed=seed, width=64, height=64)
-
-
-class Recorder:
-    def __init__(self, executor) -> None:
-        self.events: list = []
-        self.arrival: dict[int, float] = {}  # id(event) -> monotonic time it arrived
-        self.threads: set[str] = set()
-        self.hooks: list = []
-        self._lock = threading.Lock()
-        executor.subscribe(self)
-
-    def __call__(self, event) -> None:
-        with self._lock:
-            self.events.append(event)
-            self.arrival[id(event)] = time.monotonic()
-            self.threads.add(threading.current_thread().name)
-        for hook in list(self.hooks):
-            hook(event)
-
-    def of(self, job_id: int) -> list:
-        with self._lock:
-            return [e for e in self.events if e.job_id == job_id]
-
-    def kinds(self, job_id: int) -> list[str]:
-        return [type(e).__name__ for e in self.of(job_id)]
 
 
 @pytest.fixture

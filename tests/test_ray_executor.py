@@ -15,9 +15,9 @@ import threading
 import time
 
 import pytest
+from job_support import Recorder
 
 from studio.core.events import (
-    TERMINAL,
     Cancelled,
     EngineNotice,
     Failed,
@@ -40,29 +40,6 @@ from studio.engine.ray_executor import INSTALL_HINT, RayExecutor, ray_address  #
 
 def _request(seed: int = 7, steps: int = 3, scheduler: str = "Euler a", prompt: str = "a red circle on blue"):
     return GenerationRequest(prompt, seed=seed, steps=steps, width=64, height=64, scheduler=scheduler)
-
-
-class Recorder:
-    def __init__(self, executor) -> None:
-        self.events: list = []
-        self.threads: set[str] = set()
-        self.hooks: list = []
-        self._lock = threading.Lock()
-        executor.subscribe(self)
-
-    def __call__(self, event) -> None:
-        with self._lock:
-            self.events.append(event)
-            self.threads.add(threading.current_thread().name)
-        for hook in list(self.hooks):
-            hook(event)
-
-    def of(self, job_id: int) -> list:
-        with self._lock:
-            return [e for e in self.events if e.job_id == job_id]
-
-    def terminals(self, job_id: int) -> list:
-        return [e for e in self.of(job_id) if isinstance(e, TERMINAL)]
 
 
 @pytest.fixture(scope="module")
