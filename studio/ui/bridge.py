@@ -127,8 +127,8 @@ class EngineBridge(QObject):
     # ---- commands ----------------------------------------------------------------------------
     def submit(self, request: GenerationRequest) -> int:
         """Queue a request; raises RequestError with a one-line message if it cannot run."""
-        request.validate()  # before creating the engine, so a typo never costs a model load
-        return self.submit_spec(JobSpec.from_request(request))
+        # validated before the engine is created, so a typo never costs a model load
+        return self.submit_spec(JobSpec.of(request))
 
     def submit_spec(self, spec: JobSpec, inputs: Path | None = None) -> int:
         """Queue a job. `inputs`: a folder to write its pictures into, so that a job resumed after

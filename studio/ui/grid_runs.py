@@ -37,8 +37,7 @@ class BridgeExecutor:
         self._bridge = bridge
 
     def submit(self, job: GenerationRequest | JobSpec) -> int:
-        spec = job if isinstance(job, JobSpec) else JobSpec.from_request(job)
-        return self._bridge.submit_spec(spec)
+        return self._bridge.submit_spec(JobSpec.of(job))
 
     def cancel(self, job_id: int) -> bool:
         return self._bridge.cancel(job_id)
