@@ -181,3 +181,12 @@ def test_lora_options_give_a_lora_axis_something_to_weigh(tmp_path, capsys):
                  "-o", str(tmp_path / "g.png"), *SMALL]) == 2
     err = capsys.readouterr().err
     assert "no LoRA file at" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ray_not_installed_is_the_executors_own_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails inside RayExecutor
+    assert main(["grid", PROMPT, "--x", "seed=1,2", "--ray", "local", "-o", str(tmp_path / "g.png"),
+                 *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert "Ray is not installed: pip install -e '.[ray]'; or leave out --ray" in err
+    assert "cannot start" not in err and err.count("\n") == 1

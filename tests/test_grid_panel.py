@@ -202,6 +202,18 @@ def test_without_ray_the_real_factory_says_how_to_get_it(monkeypatch):
         make_ray_executor(dataclasses.replace(EngineSettings(), grids_on="ray"))
 
 
+def test_ray_not_installed_says_so_not_that_the_cluster_is_unreachable(monkeypatch):
+    import sys
+
+    from studio.ui.grid_runs import make_ray_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails inside RayExecutor
+    with pytest.raises(RuntimeError) as caught:
+        make_ray_executor(EngineSettings(grids_on="ray"))
+    assert str(caught.value) == ("Ray is not installed: pip install -e '.[ray]'; "
+                                 "or choose this computer in Image ▸ Engine Settings")
+
+
 def test_an_unreachable_cluster_is_one_line_naming_its_address(monkeypatch):
     import sys
     import types

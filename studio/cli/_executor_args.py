@@ -53,8 +53,12 @@ def make_executor(args: argparse.Namespace) -> Executor:
         what = "this Studio has no Ray executor" if missing.startswith("studio") else f"{missing} is not installed"
         raise CliError(f"--ray needs Ray, and {what}: pip install -e '.[ray]', or leave out --ray "
                        "to run here") from None
+    from studio.engine.jobs import UserError
+
     try:
         return RayExecutor(address, actors=args.actors, settings=settings)
+    except UserError as exc:  # the executor's own line: Ray missing, the cluster unreachable
+        raise CliError(f"{exc}; or leave out --ray to run here") from None
     except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the artist gets one line
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise CliError(f"cannot start the Ray executor at {address!r}: {text[:300]}") from None

@@ -11,6 +11,7 @@ from studio.core.jobspec import JobSpec
 from studio.core.request import GenerationRequest
 from studio.core.sweep import Sweep
 from studio.engine.grid_image import compose_grid
+from studio.engine.jobs import UserError
 from studio.gallery.grids import record_grid
 
 if TYPE_CHECKING:
@@ -55,9 +56,11 @@ def make_ray_executor(settings: EngineSettings) -> Executor:
 
         return RayExecutor(address=address, actors=settings.ray_actors or None, settings=settings,
                            previews=False)
-    except ImportError:  # the module, or `import ray` inside it
+    except ImportError:  # no studio.engine.ray_executor in this Studio
         raise RuntimeError("Ray is not installed here; install it with pip install -e \".[ray]\", "
                            "or choose this computer in Image ▸ Engine Settings") from None
+    except UserError as exc:  # the executor's own line: Ray missing, the cluster unreachable
+        raise RuntimeError(f"{exc}; or choose this computer in Image ▸ Engine Settings") from None
     except Exception as exc:  # ray raises many kinds (ConnectionError, RuntimeError, its own)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RuntimeError(f"Could not reach the Ray cluster at {address}: {first}") from None
