@@ -75,14 +75,16 @@ def record_dict(record: Record) -> dict[str, Any]:
 
 
 def _row(record: Record) -> str:
+    from studio.gallery.grids import grid_shape  # the gallery package loads only once it is used
+
     when = datetime.fromtimestamp(record.created).strftime("%Y-%m-%d %H:%M")
     req = record.request
     star = "*" if record.favourite else " "
     prompt = " ".join(req.prompt.split())
     prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
-    grid = record.info.get("grid")
-    if isinstance(grid, dict):  # a sweep's grid: say so, and how many cells, not the base's mode and size
-        kind, size = "grid", f"{grid.get('columns')}x{grid.get('rows')} cells"
+    shape = grid_shape(record)
+    if shape is not None:  # a sweep's grid: say so, and how many cells, not the base's mode and size
+        kind, size = "grid", f"{shape[0]}x{shape[1]} cells"
     else:
         kind, size = record.mode, f"{req.width}x{req.height}"
     return (f"{record.id:>6}{star} {when}  {kind:<7} {size:<9} "

@@ -138,15 +138,33 @@ def record_grid(gallery: Gallery, sweep: Sweep, z: int, image: Image, cell_recor
     return record
 
 
+def _recorded_sweep(record: Record) -> dict[str, Any]:
+    """The `studio-sweep` JSON a grid record carries, or {} for any other record (or a damaged one)."""
+    text = record.info.get(SWEEP_KEY)
+    try:
+        data = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def grid_shape(record: Record) -> tuple[int, int] | None:
+    """(columns, rows) of a grid record; None for any other record."""
+    grid = record.info.get("grid")
+    return (grid.get("columns"), grid.get("rows")) if isinstance(grid, dict) else None
+
+
+def grid_command_of(record: Record) -> str | None:
+    """The `studio grid ...` line that makes a grid record again, if it carries one."""
+    command = _recorded_sweep(record).get("command")
+    return str(command) if command else None
+
+
 def grid_cells(gallery: Gallery, grid: Record | int) -> dict[tuple[int, int], Record]:
     """The cells of a grid record by their (x, y), e.g. for a click on its image; GalleryError
     when the record is not a grid."""
     record = grid if isinstance(grid, Record) else gallery.get(grid)
-    text = record.info.get(SWEEP_KEY)
-    try:
-        places = json.loads(text)["cells"] if isinstance(text, str) else None
-    except (ValueError, KeyError, TypeError):
-        places = None
+    places = _recorded_sweep(record).get("cells")
     if not isinstance(places, dict):
         raise GalleryError(f"gallery entry {record.id} is not a grid")
     by_sha = {child.sha256: child for child in gallery.children(record.id)}

@@ -10,7 +10,6 @@ studio/ui/composition.py mounts it with `window.add_panel(panel.as_dock(window))
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -36,8 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.metadata import SWEEP_KEY, format_parameters
+from studio.core.metadata import format_parameters
 from studio.gallery import Filters, Gallery, GalleryError, Record
+from studio.gallery.grids import grid_command_of, grid_shape
 from studio.ui.gallery_actions import GalleryActions
 from studio.ui.gallery_import import DropImport
 from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
@@ -301,14 +301,6 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         super().closeEvent(event)
 
 
-def grid_command_of(record: Record) -> str:
-    """The `studio grid ...` line a grid record carries, or a word when it has none."""
-    try:
-        return str(json.loads(record.info[SWEEP_KEY])["command"])
-    except (KeyError, TypeError, ValueError):
-        return "(not recorded)"
-
-
 def describe(record: Record) -> str:
     """Every parameter of an entry, as the detail pane shows it."""
     req = record.request
@@ -321,10 +313,10 @@ def describe(record: Record) -> str:
         f"Scheduler: {req.scheduler}    Steps: {req.steps}    Guidance: {req.guidance_scale:g}",
         f"Seed: {req.seed}    Size: {req.width}x{req.height}",
     ]
-    grid = record.info.get("grid")
-    if isinstance(grid, dict):  # a sweep's grid: its request is the base each cell varies
-        lines[3:3] = [f"Grid: {grid.get('columns')} × {grid.get('rows')} cells (its children), made from",
-                      "the settings below; to make it again: " + grid_command_of(record)]
+    shape = grid_shape(record)
+    if shape is not None:  # a sweep's grid: its request is the base each cell varies
+        lines[3:3] = [f"Grid: {shape[0]} × {shape[1]} cells (its children), made from",
+                      "the settings below; to make it again: " + (grid_command_of(record) or "(not recorded)")]
     if req.init_image:
         lines.append(f"Source: {req.init_image}  (strength {req.strength:g})")
     if req.mask_image:
