@@ -22,7 +22,7 @@ from studio.cli._output import (
     error,
     warning,
 )
-from studio.cli.generate import ProgressLine, encode_with_parameters
+from studio.cli.generate import ProgressLine, add_result, encode_with_parameters
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Event, Failed, Finished, JobWarning, Loading, Progress
 from studio.core.request import GenerationRequest, RequestError
@@ -136,8 +136,7 @@ def _record(gallery: Gallery | None, result: Finished, line: ProgressLine) -> in
     from studio.gallery import GalleryError
 
     try:
-        source = gallery.find_source(result.request.init_image) if result.request.init_image else None
-        return gallery.add(result, parent_id=source.id if source else None).id
+        return add_result(gallery, result).id
     except GalleryError as exc:
         line.end()
         warning(f"not recorded in the gallery: {exc}")

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.cli._blend_args import add_blend_arguments, blend_fields
 from studio.cli._edit_args import add_edit_arguments, edit_fields
@@ -38,6 +39,9 @@ from studio.core.request import (
     random_seed,
 )
 from studio.core.settings import load_settings
+
+if TYPE_CHECKING:
+    from studio.gallery import Gallery, Record
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -263,8 +267,13 @@ def record_in_gallery(result: Finished) -> None:
         with Gallery.open() as gallery:
             if gallery.notice:
                 warning(gallery.notice)
-            # An edit's parent is the gallery picture its source came from, if any (as in the window).
-            source = gallery.find_source(result.request.init_image) if result.request.init_image else None
-            gallery.add(result, parent_id=source.id if source else None)
+            add_result(gallery, result)
     except GalleryError as exc:
         warning(f"not recorded in the gallery: {exc}")
+
+
+def add_result(gallery: Gallery, result: Finished) -> Record:
+    """Record a finished picture; an edit's parent is the gallery picture its source came from, if
+    any (as in the window). GalleryError when it cannot be recorded."""
+    source = gallery.find_source(result.request.init_image) if result.request.init_image else None
+    return gallery.add(result, parent_id=source.id if source else None)
