@@ -12,7 +12,7 @@ from sd_parsers import ParserManager
 from sd_parsers.data import Generators, PromptInfo
 
 from studio.core.request import GenerationRequest
-from studio.gallery.export import export_image
+from studio.gallery.export import ExportError, export_image
 from studio.gallery.export import request_from_file as read_request  # Studio's reader: one line
 
 FORMATS = ["png", "jpg", "webp"]
@@ -84,3 +84,21 @@ def test_studio_reads_every_field_back(tmp_path, fmt, case):
     back = read_request(path)
     assert back.model == "my-model"  # by name: a file holds no local path
     assert back.replace(model=request.model) == request
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_characters_xml_cannot_hold_keep_studios_json_readable(tmp_path, fmt):
+    # U+FFFE/U+FFFF are text to Python and JSON but not to XML: the packet must still parse, or
+    # Studio falls back to the A1111 text and loses what only its JSON says (here the blend).
+    request = GenerationRequest("noise\ufffe and \uffff here", seed=5, blend_prompts=("a wolf",),
+                                blend_weights=(0.25,), width=64, height=64)
+    path = export_image(Image.new("RGB", (64, 64)), request, {}, tmp_path, fmt)
+    assert read_request(path) == request
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_lone_surrogate_is_a_one_line_error(tmp_path, fmt):
+    request = GenerationRequest("broken \udcff paste", seed=5, width=64, height=64)
+    with pytest.raises(ExportError, match=r"U\+DCFF.*retype or remove it") as caught:
+        export_image(Image.new("RGB", (64, 64)), request, {}, tmp_path / "out", fmt)
+    assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()

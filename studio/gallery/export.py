@@ -126,10 +126,14 @@ def encode_image(image: Image, request: GenerationRequest, info: dict[str, Any] 
     picture the request's source image came from, if known)."""
     fmt = _format(fmt)
     text = image_info(request, info, source_id)
-    if fmt == "png":
-        return png_bytes(image, text)
-    exif = exif_block(user_comment(text[PARAMETERS_KEY]))
-    xmp = xmp_packet(text[STUDIO_KEY], text.get(SWEEP_KEY))
+    try:
+        if fmt == "png":
+            return png_bytes(image, text)
+        exif = exif_block(user_comment(text[PARAMETERS_KEY]))
+        xmp = xmp_packet(text[STUDIO_KEY], text.get(SWEEP_KEY))
+    except UnicodeEncodeError as exc:  # a lone surrogate (broken paste, undecodable argv): no encoding has it
+        raise ExportError(f"the prompt or settings hold U+{ord(exc.object[exc.start]):04X}, half of a "
+                          "UTF-16 character, which no file can store; retype or remove it") from None
     rgb = image.convert("RGB") if image.mode not in ("RGB", "L") else image
     buffer = io.BytesIO()
     try:

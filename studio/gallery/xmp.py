@@ -13,6 +13,7 @@ is not a well-formed packet counts as no request.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -21,17 +22,27 @@ PROPERTY = f"{{{NAMESPACE}}}request"
 SWEEP_PROPERTY = f"{{{NAMESPACE}}}sweep"  # a grid's sweep (studio.core.metadata.SWEEP_KEY)
 MAX_XMP_BYTES = 1_000_000
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+# What XML 1.0 cannot hold, even as &#...; (json.dumps already escapes the controls below 0x20).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(json_text: str) -> str:
+    """JSON text with the characters XML cannot hold (U+FFFE, U+FFFF, lone surrogates) written as
+    JSON \\u escapes: the same JSON, in a packet every XML parser reads. Outside its strings JSON
+    is ASCII, so each such character is inside a string, where the escape means the same."""
+    return escape(_NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text))
 
 
 def xmp_packet(request_json: str, sweep_json: str | None = None) -> bytes:
-    """An XMP packet holding `request_json` as studio:request (and a grid's sweep as studio:sweep)."""
-    sweep = f"   <studio:sweep>{escape(sweep_json)}</studio:sweep>\n" if sweep_json else ""
+    """An XMP packet holding `request_json` as studio:request (and a grid's sweep as studio:sweep);
+    both are JSON."""
+    sweep = f"   <studio:sweep>{_xml_safe(sweep_json)}</studio:sweep>\n" if sweep_json else ""
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
         f' <rdf:RDF xmlns:rdf="{_RDF}">\n'
         f'  <rdf:Description rdf:about="" xmlns:studio="{NAMESPACE}">\n'
-        f"   <studio:request>{escape(request_json)}</studio:request>\n"
+        f"   <studio:request>{_xml_safe(request_json)}</studio:request>\n"
         f"{sweep}"
         "  </rdf:Description>\n"
         " </rdf:RDF>\n"
