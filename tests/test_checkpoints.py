@@ -59,10 +59,8 @@ def _same_weights(a, b) -> None:
 )
 def test_detects_architecture_of_files_and_folders(models, name, arch, inpaint):
     folder, file, _ = models[name]
-    sources = ((folder, "diffusers"), (file, "checkpoint"))
-    if name == "sd2-base":
-        sources = sources[1:]  # a toy folder's 32-wide cross attention does not say "SD 2"
-    for source, kind in sources:
+    # a toy SD 2 folder's 32-wide cross attention does not say "SD 2": its GELU text encoder does
+    for source, kind in ((folder, "diffusers"), (file, "checkpoint")):
         info = inspect_source(source)
         assert (info.kind, info.arch, info.inpaint, info.prediction) == (kind, arch, inpaint, "epsilon")
 

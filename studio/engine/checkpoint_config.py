@@ -78,7 +78,8 @@ def _yaml_facts(path: Path) -> ConfigFacts:
                         "which is no Stable Diffusion model Studio knows")
     scaling = str(_dig(params, "denoiser_config", "params", "scaling_config").get("target", ""))
     v_pred = params.get("parameterization") == "v" or scaling.endswith("VScaling")
-    return ConfigFacts(path, arch, _int(unet.get("in_channels")) == 9, "v_prediction" if v_pred else "epsilon")
+    inpaint = _in_channels(path, unet.get("in_channels", 4)) == 9
+    return ConfigFacts(path, arch, inpaint, "v_prediction" if v_pred else "epsilon")
 
 
 def _folder_facts(path: Path) -> ConfigFacts:
@@ -97,7 +98,7 @@ def _folder_facts(path: Path) -> ConfigFacts:
         arch = CONTEXT_ARCH.get(width) or ("sd2" if encoder.get("hidden_act") == "gelu" else "sd1")
     scheduler = _json_or_empty(path / "scheduler" / "scheduler_config.json")
     prediction = str(scheduler.get("prediction_type", "epsilon"))
-    return ConfigFacts(path, arch, _int(unet.get("in_channels")) == 9, prediction)
+    return ConfigFacts(path, arch, _in_channels(path, unet.get("in_channels", 4)) == 9, prediction)
 
 
 # ---- remembered per model file ------------------------------------------------------------------
@@ -142,6 +143,16 @@ def _dig(data: Any, *keys: str) -> dict[str, Any]:
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
     return data if isinstance(data, dict) else {}
+
+
+def _in_channels(path: Path, value: Any) -> int:
+    # 4: text to image; 9: inpainting. Others (8: InstructPix2Pix, 5: depth, 7: upscaler) need
+    # pipelines Studio does not have.
+    channels = _int(value)
+    if channels not in (4, 9):
+        raise UserError(f"{path.name} describes a UNet with {value} input channels, which Studio cannot run "
+                        "(it runs 4-channel models and 9-channel inpainting models)")
+    return channels
 
 
 def _int(value: Any) -> int:

@@ -106,7 +106,7 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
     sched_path = folder / "scheduler" / "scheduler_config.json"
     if sched_path.is_file():
         scheduler = _read_json(sched_path, folder, "scheduler/scheduler_config.json")
-    arch = "sdxl" if family == "sdxl" else ("sd2" if unet.get("cross_attention_dim") == 1024 else "sd1")
+    arch = "sdxl" if family == "sdxl" else _sd_arch(folder, unet_context_width(unet))
     in_channels = int(unet.get("in_channels", 4))
     sched_class = str(scheduler.get("_class_name", ""))
     hints = f"{_name_hints(folder)} {sched_class} {json.dumps(scheduler)}".lower()
@@ -121,6 +121,19 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
         scheduler=sched_class,
         context_width=unet_context_width(unet),
     )
+
+
+def _sd_arch(folder: Path, width: int) -> str:
+    """SD 1.x or 2.x: by the published width (768 / 1024), else by the text encoder, as a toy or
+    distilled model's width says nothing: OpenCLIP (SD 2) uses GELU where OpenAI's CLIP (SD 1) uses
+    quick GELU."""
+    if width in (768, 1024):
+        return "sd1" if width == 768 else "sd2"
+    try:
+        encoder = json.loads((folder / "text_encoder" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "sd1"
+    return "sd2" if isinstance(encoder, dict) and encoder.get("hidden_act") == "gelu" else "sd1"
 
 
 def unet_context_width(unet_config: dict[str, Any]) -> int:
