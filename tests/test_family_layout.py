@@ -5,47 +5,13 @@ vocabulary dimension, never read, is 1), so no test writes more than a few hundr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from safetensors.torch import save_file
+from checkpoint_support import CLIP_L, OPENCLIP_H, REFINER_G, UNET, XL_CLIP_L, XL_OPENCLIP_G
+from checkpoint_support import header_checkpoint as checkpoint
 
 from studio.engine.family import detect_family, inspect_source
 from studio.engine.jobs import UserError
-
-UNET = "model.diffusion_model."
-CLIP_L = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
-OPENCLIP_H = "cond_stage_model.model.token_embedding.weight"
-XL_CLIP_L = "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight"
-XL_OPENCLIP_G = "conditioner.embedders.1.model.token_embedding.weight"
-REFINER_G = "conditioner.embedders.0.model.token_embedding.weight"
-
-
-def _t(*shape: int) -> torch.Tensor:
-    return torch.zeros(shape, dtype=torch.uint8)
-
-
-def checkpoint(tmp_path: Path, name: str, *, channels: int = 4, context: int = 768, adm: int = 0,
-               encoders: dict[str, int] | None = None, metadata: dict[str, str] | None = None,
-               extra: dict[str, torch.Tensor] | None = None) -> Path:
-    """A header-faithful single file: the UNet's first conv, one cross-attention key projection,
-    SDXL's label embedding when `adm`, a VAE tensor and each text encoder's token embedding."""
-    tensors = {
-        UNET + "input_blocks.0.0.weight": _t(1, channels, 1, 1),
-        "first_stage_model.decoder.conv_in.weight": _t(1),
-    }
-    if context:
-        tensors[UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"] = _t(1, context)
-    if adm:
-        tensors[UNET + "label_emb.0.0.weight"] = _t(1, adm)
-    for key, width in (encoders if encoders is not None else {CLIP_L: 768}).items():
-        tensors[key] = _t(1, width)
-    tensors.update(extra or {})
-    path = tmp_path / name
-    save_file(tensors, str(path), metadata=metadata)
-    return path
-
 
 SD1 = {CLIP_L: 768}
 SD2 = {OPENCLIP_H: 1024}
@@ -80,7 +46,7 @@ def test_family_and_variant_from_keys_and_shapes(tmp_path, name, layout, expecte
 
 def test_prediction_from_keys_and_metadata_beats_the_name(tmp_path):
     sd2 = dict(context=1024, encoders=SD2)
-    assert inspect_source(checkpoint(tmp_path, "a-base.safetensors", **sd2, extra={"v_pred": _t(1)})).prediction \
+    assert inspect_source(checkpoint(tmp_path, "a-base.safetensors", **sd2, extra={"v_pred": torch.zeros(1)})).prediction \
         == "v_prediction"
     declared = checkpoint(tmp_path, "b.safetensors", **sd2, metadata={"modelspec.prediction_type": "epsilon"})
     assert inspect_source(declared).prediction == "epsilon"

@@ -380,13 +380,13 @@ def family_of(info: ModelInfo) -> Family:
         variant = "v-prediction"
     else:
         variant = "base"
-    if info.kind == "checkpoint":
+    # a folder's configs (or the config folder given to a single file) say its size; a file's
+    # family and variant do (a YAML's image_size is no guide: SD 1's says 32 latents)
+    configs = info.path if info.kind == "diffusers" else info.config
+    try:
+        size = folder_native_size(configs) if configs is not None and configs.is_dir() else native_size_for(info)
+    except UserError:
         size = native_size_for(info)
-    else:
-        try:
-            size = folder_native_size(info.path)
-        except UserError:
-            size = native_size_for(info)
     width = info.context_width or next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == info.arch), 0)
     return Family(info.arch, variant, size, info.distilled, width)
 
