@@ -24,6 +24,7 @@ from studio.core.paths import repo_resources, subdir
 from studio.engine.family import (  # noqa: F401 - inspection moved to family.py; old names kept here
     ARCH_NAMES,
     ARCHES,
+    NEEDS_CONFIG,
     PICKLE_SUFFIXES,
     ModelInfo,
     _first_line,
@@ -83,7 +84,7 @@ def load_single_file(
         if given is not None:
             raise UserError(f"cannot load {path.name} with the config {given.name}: {_first_line(exc)}") from None
         raise UserError(f"cannot load {path.name}: {_first_line(exc)}; if it is not a standard "
-                        f"{ARCH_NAMES.get(info.arch, info.arch)} model, give its config with --config") from None
+                        f"{ARCH_NAMES.get(info.arch, info.arch)} model, {NEEDS_CONFIG}") from None
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

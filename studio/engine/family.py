@@ -28,6 +28,7 @@ from studio.engine.jobs import UserError
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 ARCHES = ("sd1", "sd2", "sdxl")
+NEEDS_CONFIG = "give its config with --config"  # how errors a config can fix end
 
 VAE_PREFIX = "first_stage_model."
 
@@ -293,7 +294,7 @@ def classify_checkpoint(
         arch, inpaint, prediction = config.arch, config.inpaint, config.prediction
     elif not arch:
         raise UserError(f"{name}: not a Stable Diffusion checkpoint Studio knows (found: {layout.describe()}); "
-                        "give its config with --config")
+                        f"{NEEDS_CONFIG}")
     else:
         inpaint = layout.in_channels == 9
         prediction = _prediction(arch, inpaint, keys, metadata, hints)

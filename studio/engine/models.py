@@ -27,6 +27,7 @@ from studio.engine.checkpoint_config import store_config, stored_config  # noqa:
 from studio.engine.family import (  # noqa: F401 - ARCH_NAMES, CONTEXT_WIDTH_ARCH, lora_*: their old home
     ARCH_NAMES,
     CONTEXT_WIDTH_ARCH,
+    NEEDS_CONFIG,
     detect_family,
     inspect_source,
     lora_arch,
@@ -223,14 +224,15 @@ def added_paths() -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def add_model(path: Path | str, settings: EngineSettings | None = None) -> ModelEntry:
-    """Check a model or LoRA file/folder and remember it where it is (no copy). UserError if unusable."""
+def add_model(path: Path | str, settings: EngineSettings | None = None, needing_config: bool = False) -> ModelEntry:
+    """Check a model or LoRA file/folder and remember it where it is (no copy). UserError if unusable;
+    with `needing_config`, a single file that only wants its config is kept (the entry says so)."""
     path = Path(path).expanduser().resolve()
     settings = settings or load_settings()
     if not path.exists():
         raise UserError(f"not found: {path}")
     entry = describe(path, "added", settings)
-    if entry.error:
+    if entry.error and not (needing_config and entry.error.endswith(NEEDS_CONFIG)):
         raise UserError(entry.error)
     paths = added_paths()
     if str(path) not in paths:
