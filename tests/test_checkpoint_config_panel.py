@@ -1,4 +1,4 @@
-"""The Models panel's Config… field: shown for single files only, gives a file Studio cannot tell
+"""The Models panel's Config… field: for single files only, gives a file Studio cannot tell
 its config (checked off the GUI thread), says a refusal in one line and changes nothing then."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_config_field_makes_an_unknown_file_usable(qtbot, studio_home, tmp_path)
     settle(qtbot, panel)
 
     select(panel, "odd.safetensors")
-    assert panel.config_box.isVisible() and panel.config_label.text() == "Config: none (read from the file)"
+    assert panel.config_button.isEnabled() and panel.config_label.text() == "Config: none (read from the file)"
     assert "give its config" in panel.details_text() and "Config… below" in panel.details_text()
 
     with qtbot.waitSignal(panel.message) as said:
@@ -73,9 +73,9 @@ def test_config_field_is_for_single_files_only(qtbot, studio_home, tiny_model_di
     panel.show()
     settle(qtbot, panel)
     select(panel, "tiny")
-    assert not panel.config_box.isVisible()
+    assert not panel.config_button.isEnabled() and panel.config_label.text() == "Config: for single-file models"
     select(panel, "sd15.safetensors")
-    assert panel.config_box.isVisible()
+    assert panel.config_button.isEnabled()
 
 
 def test_adding_a_file_that_wants_its_config_keeps_it(qtbot, studio_home, tmp_path):

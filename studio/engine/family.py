@@ -248,6 +248,7 @@ def _arch_of(layout: Layout) -> str:
         ("cond_stage_model.transformer.",): "sd1",
         ("cond_stage_model.model.",): "sd2",
         ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."): "sdxl",
+        ("conditioner.embedders.1.model.",): "sdxl",  # as Studio always took it: bigG in SDXL's second slot
         ("conditioner.embedders.0.model.",): "refiner",
     }.get(slots, "")
     if not by_slot:

@@ -258,8 +258,10 @@ class ModelLibraryPanel(QWidget):
     # ---- a single file's config ----------------------------------------------------------------
     def _show_config(self, entry: ModelEntry | None) -> None:
         single = entry is not None and entry.kind == "checkpoint" and Path(entry.path).is_file()
-        self.config_box.setVisible(single)
+        self.config_button.setEnabled(single)  # kept in place (not hidden), so the column never jumps
         if not single:
+            self.config_label.setText("Config: for single-file models")
+            self.config_label.setToolTip("Folders carry their own configs")
             return
         config = entry.config if entry is not None else ""
         self.config_label.setText(f"Config: {Path(config).name}" if config else "Config: none (read from the file)")
