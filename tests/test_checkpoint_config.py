@@ -235,3 +235,77 @@ def test_models_config_command(tmp_path, capsys):
     assert stored_config(model) is None
     assert main(["models", "config", str(model), str(tmp_path / "x.txt")]) == 2
     assert "\n" not in capsys.readouterr().err.strip()
+
+
+MINI_SD1_YAML = """model:
+  target: ldm.models.diffusion.ddpm.LatentDiffusion
+  params:
+    linear_start: 0.00085
+    linear_end: 0.0120
+    timesteps: 1000
+    image_size: 8
+    channels: 4
+    conditioning_key: crossattn
+    scale_factor: 0.18215
+    unet_config:
+      target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+      params:
+        image_size: 8
+        in_channels: 4
+        out_channels: 4
+        model_channels: 32
+        attention_resolutions: [1]
+        num_res_blocks: 1
+        channel_mult: [1, 2]
+        num_heads: 2
+        use_spatial_transformer: true
+        transformer_depth: 1
+        context_dim: 32
+        legacy: false
+    first_stage_config:
+      target: ldm.models.autoencoder.AutoencoderKL
+      params:
+        embed_dim: 4
+        ddconfig:
+          double_z: true
+          z_channels: 4
+          resolution: 64
+          in_channels: 3
+          out_ch: 3
+          ch: 32
+          ch_mult: [1, 2]
+          num_res_blocks: 1
+          attn_resolutions: []
+    cond_stage_config:
+      target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
+"""
+
+
+def test_a_yaml_builds_the_unet_and_vae(tmp_path, tiny_model_dir, monkeypatch):
+    """A model whose UNet and VAE fit neither the shipped configs nor the tiny folder's: built from
+    its YAML by diffusers (32-channel blocks, as LDM's 32 norm groups need), every weight in place."""
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    tiny = tiny_sd1()
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        cross_attention_dim=32, attention_head_dim=2,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+                        block_out_channels=(32, 64), down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2)
+    original = StableDiffusionPipeline(vae=vae, text_encoder=tiny.text_encoder, tokenizer=tiny.tokenizer, unet=unet,
+                                       scheduler=tiny.scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    single = save_single_file(original, tmp_path / "mini.safetensors")
+    config = _write(tmp_path / "mini.yaml", MINI_SD1_YAML)
+    # the text encoder, tokenizer and scheduler configs: the tiny folder's, in place of the real SD 1 ones
+    monkeypatch.setattr(_checkpoints, "variant_config_dir", lambda info: tiny_model_dir)
+    with pytest.raises(UserError):
+        _checkpoints.load_single_file(inspect_source(single))  # the tiny folder's UNet is another shape
+    pipe = _checkpoints.load_single_file(inspect_source(single, config=config))
+    for component in ("unet", "vae", "text_encoder"):
+        left, right = getattr(original, component).state_dict(), getattr(pipe, component).state_dict()
+        assert left.keys() == right.keys() and all(torch.equal(left[k], right[k]) for k in left), component
