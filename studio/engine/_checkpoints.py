@@ -3,7 +3,8 @@
 What a folder or file holds is told by family.py (`inspect_source`, re-exported here).
 `load_single_file` builds a pipeline from an original (LDM/SGM
 layout) checkpoint with diffusers' single-file loader, fed with configs shipped in
-resources/configs and the CLIP tokenizer shipped there, so nothing is ever downloaded.
+resources/configs (or the YAML / diffusers folder the artist gave the file) and the CLIP
+tokenizer shipped there, so nothing is ever downloaded.
 
 torch and diffusers are imported inside the loading functions only.
 """

@@ -2,7 +2,9 @@
 architecture (SD 1.x / 2.x / SDXL), variant (base, inpaint, v-prediction) and native size.
 
 `detect_family(source)` answers for a diffusers folder or single-file checkpoint; `inspect_source`
-gives the fuller ModelInfo (distilled or not, scheduler) the library shows. No weights are read
+gives the fuller ModelInfo (distilled or not, scheduler) the library shows. A single file is told
+by `classify_checkpoint` from the layout checkpoint_layout.py reads in its header, or by the config
+the artist gave it (checkpoint_config.py), which has the last word. No weights are read
 (except an allowed pickle, which has no header), and torch is imported only for such a pickle, so
 the model library and the window can call these on every file.
 """
