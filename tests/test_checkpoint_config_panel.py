@@ -41,7 +41,8 @@ def test_config_field_makes_an_unknown_file_usable(qtbot, studio_home, tmp_path)
 
     select(panel, "odd.safetensors")
     assert panel.config_button.isEnabled() and panel.config_label.text() == "Config: none (read from the file)"
-    assert "give its config" in panel.details_text() and "Config… below" in panel.details_text()
+    assert "give it its config with Config… in the Models panel" in panel.details_text()
+    assert "--config" not in panel.details_text()  # the window's words, not the CLI's
 
     with qtbot.waitSignal(panel.message) as said:
         panel.set_config(str(bad))
@@ -86,5 +87,5 @@ def test_adding_a_file_that_wants_its_config_keeps_it(qtbot, studio_home, tmp_pa
     with qtbot.waitSignal(panel.message) as said:
         panel.add_paths([str(odd)])
     settle(qtbot, panel)
-    assert "found: UNet with 8 input channels, no text encoder" in said.args[0]
+    assert "found: UNet with 8 input channels, no text encoder" in said.args[0] and "Config…" in said.args[0]
     assert panel.entry(str(odd)) is not None

@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.settings import EngineSettings, load_settings
-from studio.engine.family import NEEDS_CONFIG
 from studio.engine.jobs import UserError
 from studio.engine.models import (
     ModelEntry,
@@ -53,6 +52,7 @@ from studio.engine.models import (
     set_model_config,
 )
 from studio.ui.engine_queries import EngineQueries
+from studio.ui.model_facts import window_words
 from studio.ui.model_words import (
     SUMMARY_ROLE,
     TwoLineDelegate,
@@ -248,9 +248,7 @@ class ModelLibraryPanel(QWidget):
             return
         lines.append(f"<b>{html.escape(entry.name)}</b>")
         if entry.error:
-            lines.append(f'<span style="color:#ff8a80">Can\'t be used: {html.escape(entry.error)}</span>')
-            if entry.error.endswith(NEEDS_CONFIG):
-                lines.append("Give it with Config… below.")
+            lines.append(f'<span style="color:#ff8a80">Can\'t be used: {html.escape(window_words(entry.error))}</span>')
         lines += [f"{label}: {html.escape(value)}" for label, value in facts(entry)]
         lines.append(f"Short hash: {html.escape(self._hash_line(entry))}")
         self.details.setHtml("<br>".join(lines))
@@ -329,7 +327,7 @@ class ModelLibraryPanel(QWidget):
             return
         if entry.error:
             self._show_details(entry)  # the reason, in full
-            self.message.emit(entry.error)
+            self.message.emit(window_words(entry.error))
             return
         self.modelChosen.emit(path)
 
@@ -378,7 +376,7 @@ class ModelLibraryPanel(QWidget):
                 continue
             added += 1
             if result.error:  # kept: it only wants its config
-                self.message.emit(f"added {result.name}: {result.error}")
+                self.message.emit(f"added {result.name}: {window_words(result.error)}")
                 continue
             self.message.emit(f"added {result.name} ({type_text(result)})")
         self._problem = "<br>".join(problems)
