@@ -208,6 +208,7 @@ def test_generate_config_option_is_checked_and_remembered(tmp_path, capsys):
     assert (request.width, request.height) == (512, 512)  # the config's noise-predicting SD 2: 512 px
     out = tmp_path / "o.png"
     for extra, words in ((["--config", str(config)], "--config is for a single-file model"),
+                         (["--model", str(tmp_path), "--config", str(config)], "configs of its own"),
                          (["--model", str(model), "--config", str(tmp_path / "nope.yaml")], "config not found")):
         assert main(["generate", "x", "-o", str(out), *extra]) == 2
         err = capsys.readouterr().err.strip()
@@ -231,6 +232,9 @@ def test_models_config_command(tmp_path, capsys):
     assert "v1.yaml" in capsys.readouterr().out and stored_config(model) == config.resolve()
     assert main(["models", "config", str(model)]) == 0
     assert str(config.resolve()) in capsys.readouterr().out
+    assert main(["models", "add", str(model)]) == 0 and main(["models", "list"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("m.safetensors")]
+    assert listed and listed[0].endswith("config v1.yaml")
     assert main(["models", "config", str(model), "--clear"]) == 0
     assert stored_config(model) is None
     assert main(["models", "config", str(model), str(tmp_path / "x.txt")]) == 2
