@@ -231,3 +231,40 @@ def to_original_layout(pipe: Any, sd2: bool = False) -> dict[str, torch.Tensor]:
 def save_single_file(pipe: Any, path: Path, metadata: dict[str, str] | None = None, sd2: bool = False) -> Path:
     save_file(to_original_layout(pipe, sd2), str(path), metadata=metadata)
     return path
+
+
+# ---- header-faithful files -----------------------------------------------------------------------
+# One-byte tensors whose dimension the detection reads has the real size (the vocabulary
+# dimension, never read, is 1): a file shaped like SD 1/2/XL in a few hundred KB.
+
+UNET = "model.diffusion_model."
+CLIP_L = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
+OPENCLIP_H = "cond_stage_model.model.token_embedding.weight"
+XL_CLIP_L = "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight"
+XL_OPENCLIP_G = "conditioner.embedders.1.model.token_embedding.weight"
+REFINER_G = "conditioner.embedders.0.model.token_embedding.weight"
+
+
+def _t(*shape: int) -> torch.Tensor:
+    return torch.zeros(shape, dtype=torch.uint8)
+
+
+def header_checkpoint(tmp_path: Path, name: str, *, channels: int = 4, context: int = 768, adm: int = 0,
+                      encoders: dict[str, int] | None = None, metadata: dict[str, str] | None = None,
+                      extra: dict[str, torch.Tensor] | None = None) -> Path:
+    """A header-faithful single file: the UNet's first conv, one cross-attention key projection,
+    SDXL's label embedding when `adm`, a VAE tensor and each text encoder's token embedding."""
+    tensors = {
+        UNET + "input_blocks.0.0.weight": _t(1, channels, 1, 1),
+        "first_stage_model.decoder.conv_in.weight": _t(1),
+    }
+    if context:
+        tensors[UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"] = _t(1, context)
+    if adm:
+        tensors[UNET + "label_emb.0.0.weight"] = _t(1, adm)
+    for key, width in (encoders if encoders is not None else {CLIP_L: 768}).items():
+        tensors[key] = _t(1, width)
+    tensors.update(extra or {})
+    path = tmp_path / name
+    save_file(tensors, str(path), metadata=metadata)
+    return path

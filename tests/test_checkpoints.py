@@ -59,10 +59,8 @@ def _same_weights(a, b) -> None:
 )
 def test_detects_architecture_of_files_and_folders(models, name, arch, inpaint):
     folder, file, _ = models[name]
-    sources = ((folder, "diffusers"), (file, "checkpoint"))
-    if name == "sd2-base":
-        sources = sources[1:]  # a toy folder's 32-wide cross attention does not say "SD 2"
-    for source, kind in sources:
+    # a toy SD 2 folder's 32-wide cross attention does not say "SD 2": its GELU text encoder does
+    for source, kind in ((folder, "diffusers"), (file, "checkpoint")):
         info = inspect_source(source)
         assert (info.kind, info.arch, info.inpaint, info.prediction) == (kind, arch, inpaint, "epsilon")
 
@@ -195,12 +193,17 @@ def test_wrong_kinds_of_file_are_named(tmp_path, tensors, expected):
 
 
 def test_sd2_and_variants_detected_from_header(tmp_path):
-    base = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 9, 1, 1),
+    base = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 4, 1, 1),
             "first_stage_model.x": torch.zeros(1),
             "cond_stage_model.model.token_embedding.weight": torch.zeros(3, 4)}
     save_file(base, str(tmp_path / "sd21.safetensors"))
     info = inspect_source(tmp_path / "sd21.safetensors")
-    assert (info.arch, info.inpaint, info.prediction) == ("sd2", True, "v_prediction")
+    assert (info.arch, info.inpaint, info.prediction) == ("sd2", False, "v_prediction")
+    # SD 2's inpainting model is a 512 px noise predictor, whatever its name says
+    inpaint = {**base, "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(4, 9, 1, 1)}
+    save_file(inpaint, str(tmp_path / "sd21-inpainting.safetensors"))
+    info = inspect_source(tmp_path / "sd21-inpainting.safetensors")
+    assert (info.arch, info.inpaint, info.prediction) == ("sd2", True, "epsilon")
     save_file(base, str(tmp_path / "sd2-base-512.safetensors"))
     assert inspect_source(tmp_path / "sd2-base-512.safetensors").prediction == "epsilon"
     save_file(base, str(tmp_path / "x.safetensors"), metadata={"modelspec.prediction_type": "epsilon"})
@@ -210,7 +213,7 @@ def test_sd2_and_variants_detected_from_header(tmp_path):
 def test_header_read_touches_no_weights(models):
     _, file, _ = models["sdxl"]
     keys, shapes, _ = safetensors_header(file)
-    assert "model.diffusion_model.input_blocks.0.0.weight" in keys and len(shapes) <= 4
+    assert "model.diffusion_model.input_blocks.0.0.weight" in keys and len(shapes) <= 6 < len(keys)
 
 
 def test_distilled_models_detected_from_name_and_scheduler(tmp_path, models):

@@ -74,3 +74,21 @@ def test_inpainting_model_refuses_text_to_image_in_one_line(engine, tmp_path, mo
     tiny_sd1_inpaint().save_pretrained(folder)
     events = run(queue, folder)
     assert isinstance(events[-1], Failed) and "inpainting model" in events[-1].message
+
+
+def test_config_given_to_a_file_is_used_named_and_reloads_when_changed(engine, tmp_path, tiny_model_dir):
+    from studio.engine.models import set_model_config
+
+    queue, backend = engine
+    single = save_single_file(tiny_sd1(), tmp_path / "tiny-sd1.safetensors")
+    set_model_config(single, tiny_model_dir)  # the tiny checkpoint fits its own folder's configs only
+    events = run(queue, single)
+    assert isinstance(events[-1], Finished), events[-1]
+    assert events[-1].info["model_config"] == tiny_model_dir.name  # a name, never a path
+    set_model_config(single, None)  # same model, other config: loaded again, and the shipped
+    events = run(queue, single)  # SD 1 configs do not fit the tiny weights
+    assert isinstance(events[-1], Failed) and "give its config with --config" in events[-1].message
+    set_model_config(single, tiny_model_dir)
+    again = run(queue, single)
+    assert isinstance(again[-1], Finished) and not any(isinstance(e, Loading) for e in again)
+

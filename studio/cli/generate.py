@@ -75,7 +75,11 @@ def add_request_arguments(parser: argparse.ArgumentParser, scheduler: str = "Eul
     parser.add_argument(
         "--scheduler", default=scheduler, metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: {scheduler})"
     )
-    parser.add_argument("--model", default="", metavar="PATH", help="a diffusers model folder (default: the bundled model)")
+    parser.add_argument("--model", default="", metavar="PATH",
+                        help="a diffusers model folder or .safetensors file (default: the bundled model)")
+    parser.add_argument("--config", default=None, metavar="PATH",
+                        help="the original .yaml config (e.g. v1-inference.yaml) or a diffusers config folder "
+                        "of a single-file --model; remembered for that file")
     parser.add_argument("--lora", action="append", default=[], metavar="PATH[:WEIGHT]",
                         help="a LoRA file and its weight (default 1); repeat for more")
     parser.add_argument("--no-gallery", action="store_true", help="do not record the images in the gallery")
@@ -142,6 +146,8 @@ def base_request(args: argparse.Namespace, **fields: object) -> GenerationReques
     from studio.engine.backend import native_size
     from studio.engine.jobs import UserError
 
+    if getattr(args, "config", None) is not None:
+        give_config(args.model, args.config)
     width, height = args.width, args.height
     if width is None or height is None:
         try:
@@ -164,6 +170,19 @@ def base_request(args: argparse.Namespace, **fields: object) -> GenerationReques
         loras=tuple(lora_argument(text) for text in getattr(args, "lora", None) or ()),
         **fields,
     ).validate()
+
+
+def give_config(model: str, config: str) -> None:
+    """--config: check the single-file model with it and remember it; CliError (one line) if not."""
+    from studio.engine.jobs import UserError
+    from studio.engine.models import set_model_config
+
+    if not model:
+        raise CliError("--config is for a single-file model: give the file with --model too")
+    try:
+        set_model_config(model, config, load_settings())
+    except UserError as exc:
+        raise CliError(f"--config: {exc}") from None
 
 
 def lora_argument(text: str) -> tuple[str, float]:

@@ -1,4 +1,5 @@
-"""`studio models list [--json] [--hashes]`, `studio models add PATH`, `studio models remove PATH`,
+"""`studio models list [--json] [--hashes]`, `studio models add PATH [--config CFG]`,
+`studio models config PATH [CFG | --clear]`, `studio models remove PATH`,
 `studio models download OWNER/NAME`: the model library from the command line.
 
 Errors end in one line, `studio: error: ...`, and exit code 2 (bad input) or 1 (failure).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from studio.cli._output import EXIT_BAD_INPUT, EXIT_ERROR, error
 from studio.core.settings import load_settings
@@ -27,6 +29,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--hashes", action="store_true", help="compute content hashes (reads every file once; cached)")
     add = sub.add_parser("add", help="add a .safetensors file or diffusers folder from where it is (no copy)")
     add.add_argument("path", help="model file, LoRA file or diffusers folder")
+    add.add_argument("--config", default=None, metavar="PATH",
+                     help="a single file's original .yaml config or a diffusers config folder")
+    config = sub.add_parser("config", help="give a single-file model its original .yaml config or a diffusers "
+                            "config folder (kept for every later job), or show or clear it")
+    config.add_argument("path", help="the model file")
+    config.add_argument("config", nargs="?", default=None, help="the .yaml file or diffusers folder (omit to show)")
+    config.add_argument("--clear", action="store_true", help="forget the config: the file is read as it is")
     remove = sub.add_parser("remove", help="forget an added path (the file stays)")
     remove.add_argument("path")
     download = sub.add_parser("download", help="download a diffusers model from Hugging Face (safetensors only)")
@@ -41,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
         if action == "list":
             return _list(getattr(args, "json", False), getattr(args, "hashes", False))
         if action == "add":
-            return _add(args.path)
+            return _add(args.path, args.config)
+        if action == "config":
+            return _config(args.path, args.config, args.clear)
         if action == "remove":
             return _remove(args.path)
         return _download(args.repo_id)
     except UserError as exc:
-        return error(exc, EXIT_BAD_INPUT if action in ("add", "remove") else EXIT_ERROR)
+        return error(exc, EXIT_BAD_INPUT if action in ("add", "remove", "config") else EXIT_ERROR)
 
 
 def _list(as_json: bool, hashes: bool) -> int:
@@ -63,7 +74,8 @@ def _list(as_json: bool, hashes: bool) -> int:
     for e in entries:
         own_text = f"own {e.context_width}-wide text encoder" if e.own_text_width else ""
         note = e.error or " ".join(x for x in ("inpaint" if e.inpaint else "", e.distilled,
-                                               "v-pred" if e.prediction == "v_prediction" else "", own_text) if x)
+                                               "v-pred" if e.prediction == "v_prediction" else "", own_text,
+                                               f"config {Path(e.config).name}" if e.config else "") if x)
         rows.append((e.name, e.kind, e.arch or "?", human_size(e.size), e.short_hash or "-", e.source, note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -71,11 +83,32 @@ def _list(as_json: bool, hashes: bool) -> int:
     return 0
 
 
-def _add(path: str) -> int:
-    from studio.engine.models import add_model
+def _add(path: str, config: str | None = None) -> int:
+    from studio.engine.models import add_model, set_model_config
 
+    if config is not None:  # first: a file only its config explains is refused without it
+        set_model_config(path, config, load_settings())
     entry = add_model(path, load_settings())
     print(f"added {entry.name}: {entry.kind}, {entry.arch or 'unknown architecture'}, {human_size(entry.size)}")
+    return 0
+
+
+def _config(path: str, config: str | None, clear: bool) -> int:
+    from studio.engine.jobs import UserError
+    from studio.engine.models import set_model_config, stored_config
+
+    if clear and config is not None:
+        raise UserError("give a config or --clear, not both")
+    if clear:
+        set_model_config(path, None, load_settings())
+        print(f"{path}: no config (read as it is)")
+    elif config is not None:
+        entry = set_model_config(path, config, load_settings())
+        print(f"{path}: config {config} ({entry.arch_label}{', inpaint' if entry.inpaint else ''}"
+              f"{', v-pred' if entry.prediction == 'v_prediction' else ''})")
+    else:
+        given = stored_config(path)
+        print(f"{path}: {f'config {given}' if given else 'no config (read as it is)'}")
     return 0
 
 

@@ -3,7 +3,8 @@
 What a folder or file holds is told by family.py (`inspect_source`, re-exported here).
 `load_single_file` builds a pipeline from an original (LDM/SGM
 layout) checkpoint with diffusers' single-file loader, fed with configs shipped in
-resources/configs and the CLIP tokenizer shipped there, so nothing is ever downloaded.
+resources/configs (or the YAML / diffusers folder the artist gave the file) and the CLIP
+tokenizer shipped there, so nothing is ever downloaded.
 
 torch and diffusers are imported inside the loading functions only.
 """
@@ -22,7 +23,9 @@ from typing import Any
 from studio.core.atomic import atomic_write_text
 from studio.core.paths import repo_resources, subdir
 from studio.engine.family import (  # noqa: F401 - inspection moved to family.py; old names kept here
+    ARCH_NAMES,
     ARCHES,
+    NEEDS_CONFIG,
     PICKLE_SUFFIXES,
     ModelInfo,
     _first_line,
@@ -48,18 +51,25 @@ def load_single_file(
     """A txt2img (or, for 9-channel UNets, inpaint) pipeline built from a single-file checkpoint.
 
     `config_dir` is a diffusers folder whose configs (and tokenizers, if it has them) describe the
-    checkpoint; by default the one for `info` from resources/configs, patched for the variant.
+    checkpoint: the one the artist gave (info.config) if a folder, else the one for `info` from
+    resources/configs, patched for the variant. A YAML the artist gave goes to diffusers as
+    `original_config`, which then builds the UNet and VAE from it; never a download either way.
     """
     import pickle
 
     import diffusers
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
 
     path = info.path
     if path.suffix.lower() in PICKLE_SUFFIXES and not allow_unsafe_pickles:
         raise UserError(pickle_refusal(path))  # inspect_source already refused; belt and braces
-    config = Path(config_dir) if config_dir is not None else variant_config_dir(info)
+    given = info.config
+    if config_dir is not None:
+        config = Path(config_dir)
+    else:
+        config = given if given is not None and given.is_dir() else variant_config_dir(info)
     class_name = pipeline_class_name(info.family, "inpaint" if info.inpaint else "txt2img")
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"original_config": str(given)} if given is not None and given.is_file() else {}
     if not (config / "tokenizer").is_dir():
         kwargs["tokenizer"] = clip_tokenizer(pad_token="!" if info.arch == "sd2" else "<|endoftext|>")
     if info.arch == "sdxl" and not (config / "tokenizer_2").is_dir():
@@ -70,8 +80,12 @@ def load_single_file(
         pipe = getattr(diffusers, class_name).from_single_file(
             str(path), config=str(config), local_files_only=True, dtype=dtype, **kwargs
         )
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, pickle.UnpicklingError) as exc:
-        raise UserError(f"cannot load {path.name}: {_first_line(exc)}") from None
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, pickle.UnpicklingError,
+            SingleFileComponentError) as exc:
+        if given is not None:
+            raise UserError(f"cannot load {path.name} with the config {given.name}: {_first_line(exc)}") from None
+        raise UserError(f"cannot load {path.name}: {_first_line(exc)}; if it is not a standard "
+                        f"{ARCH_NAMES.get(info.arch, info.arch)} model, {NEEDS_CONFIG}") from None
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -25,6 +25,7 @@ from studio.engine._embeddings import PromptEncoder
 from studio.engine._previews import PreviewMap, preview_map_for
 from studio.engine._schedulers import SchedulerCache
 from studio.engine._taesd import tiny_decoder_preview
+from studio.engine.checkpoint_config import stored_config
 from studio.engine.family import Family, ModelInfo, family_of, inspect_source
 from studio.engine.jobs import JobContext, UserError
 from studio.engine.sources import default_model_dir, model_dir_for
@@ -59,6 +60,7 @@ class LoadedModel:
     preview_map: PreviewMap
     encoder: PromptEncoder  # one per loaded model, so its cache lives as long as the model
     schedulers: SchedulerCache = field(repr=False, default=None)  # type: ignore[assignment]
+    config: Path | None = None  # the config the artist gave a single file (checkpoint_config)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -84,6 +86,8 @@ class LoadedModel:
             "dtype": str(self.dtype).removeprefix("torch."),
             "scheduler": scheduler,
             "preview_map": self.preview_map.source,
+            # the file's name only: pictures get shared, local paths stay on this machine
+            **({"model_config": self.config.name} if self.config is not None else {}),
         }
 
 
@@ -145,6 +149,11 @@ def pipeline_from_source(
     return pipe
 
 
+def _config_of(model: str) -> Path | None:
+    """The config remembered for a single-file `model` (a new one means loading it again)."""
+    return stored_config(model) if model and Path(model).expanduser().is_file() else None
+
+
 class ModelLoader:
     """Keeps at most one model loaded; lives on (and is only used from) the inference thread."""
 
@@ -154,7 +163,7 @@ class ModelLoader:
 
     def get(self, model: str, job: JobContext) -> LoadedModel:
         """The loaded model for `model`, loading it first if needed. On failure the old one stays."""
-        if self.current is not None and self.current.key == model:
+        if self.current is not None and self.current.key == model and self.current.config == _config_of(model):
             return self.current
         job.emit(Loading(job.job_id, "finding model", 0.0))
         if not model:
@@ -187,6 +196,7 @@ class ModelLoader:
             or preview_map_for(folder, arch, int(pipe.vae.config.latent_channels)),
             encoder=PromptEncoder(pipe),
             schedulers=SchedulerCache(pipe.scheduler.config),
+            config=info.config,
         )
         self.unload()
         self.current = loaded

@@ -2,7 +2,9 @@
 architecture (SD 1.x / 2.x / SDXL), variant (base, inpaint, v-prediction) and native size.
 
 `detect_family(source)` answers for a diffusers folder or single-file checkpoint; `inspect_source`
-gives the fuller ModelInfo (distilled or not, scheduler) the library shows. No weights are read
+gives the fuller ModelInfo (distilled or not, scheduler) the library shows. A single file is told
+by `classify_checkpoint` from the layout checkpoint_layout.py reads in its header, or by the config
+the artist gave it (checkpoint_config.py), which has the last word. No weights are read
 (except an allowed pickle, which has no header), and torch is imported only for such a pickle, so
 the model library and the window can call these on every file.
 """
@@ -14,17 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.engine.checkpoint_config import ConfigFacts, read_config, stored_config
+from studio.engine.checkpoint_layout import (
+    ADM_ARCH,
+    UNET_IN,
+    WIDTH_ARCH,
+    Layout,
+    checkpoint_layout,
+    shape_keys,
+)
 from studio.engine.jobs import UserError
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 ARCHES = ("sd1", "sd2", "sdxl")
+NEEDS_CONFIG = "give its config with --config"  # how errors a config can fix end
 
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-SD1_CLIP = "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight"
-SD2_OPENCLIP = "cond_stage_model.model.token_embedding.weight"
-SDXL_OPENCLIP = "conditioner.embedders.1.model."
-SDXL_REFINER = "conditioner.embedders.0.model."
 VAE_PREFIX = "first_stage_model."
 
 PIPELINE_ARCH = {
@@ -63,7 +70,8 @@ class ModelInfo:
     prediction: str = "epsilon"  # or "v_prediction"
     distilled: str = ""  # "", "turbo", "lcm", "lightning" or "hyper": few steps, low guidance
     scheduler: str = ""  # the scheduler class a folder ships with
-    context_width: int = 0  # a folder UNet's cross-attention width (768 for SD 1.x); 0 if unread
+    context_width: int = 0  # the UNet's cross-attention width (768 for SD 1.x); 0 if unread
+    config: Path | None = None  # the YAML or diffusers folder the artist gave a single file
 
     @property
     def family(self) -> str:
@@ -73,14 +81,20 @@ class ModelInfo:
 # ---- inspecting ------------------------------------------------------------------------------
 
 
-def inspect_source(path: Path | str, allow_unsafe_pickles: bool = False) -> ModelInfo:
-    """Describe a diffusers folder or single-file checkpoint; UserError (one line) if it is neither."""
+def inspect_source(path: Path | str, allow_unsafe_pickles: bool = False,
+                   config: Path | str | None = None) -> ModelInfo:
+    """Describe a diffusers folder or single-file checkpoint; UserError (one line) if it is neither.
+
+    A single file is described with `config` (YAML or diffusers folder) when given, else with the
+    config remembered for it (checkpoint_config), if any."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"model not found: {path}")
     if path.is_dir():
+        if config is not None:
+            raise UserError(f"{path.name} is a diffusers folder with configs of its own; a config is for single files")
         return inspect_folder(path, allow_unsafe_pickles)
-    return inspect_file(path, allow_unsafe_pickles)
+    return inspect_file(path, allow_unsafe_pickles, config)
 
 
 def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
@@ -95,7 +109,7 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
     sched_path = folder / "scheduler" / "scheduler_config.json"
     if sched_path.is_file():
         scheduler = _read_json(sched_path, folder, "scheduler/scheduler_config.json")
-    arch = "sdxl" if family == "sdxl" else ("sd2" if unet.get("cross_attention_dim") == 1024 else "sd1")
+    arch = "sdxl" if family == "sdxl" else _sd_arch(folder, unet_context_width(unet))
     in_channels = int(unet.get("in_channels", 4))
     sched_class = str(scheduler.get("_class_name", ""))
     hints = f"{_name_hints(folder)} {sched_class} {json.dumps(scheduler)}".lower()
@@ -110,6 +124,19 @@ def inspect_folder(folder: Path, allow_unsafe_pickles: bool = False) -> ModelInf
         scheduler=sched_class,
         context_width=unet_context_width(unet),
     )
+
+
+def _sd_arch(folder: Path, width: int) -> str:
+    """SD 1.x or 2.x: by the published width (768 / 1024), else by the text encoder, as a toy or
+    distilled model's width says nothing: OpenCLIP (SD 2) uses GELU where OpenAI's CLIP (SD 1) uses
+    quick GELU."""
+    if width in (768, 1024):
+        return "sd1" if width == 768 else "sd2"
+    try:
+        encoder = json.loads((folder / "text_encoder" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "sd1"
+    return "sd2" if isinstance(encoder, dict) and encoder.get("hidden_act") == "gelu" else "sd1"
 
 
 def unet_context_width(unet_config: dict[str, Any]) -> int:
@@ -142,7 +169,9 @@ def _check_folder_weights(folder: Path, index: dict[str, Any], allow_unsafe_pick
         raise UserError(f"{folder.name} has no {part} weights (an incomplete download, or configs only?)")
 
 
-def inspect_file(path: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
+def inspect_file(path: Path, allow_unsafe_pickles: bool = False, config: Path | str | None = None) -> ModelInfo:
+    config = config if config is not None else stored_config(path)
+    facts = read_config(config) if config is not None else None
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         if not allow_unsafe_pickles:
@@ -152,7 +181,7 @@ def inspect_file(path: Path, allow_unsafe_pickles: bool = False) -> ModelInfo:
         keys, shapes, metadata = safetensors_header(path)
     else:
         raise UserError(f"{path.name} is not a model file Studio reads (use a .safetensors file or a diffusers folder)")
-    return classify_checkpoint(path, keys, shapes, metadata)
+    return classify_checkpoint(path, keys, shapes, metadata, facts)
 
 
 def safetensors_header(path: Path) -> tuple[set[str], dict[str, tuple[int, ...]], dict[str, str]]:
@@ -162,7 +191,7 @@ def safetensors_header(path: Path) -> tuple[set[str], dict[str, tuple[int, ...]]
     try:
         with safe_open(str(path), framework="numpy") as handle:
             keys = set(handle.keys())
-            shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in _shape_keys(keys)}
+            shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in shape_keys(keys)}
             metadata = dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(f"{path.name} is not a readable .safetensors file (damaged or incomplete download?): {_first_line(exc)}") from None
@@ -178,11 +207,6 @@ def _check_complete(path: Path, keys: set[str]) -> None:
     ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
     if 8 + header_len + max(ends, default=0) > path.stat().st_size:
         raise UserError(f"{path.name} is incomplete (the file is shorter than its header says): download it again")
-
-
-def _shape_keys(keys: set[str]) -> list[str]:
-    wanted = [UNET_IN, SD1_CLIP, SD2_OPENCLIP, SDXL_OPENCLIP + "positional_embedding"]
-    return [k for k in wanted if k in keys]
 
 
 def _pickle_header(path: Path) -> tuple[set[str], dict[str, tuple[int, ...]], dict[str, str]]:
@@ -215,10 +239,44 @@ def load_pickle_weights(path: Path) -> dict[str, Any]:
     return state
 
 
+def _arch_of(layout: Layout) -> str:
+    """sd1 / sd2 / sdxl / refiner, or "" when the layout is none of them.
+
+    The published widths decide when the file has them (as diffusers' own loader tells SD 1 from
+    SD 2: an SD 2 file with its text encoder saved in CLIP's layout is still SD 2); files with
+    other widths (small test models, distillations) go by where their text encoders sit."""
+    slots = tuple(prefix for prefix, _, _ in layout.encoders)
+    by_slot = {
+        ("cond_stage_model.transformer.",): "sd1",
+        ("cond_stage_model.model.",): "sd2",
+        ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."): "sdxl",
+        ("conditioner.embedders.1.model.",): "sdxl",  # as Studio always took it: bigG in SDXL's second slot
+        ("conditioner.embedders.0.model.",): "refiner",
+    }.get(slots, "")
+    if not by_slot:
+        return ""
+    sgm = by_slot in ("sdxl", "refiner")  # Stability's SGM layout (conditioner.*) vs LDM (cond_stage_model.*)
+    arch = WIDTH_ARCH.get(layout.context_width) or ADM_ARCH.get(layout.adm_width) or by_slot
+    if (arch in ("sdxl", "refiner")) != sgm:
+        return ""
+    if sgm and layout.adm_width in ADM_ARCH and ADM_ARCH[layout.adm_width] != arch:
+        return ""
+    # The text features the UNet reads are its encoders' outputs side by side.
+    widths = [width for _, _, width in layout.encoders]
+    if layout.context_width and all(widths) and sum(widths) != layout.context_width:
+        return ""
+    return arch
+
+
 def classify_checkpoint(
-    path: Path, keys: set[str], shapes: dict[str, tuple[int, ...]], metadata: dict[str, str]
+    path: Path, keys: set[str], shapes: dict[str, tuple[int, ...]], metadata: dict[str, str],
+    config: ConfigFacts | None = None,
 ) -> ModelInfo:
-    """Architecture and variant from tensor names and a few shapes (see module docstring)."""
+    """THE place a single file's family and variant are told: SD 1.x, SD 2.x (epsilon or
+    v-prediction), SDXL base or refiner, inpainting (9-channel UNet), distilled (turbo & co), from
+    its tensor names and a few shapes (header only), metadata and name; `config` (the one the
+    artist gave for this file) has the last word. UserError, one line, naming what was found when
+    it is none of those."""
     name = path.name
     if any(".lora_down." in k or ".lora_A." in k or k.startswith("lora_unet_") for k in keys):
         raise UserError(f"{name} is a LoRA, not a full model: add it to the LoRA list instead")
@@ -230,38 +288,43 @@ def classify_checkpoint(
         raise UserError(f"{name} is not a Stable Diffusion checkpoint (it has no UNet weights)")
     if not any(k.startswith(VAE_PREFIX) for k in keys):
         raise UserError(f"{name} has no VAE weights; Studio needs a full checkpoint (UNet, VAE and text encoder)")
-    if any(k.startswith(SDXL_OPENCLIP) for k in keys):
-        arch = "sdxl"
-    elif any(k.startswith(SDXL_REFINER) for k in keys):
-        raise UserError(f"{name} is an SDXL refiner, which Studio cannot run on its own")
-    elif SD2_OPENCLIP in keys:
-        arch = "sd2"
-    elif SD1_CLIP in keys:
-        arch = "sd1"
-    else:
-        raise UserError(f"{name} has no text encoder Studio knows (it is not SD 1.x, SD 2.x or SDXL)")
-    in_channels = shapes[UNET_IN][1]
-    if in_channels not in (4, 9):
-        raise UserError(f"{name} has a UNet with {in_channels} input channels, which Studio cannot run")
+    layout = checkpoint_layout(keys, shapes)
+    arch = _arch_of(layout)
+    if layout.in_channels not in (4, 9):
+        arch = ""
     hints = f"{name} {metadata.get('modelspec.title', '')} {metadata.get('modelspec.architecture', '')}".lower()
+    if config is not None:  # the artist's config says what the file is
+        arch, inpaint, prediction = config.arch, config.inpaint, config.prediction
+    elif not arch:
+        raise UserError(f"{name}: not a Stable Diffusion checkpoint Studio knows (found: {layout.describe()}); "
+                        f"{NEEDS_CONFIG}")
+    else:
+        inpaint = layout.in_channels == 9
+        prediction = _prediction(arch, inpaint, keys, metadata, hints)
+    if arch == "refiner":
+        raise UserError(f"{name} is an SDXL refiner (found: {layout.describe()}), which only finishes another "
+                        "model's pictures; Studio cannot run it on its own")
     return ModelInfo(
         path=path,
         kind="checkpoint",
         arch=arch,
-        inpaint=in_channels == 9,
-        prediction=_prediction(arch, keys, metadata, hints),
+        inpaint=inpaint,
+        prediction=prediction,
         distilled=_distilled_hint(hints),
+        context_width=layout.context_width,
+        config=config.path if config is not None else None,
     )
 
 
-def _prediction(arch: str, keys: set[str], metadata: dict[str, str], hints: str) -> str:
+def _prediction(arch: str, inpaint: bool, keys: set[str], metadata: dict[str, str], hints: str) -> str:
     declared = str(metadata.get("modelspec.prediction_type", "")).lower()
     if "v_pred" in keys or declared in ("v", "v_prediction") or "vpred" in hints or "v-pred" in hints:
         return "v_prediction"
     if declared in ("epsilon", "eps"):
         return "epsilon"
-    # SD 2.x at 768 px (2.0-v, 2.1) predicts v; only the 512 px "base" variants predict noise.
-    if arch == "sd2" and "base" not in hints and "512" not in hints:
+    # SD 2.x at 768 px (2.0-v, 2.1) predicts v; the 512 px "base" models and SD 2's inpainting
+    # model (512 px) predict noise.
+    if arch == "sd2" and not inpaint and "base" not in hints and "512" not in hints:
         return "v_prediction"
     return "epsilon"
 
@@ -321,13 +384,13 @@ def family_of(info: ModelInfo) -> Family:
         variant = "v-prediction"
     else:
         variant = "base"
-    if info.kind == "checkpoint":
+    # a folder's configs (or the config folder given to a single file) say its size; a file's
+    # family and variant do (a YAML's image_size is no guide: SD 1's says 32 latents)
+    configs = info.path if info.kind == "diffusers" else info.config
+    try:
+        size = folder_native_size(configs) if configs is not None and configs.is_dir() else native_size_for(info)
+    except UserError:
         size = native_size_for(info)
-    else:
-        try:
-            size = folder_native_size(info.path)
-        except UserError:
-            size = native_size_for(info)
     width = info.context_width or next((w for w, a in CONTEXT_WIDTH_ARCH.items() if a == info.arch), 0)
     return Family(info.arch, variant, size, info.distilled, width)
 

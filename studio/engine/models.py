@@ -23,9 +23,11 @@ from typing import Any
 from studio.core.atomic import atomic_write_text
 from studio.core.paths import bundled_model_path, bundled_model_present, studio_home
 from studio.core.settings import EngineSettings, load_settings
+from studio.engine.checkpoint_config import store_config, stored_config  # noqa: F401 - for callers
 from studio.engine.family import (  # noqa: F401 - ARCH_NAMES, CONTEXT_WIDTH_ARCH, lora_*: their old home
     ARCH_NAMES,
     CONTEXT_WIDTH_ARCH,
+    NEEDS_CONFIG,
     detect_family,
     inspect_source,
     lora_arch,
@@ -59,7 +61,8 @@ class ModelEntry:
     distilled: str = ""
     error: str = ""  # why it cannot be used as it is (one line); "" when usable
     sha256: str = ""  # filled only when hashes are asked for
-    context_width: int = 0  # a diffusers folder's cross-attention width (768 for SD 1.x); 0 if not read
+    context_width: int = 0  # the UNet's cross-attention width (768 for SD 1.x); 0 if not read
+    config: str = ""  # the config (YAML or diffusers folder) given to a single file; "" if none
 
     @property
     def arch_label(self) -> str:
@@ -131,7 +134,7 @@ def describe(path: Path, source: str, settings: EngineSettings | None = None) ->
     return ModelEntry(
         name, str(path), info.kind, source, size, arch=info.arch, inpaint=info.inpaint,
         prediction=info.prediction, distilled=info.distilled,
-        context_width=info.context_width,
+        context_width=info.context_width, config=str(info.config or ""),
     )
 
 
@@ -221,14 +224,15 @@ def added_paths() -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def add_model(path: Path | str, settings: EngineSettings | None = None) -> ModelEntry:
-    """Check a model or LoRA file/folder and remember it where it is (no copy). UserError if unusable."""
+def add_model(path: Path | str, settings: EngineSettings | None = None, needing_config: bool = False) -> ModelEntry:
+    """Check a model or LoRA file/folder and remember it where it is (no copy). UserError if unusable;
+    with `needing_config`, a single file that only wants its config is kept (the entry says so)."""
     path = Path(path).expanduser().resolve()
     settings = settings or load_settings()
     if not path.exists():
         raise UserError(f"not found: {path}")
     entry = describe(path, "added", settings)
-    if entry.error:
+    if entry.error and not (needing_config and entry.error.endswith(NEEDS_CONFIG)):
         raise UserError(entry.error)
     paths = added_paths()
     if str(path) not in paths:
@@ -246,7 +250,24 @@ def remove_model(path: Path | str) -> bool:
     return True
 
 
-# ---- hashes ------------------------------------------------------------------------------------
+# ---- configs of single files ----------------------------------------------------------------------
+
+
+def set_model_config(model: Path | str, config: Path | str | None,
+                     settings: EngineSettings | None = None) -> ModelEntry:
+    """Give a single-file model its config (a YAML or diffusers folder; None takes it away), kept
+    for every later job on it. The file is checked with the config first: UserError, one line, if
+    either is unusable, and nothing is stored."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise UserError(f"model not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path.name} is a diffusers folder with configs of its own; a config is for single files")
+    settings = settings or load_settings()
+    if config is not None:
+        inspect_source(path, settings.allow_unsafe_pickles, config=config)
+    store_config(path, config)
+    return describe(path, "added", settings)
 
 
 # ---- defaults and downloads ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog
 from studio.core.import_policy import ModelOffer
 from studio.core.paths import bundled_model_present
 from studio.core.request import BUNDLED_GUIDANCE, SCHEDULERS
-from studio.ui.model_facts import ModelLook, look_at_model, lora_problem
+from studio.ui.model_facts import ModelLook, look_at_model, lora_problem, window_words
 
 BUNDLED_MODEL_LABEL = "Bundled: studio-shapes"
 OPEN_FOLDER_LABEL = "Open model folder…"
@@ -69,7 +69,7 @@ class ModelChoice:
         path, entry = (look.path, look.entry) if look is not None else ("", None)
         if entry is not None and (entry.error or entry.kind not in ("diffusers", "checkpoint")):
             problem = entry.error or f"{entry.name} is a LoRA, not a model: tick it in the Models panel"
-            self.message.emit(f"Can't use that model: {problem}")
+            self.message.emit(f"Can't use that model: {window_words(problem)}")
             self._fill_models(self._model_in_use)  # the picker goes back to the model in use
             return
         leaving_bundled = _is_bundled(self._model_in_use)

@@ -52,3 +52,12 @@ def lora_problem(model: str, loras: tuple[tuple[str, float], ...]) -> str:
     from studio.engine.models import lora_mismatch
 
     return lora_mismatch(model, loras)
+
+
+def window_words(problem: str) -> str:
+    """An engine's one-line refusal as the window says it: the CLI's --config is Config… here."""
+    from studio.engine.family import NEEDS_CONFIG
+
+    if problem.endswith(NEEDS_CONFIG):
+        return problem.removesuffix(NEEDS_CONFIG) + "give it its config with Config… in the Models panel"
+    return problem

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLayout,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -42,8 +43,16 @@ from PySide6.QtWidgets import (
 
 from studio.core.settings import EngineSettings, load_settings
 from studio.engine.jobs import UserError
-from studio.engine.models import ModelEntry, add_model, cached_sha256, file_sha256, list_models
+from studio.engine.models import (
+    ModelEntry,
+    add_model,
+    cached_sha256,
+    file_sha256,
+    list_models,
+    set_model_config,
+)
 from studio.ui.engine_queries import EngineQueries
+from studio.ui.model_facts import window_words
 from studio.ui.model_words import (
     SUMMARY_ROLE,
     TwoLineDelegate,
@@ -55,6 +64,9 @@ from studio.ui.model_words import (
 from studio.ui.theme import heading
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+CONFIG_TIP = ("Give this single file its original config: the .yaml it came with (v1-inference.yaml and "
+              "the like) or a diffusers folder with its configs. For a file Studio cannot tell, or to say "
+              "how it predicts (SD 2 at 512 or 768 px)")
 
 
 class ModelLibraryPanel(QWidget):
@@ -112,6 +124,19 @@ class ModelLibraryPanel(QWidget):
         self.details.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.details.setMinimumHeight(70)
+        # A single file Studio cannot tell (or tells wrongly: SD 2 at 512 or 768 px) gets its
+        # original config here, as `studio models config` gives it; kept for every later job.
+        self.config_label = QLabel(objectName="modelConfig", wordWrap=True)
+        self.config_button = QPushButton("Config…", toolTip=CONFIG_TIP)
+        config_menu = QMenu(self.config_button)
+        config_menu.addAction("YAML file…", self._config_file_dialog)
+        config_menu.addAction("Diffusers config folder…", self._config_folder_dialog)
+        self.clear_config_action = config_menu.addAction("No config (read the file itself)", lambda: self.set_config(None))
+        self.config_button.setMenu(config_menu)
+        config_row = QHBoxLayout()
+        config_row.addWidget(self.config_label, 1)
+        config_row.addWidget(self.config_button)
+        self.config_box = _box(config_row)
 
         self.use_button = QPushButton("Use model", toolTip="Use the selected model (or double-click it)")
         self.use_button.clicked.connect(lambda: self.choose_row(self.models.currentRow()))
@@ -140,7 +165,8 @@ class ModelLibraryPanel(QWidget):
         # The artist decides how the column is shared: drag the handles between the three parts.
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
-        for part, share in ((models_box, 5), (self.details, 3), (loras_box, 3)):
+        details_box = _box(self.details, self.config_box)
+        for part, share in ((models_box, 5), (details_box, 3), (loras_box, 3)):
             splitter.addWidget(part)
             splitter.setStretchFactor(splitter.count() - 1, share)
         splitter.setSizes([5000, 3000, 3000])  # scaled to the room there is, in these shares
@@ -211,6 +237,7 @@ class ModelLibraryPanel(QWidget):
 
     def _show_details(self, entry: ModelEntry | None) -> None:
         self._shown_path = entry.path if entry is not None else ""
+        self._show_config(entry)
         lines = []
         if self._problem:
             lines.append(f'<span style="color:#ff8a80">{html.escape(self._problem)}</span>')
@@ -221,10 +248,50 @@ class ModelLibraryPanel(QWidget):
             return
         lines.append(f"<b>{html.escape(entry.name)}</b>")
         if entry.error:
-            lines.append(f'<span style="color:#ff8a80">Can\'t be used: {html.escape(entry.error)}</span>')
+            lines.append(f'<span style="color:#ff8a80">Can\'t be used: {html.escape(window_words(entry.error))}</span>')
         lines += [f"{label}: {html.escape(value)}" for label, value in facts(entry)]
         lines.append(f"Short hash: {html.escape(self._hash_line(entry))}")
         self.details.setHtml("<br>".join(lines))
+
+    # ---- a single file's config ----------------------------------------------------------------
+    def _show_config(self, entry: ModelEntry | None) -> None:
+        single = entry is not None and entry.kind == "checkpoint" and Path(entry.path).is_file()
+        self.config_button.setEnabled(single)  # kept in place (not hidden), so the column never jumps
+        if not single:
+            self.config_label.setText("Config: for single-file models")
+            self.config_label.setToolTip("Folders carry their own configs")
+            return
+        config = entry.config if entry is not None else ""
+        self.config_label.setText(f"Config: {Path(config).name}" if config else "Config: none (read from the file)")
+        self.config_label.setToolTip(config or "Studio tells what the file is from its contents")
+        self.clear_config_action.setEnabled(bool(config))
+
+    def set_config(self, config: str | None) -> None:
+        """Give the selected single file `config` (a .yaml or diffusers folder; None: none), checked
+        off the GUI thread; a refusal is said in one line and nothing changes."""
+        if self._shown_path:
+            self.queries.ask(_set_config, self._shown_path, config, self.settings, on_answer=self._config_set)
+
+    def _config_set(self, answer: tuple[str, ModelEntry | str]) -> None:
+        path, result = answer
+        if isinstance(result, str):
+            self._problem = f"Config not used for {Path(path).name}: {result}"
+            self.message.emit(result)
+            self._show_details(self.entry(self._shown_path))
+            return
+        self.message.emit(f"{result.name}: {type_text(result)}"
+                          + (f", config {Path(result.config).name}" if result.config else ", no config"))
+        self.refresh()
+
+    def _config_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "The model's original config", "", "Configs (*.yaml *.yml)")
+        if path:
+            self.set_config(path)
+
+    def _config_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A diffusers folder with the model's configs")
+        if folder:
+            self.set_config(folder)
 
     # ---- hashes ------------------------------------------------------------------------------
     def _hash_line(self, entry: ModelEntry) -> str:
@@ -260,7 +327,7 @@ class ModelLibraryPanel(QWidget):
             return
         if entry.error:
             self._show_details(entry)  # the reason, in full
-            self.message.emit(entry.error)
+            self.message.emit(window_words(entry.error))
             return
         self.modelChosen.emit(path)
 
@@ -308,6 +375,9 @@ class ModelLibraryPanel(QWidget):
                 self.message.emit(result)
                 continue
             added += 1
+            if result.error:  # kept: it only wants its config
+                self.message.emit(f"added {result.name}: {window_words(result.error)}")
+                continue
             self.message.emit(f"added {result.name} ({type_text(result)})")
         self._problem = "<br>".join(problems)
         if added:
@@ -347,10 +417,17 @@ def _add_all(paths: list[str], settings: EngineSettings) -> list[tuple[str, Mode
     results: list[tuple[str, ModelEntry | str]] = []
     for path in paths:
         try:
-            results.append((path, add_model(path, settings)))
+            results.append((path, add_model(path, settings, needing_config=True)))
         except UserError as exc:
             results.append((path, str(exc)))
     return results
+
+
+def _set_config(path: str, config: str | None, settings: EngineSettings) -> tuple[str, ModelEntry | str]:
+    try:
+        return path, set_model_config(path, config, settings)
+    except UserError as exc:
+        return path, str(exc)
 
 
 def _hash_of(path: str) -> str:
