@@ -84,8 +84,7 @@ def _read(text: dict[str, str]) -> dict[str, Any] | None:
         json_found = _from_json(data, key) if data is not None else None
         if json_found is not None:
             return json_found
-    graph = maybe_json_object(text.get(COMFYUI_KEY))
-    if graph is not None and any(isinstance(v, dict) and "class_type" in v for v in graph.values()):
+    if text.get(COMFYUI_KEY, "").lstrip().startswith("{") and not looks_like_easydiffusion(text):
         return {**parse_comfyui(text[COMFYUI_KEY]), "source": COMFYUI_KEY, "tool": "ComfyUI"}
     if looks_like_easydiffusion(text):
         return {**parse_easydiffusion(text), "source": "prompt", "tool": "Easy Diffusion"}
