@@ -1,9 +1,9 @@
 """ComfyUI's `prompt` text: the executed graph as JSON (node id -> class_type and inputs; an input
 fed by another node is [node id, output index]).
 
-The picture is the output of a save node: from it, follow the latent chain back to the first
-sampler that made it (the one a hires-fix or refiner pass starts from: its seed, steps, size and
-prompts are what made the picture), then from that sampler to its text encoders, seed, sampler
+The picture is the output of a save node: from it, go back to the earliest sampler it depends
+on (the base pass a hires fix or refiner starts from, Stable Cascade's stage C: its seed, steps,
+size and prompts are what made the picture), then from that sampler to its text encoders, seed, sampler
 and scheduler nodes, and the checkpoint. Prompts joined by conditioning nodes are reported
 joined: Combine/Average with " AND ", Concat with " BREAK " (A1111's words for the same thing).
 Every walk is bounded (MAX_HOPS, visited sets): a crafted graph with cycles ends.
@@ -89,13 +89,11 @@ def _upstream(graph: _Graph, start: str) -> list[str]:
 
 
 def _first_sampler(graph: _Graph, sampler: str) -> str:
-    """Back along the latent input to the earliest sampler (base pass of a hires fix/refiner)."""
+    """Back to the earliest sampler the picture depends on: the base pass of a hires fix or
+    refiner (through the latent), or Stable Cascade's stage C (through the conditioning)."""
     seen = {sampler}
     for _ in range(MAX_HOPS):
-        latent = graph.link(graph.inputs(sampler).get("latent_image"))
-        if latent is None:
-            return sampler
-        earlier = next((n for n in _upstream(graph, latent) if n not in seen and _is_sampler(graph, n)), None)
+        earlier = next((n for n in _upstream(graph, sampler) if n not in seen and _is_sampler(graph, n)), None)
         if earlier is None:
             return sampler
         seen.add(earlier)
