@@ -4,6 +4,7 @@ encoders (joined prompts reported joined), seed/sampler/scheduler nodes and the 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -176,3 +177,15 @@ def test_a_cycle_ends():
 def test_bad_graphs_are_one_line(text, message):
     with pytest.raises(MetadataError, match=message):
         parse_comfyui(text)
+
+
+def test_shared_inputs_do_not_make_the_walk_exponential():
+    graph = _base()
+    previous = "6"
+    for i in range(100, 160):  # each combines the one before with itself: 2**60 paths
+        graph[str(i)] = _node("ConditioningCombine", conditioning_1=[previous, 0], conditioning_2=[previous, 0])
+        previous = str(i)
+    graph["3"]["inputs"]["positive"] = [previous, 0]
+    start = time.perf_counter()
+    assert _read(graph)["prompt"].startswith("a koi pond at dawn AND a koi pond at dawn")
+    assert time.perf_counter() - start < 1.0

@@ -11,6 +11,7 @@ Every walk is bounded (MAX_HOPS, visited sets): a crafted graph with cycles ends
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from studio.core.readers._common import (
@@ -26,6 +27,8 @@ from studio.core.readers._common import (
 )
 
 MAX_HOPS = 64
+MAX_SAVES = 32  # save nodes compared; each costs a walk of the graph
+MAX_TEXT_NODES = 2_000  # nodes a prompt walk visits: shared inputs must not make it exponential
 _SAVE_NODES = ("SaveImage", "Image Save", "SaveImageWebsocket", "SaveAnimatedWEBP", "SaveAnimatedPNG")
 _TEXT_INPUTS = ("text", "text_g", "prompt", "string", "value", "populated_text", "wildcard_text", "text_l")
 _CONDITIONING_INPUTS = ("conditioning", "conditioning_1", "conditioning_2", "conditioning_to",
@@ -76,9 +79,9 @@ def _is_sampler(graph: _Graph, node_id: str) -> bool:
 
 def _upstream(graph: _Graph, start: str) -> list[str]:
     """Every node `start` depends on, nearest first (breadth-first), `start` included."""
-    order, seen, queue = [], {start}, [start]
+    order, seen, queue = [], {start}, deque([start])
     while queue and len(order) < 10_000:
-        node_id = queue.pop(0)
+        node_id = queue.popleft()
         order.append(node_id)
         for value in graph.inputs(node_id).values():
             source = graph.link(value)
@@ -106,7 +109,7 @@ def _pick_sampler(graph: _Graph) -> str:
             [n for n in graph.nodes if graph.kind(n) == "PreviewImage"]
     # Several outputs: the one with the most sampling behind it is the finished picture.
     best: tuple[int, int, str] | None = None
-    for save in saves:
+    for save in saves[:MAX_SAVES]:
         samplers = [n for n in _upstream(graph, save) if _is_sampler(graph, n)]
         if samplers:
             key = (len(samplers), to_int(save) or 0, samplers[0])
@@ -119,20 +122,23 @@ def _pick_sampler(graph: _Graph) -> str:
     return _first_sampler(graph, samplers[-1])
 
 
-def _prompt_text(graph: _Graph, value: Any, side: str, hops: int = 0) -> str:
-    """The prompt text feeding a conditioning input, with joins reported as joins."""
+def _prompt_text(graph: _Graph, value: Any, side: str, budget: list[int] | None = None, depth: int = 0) -> str:
+    """The prompt text feeding a conditioning input, with joins reported as joins. Bounded in
+    depth (MAX_HOPS) and in nodes visited (MAX_TEXT_NODES), whatever the graph's shape."""
+    budget = [MAX_TEXT_NODES] if budget is None else budget
     node_id = graph.link(value)
-    if node_id is None or hops > MAX_HOPS:
-        return value if isinstance(value, str) and hops else ""
+    budget[0] -= 1
+    if node_id is None or budget[0] < 0 or depth > MAX_HOPS:
+        return ""
     kind, inputs = graph.kind(node_id), graph.inputs(node_id)
     if "Combine" in kind or "Average" in kind or "Concat" in kind:
-        parts = [_prompt_text(graph, inputs[k], side, hops + 1) for k in inputs
+        parts = [_prompt_text(graph, inputs[k], side, budget, depth + 1) for k in inputs
                  if k.startswith("conditioning") and graph.link(inputs[k])]
         joiner = " BREAK " if "Concat" in kind else " AND "
         return joiner.join(p for p in parts if p)
     for key in _TEXT_INPUTS:
         if key in inputs:
-            found = inputs[key] if isinstance(inputs[key], str) else _prompt_text(graph, inputs[key], side, hops + 1)
+            found = inputs[key] if isinstance(inputs[key], str) else _linked_text(graph, inputs[key], budget)
             if found or key == "text":
                 if key == "text_g" and isinstance(inputs.get("text_l"), str) and inputs["text_l"] not in ("", found):
                     found = f"{found}\n{inputs['text_l']}"
@@ -140,7 +146,21 @@ def _prompt_text(graph: _Graph, value: Any, side: str, hops: int = 0) -> str:
     # A node that passes conditioning on (ControlNet, area, guidance, guider): the same side.
     for key in (side, *_CONDITIONING_INPUTS):
         if key in inputs and graph.link(inputs[key]):
-            return _prompt_text(graph, inputs[key], side, hops + 1)
+            return _prompt_text(graph, inputs[key], side, budget, depth + 1)
+    return ""
+
+
+def _linked_text(graph: _Graph, value: Any, budget: list[int]) -> str:
+    """Text a widget/primitive node feeds into a text input ("Text Multiline", "String")."""
+    for _ in range(MAX_HOPS):
+        node_id = graph.link(value)
+        budget[0] -= 1
+        if node_id is None or budget[0] < 0:
+            return ""
+        inputs = graph.inputs(node_id)
+        value = next((inputs[k] for k in _TEXT_INPUTS if k in inputs), None)
+        if isinstance(value, str):
+            return value
     return ""
 
 
