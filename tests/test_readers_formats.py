@@ -235,3 +235,11 @@ def test_no_metadata_is_one_line(tmp_path):
     with pytest.raises(MetadataError, match="no generation parameters") as caught:
         read_file_fields(png(tmp_path / "plain.png", {"Software": "GIMP"}))
     assert str(caught.value).startswith("plain.png: ")
+
+
+def test_novelai_4_caption_objects(tmp_path):
+    comment = {"steps": 23, "sampler": "k_euler_ancestral", "seed": 77, "scale": 5.0, "width": 832, "height": 1216,
+               "v4_prompt": {"caption": {"base_caption": "1girl, lighthouse", "char_captions": []}},
+               "v4_negative_prompt": {"caption": {"base_caption": "lowres", "char_captions": []}}}
+    found = read_file_fields(png(tmp_path / "n4.png", {"Software": "NovelAI", "Comment": json.dumps(comment)}))
+    assert (found["prompt"], found["negative_prompt"], found["seed"]) == ("1girl, lighthouse", "lowres", 77)

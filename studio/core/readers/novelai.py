@@ -24,8 +24,9 @@ def is_novelai(info: dict[str, str]) -> bool:
 
 def parse_novelai(info: dict[str, str]) -> dict[str, Any]:
     data = json_object(info.get("Comment", "{}"), "NovelAI")
-    out: dict[str, Any] = {"prompt": text(info.get("Description")) or text(data.get("prompt")),
-                           "negative_prompt": text(data.get("uc"))}
+    out: dict[str, Any] = {"prompt": text(data.get("prompt")) or text(info.get("Description"))
+                           or _v4_caption(data.get("v4_prompt")),
+                           "negative_prompt": text(data.get("uc")) or _v4_caption(data.get("v4_negative_prompt"))}
     put(out, "seed", to_seed(data.get("seed")))
     put(out, "steps", to_int(data.get("steps")))
     put(out, "guidance_scale", to_float(data.get("scale")))
@@ -40,3 +41,9 @@ def parse_novelai(info: dict[str, str]) -> dict[str, Any]:
         else:
             out["model_name"] = source
     return out
+
+
+def _v4_caption(value: Any) -> str:
+    """NovelAI 4's {"caption": {"base_caption": ...}} prompt objects."""
+    caption = value.get("caption") if isinstance(value, dict) else None
+    return text(caption.get("base_caption")) if isinstance(caption, dict) else ""
