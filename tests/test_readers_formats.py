@@ -243,3 +243,21 @@ def test_novelai_4_caption_objects(tmp_path):
                "v4_negative_prompt": {"caption": {"base_caption": "lowres", "char_captions": []}}}
     found = read_file_fields(png(tmp_path / "n4.png", {"Software": "NovelAI", "Comment": json.dumps(comment)}))
     assert (found["prompt"], found["negative_prompt"], found["seed"]) == ("1girl, lighthouse", "lowres", 77)
+
+
+def test_a_big_picture_without_hidden_text_is_not_decoded_whole(tmp_path, monkeypatch):
+    from PIL import Image, PngImagePlugin
+
+    path = tmp_path / "plain.png"
+    Image.new("RGBA", (2048, 2048), (10, 20, 30, 255)).save(path)
+
+    load = PngImagePlugin.PngImageFile.load
+
+    def no_full_decode(self):
+        if self.size == (2048, 2048):
+            raise AssertionError("the whole picture was decoded")
+        return load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_full_decode)
+    with pytest.raises(MetadataError, match="no generation parameters"):
+        read_file_fields(path)

@@ -12,6 +12,7 @@ Everything here raises nothing but MetadataError naming the file, whatever the b
 
 from __future__ import annotations
 
+import io
 import logging
 import stat
 import struct
@@ -44,6 +45,9 @@ EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110  # ComfyUI's WebP: "workflow:{...}" / "pr
 # Hidden pixel text is only looked for in images up to this many pixels (4096 x 4096, Studio's
 # largest), so a huge file cannot stall an import by being decoded.
 MAX_DECODE_PIXELS = 4096 * 4096
+# Up to this many pixels an image is decoded whole to look for hidden text; bigger ones are only
+# decoded when their top rows hold the stealth signature.
+QUICK_PIXELS = 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNKS = 100_000
 MAX_XMP_BYTES = 1_000_000
@@ -140,7 +144,7 @@ def _read_text_keys(path: Path) -> dict[str, str]:
         if xmp:
             out.update(_xmp_keys(xmp))
         if not any(key in out for key in KNOWN_KEYS):
-            out.update(_stealth_keys(image))
+            out.update(_stealth_keys(image, path))
     for key in ("exif", "xmp", "XML:com.adobe.xmp", "icc_profile"):
         out.pop(key, None)
     if len(out) > MAX_TEXT_KEYS:
@@ -264,12 +268,22 @@ def _xmp_keys(packet: Any) -> dict[str, str]:
     return out
 
 
-def _stealth_keys(image: Any) -> dict[str, str]:
-    """Text hidden in the pixels' low bits, or {} (also for images too big to decode cheaply)."""
+def _stealth_keys(image: Any, path: Path) -> dict[str, str]:
+    """Text hidden in the pixels' low bits, or {} (also for images too big to decode cheaply).
+    In a big image the signature is looked for in its top rows first, decoded alone: the whole
+    picture is only decoded when the signature is there."""
     width, height = image.size
     if (image.format != "PNG" or width * height > MAX_DECODE_PIXELS or image.mode not in ("RGBA", "RGB")
             or not width or not height):
         return {}
+    channels = ("alpha", "rgb") if image.mode == "RGBA" else ("rgb",)
+    header_rows = stealth.HEADER_BYTES * 8  # the header runs down column 0 (a third of it for RGB)
+    if width * height > QUICK_PIXELS and height >= header_rows:
+        top = _top_rows(path, header_rows)
+        if top is not None:
+            with top:
+                if not any(stealth.header(_low_bits(top, c, 0, stealth.HEADER_BYTES), c) for c in channels):
+                    return {}
     try:
         image.load()
     except Exception:  # damaged pixel data: no hidden text to be had
@@ -287,6 +301,60 @@ def _stealth_keys(image: Any) -> dict[str, str]:
             raise MetadataError("the parameters hidden in its pixels are cut short")
         return stealth.decode(data, compressed)
     return {}
+
+
+def _top_rows(path: Path, rows: int) -> Any:
+    """The top `rows` rows of an 8-bit RGB/RGBA, non-interlaced PNG as an image, by inflating only
+    the start of its pixel data and handing Pillow a PNG of just those rows (it undoes the row
+    filters). None for any other kind of PNG, or a damaged one."""
+    from PIL import Image as PILImage
+
+    with open(path, "rb") as f:
+        if f.read(8) != PNG_SIGNATURE:
+            return None
+        header, raw, inflater, need = b"", b"", zlib.decompressobj(), 0
+        for _ in range(MAX_CHUNKS):
+            head = f.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IHDR":
+                header = f.read(length)
+                f.seek(4, 1)
+                if len(header) != 13 or header[8:10] not in (b"\x08\x02", b"\x08\x06") or header[12] != 0:
+                    return None  # not 8-bit RGB/RGBA, or interlaced
+                width = struct.unpack(">I", header[:4])[0]
+                need = rows * (1 + width * (3 if header[9] == 2 else 4))
+            elif kind == b"IDAT" and need:
+                data = f.read(length)
+                f.seek(4, 1)
+                try:
+                    raw += inflater.decompress(data, need - len(raw))
+                    while inflater.unconsumed_tail and len(raw) < need:
+                        raw += inflater.decompress(inflater.unconsumed_tail, need - len(raw))
+                except zlib.error:
+                    return None
+                if len(raw) >= need:
+                    break
+            elif kind == b"IEND":
+                return None
+            else:
+                f.seek(length + 4, 1)
+        else:
+            return None
+    small = header[:4] + struct.pack(">I", rows) + header[8:]
+    data = (PNG_SIGNATURE + _chunk(b"IHDR", small) + _chunk(b"IDAT", zlib.compress(raw[:need], 1))
+            + _chunk(b"IEND", b""))
+    try:
+        top = PILImage.open(io.BytesIO(data))
+        top.load()
+    except Exception:  # damaged filter bytes and the like: no signature to be had
+        return None
+    return top
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _low_bits(image: Any, channel: str, start: int, count: int) -> bytes:
