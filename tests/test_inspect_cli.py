@@ -29,7 +29,7 @@ def test_prints_what_each_file_holds(capsys):
     assert len(blocks) == 3
     a1111 = dict(line.strip().split(":", 1) for line in blocks[0].split("\n")[1:] if line.startswith("  ") and ":" in line)
     assert blocks[0].startswith(_seed("a1111.png"))
-    assert a1111["tool"].strip() == "AUTOMATIC1111 layout (v1.10.1)"
+    assert a1111["tool"].strip() == "AUTOMATIC1111 (v1.10.1)"
     assert a1111["negative"].strip() == 'lowres, "bad hands", text'
     assert (a1111["seed"].strip(), a1111["steps"].strip(), a1111["guidance"].strip()) == ("1234567", "28", "6.5")
     assert (a1111["size"].strip(), a1111["sampler"].strip(), a1111["model"].strip()) == (
@@ -60,12 +60,12 @@ def test_json_is_a_list_with_one_object_per_file(tmp_path, capsys):
     entries = json.loads(out)
     assert code == 1 and len(entries) == 3 and err.count("\n") == 1
     assert entries[0] == {
-        "file": _seed("studio.webp"), "tool": "Studio (studio 0.1.0)", "prompt": "夕暮れの灯台, a lighthouse at dusk",
-        "negative_prompt": "blurry", "seed": 42, "steps": 12, "guidance": 4.0, "width": 256, "height": 192,
-        "sampler": "DPM++ 2M Karras", "model": "studio-shapes",
+        "file": _seed("studio.webp"), "source": "Studio (studio 0.1.0)", "prompt": "夕暮れの灯台, a lighthouse at dusk",
+        "negative_prompt": "blurry", "seed": 42, "steps": 12, "guidance_scale": 4.0, "width": 256, "height": 192,
+        "sampler": "DPM++ 2M Karras", "model": "studio-shapes", "model_hash": "0123456789",
     }
     assert entries[1] == {"file": str(missing), "error": "there is no file at that path"}
-    assert (entries[2]["tool"], entries[2]["model"], entries[2]["sampler"]) == ("InvokeAI", "sd15", "DPM++ 2M Karras")
+    assert (entries[2]["source"], entries[2]["model"], entries[2]["sampler"]) == ("InvokeAI", "sd15", "DPM++ 2M Karras")
 
 
 def test_no_files_is_bad_usage(capsys):

@@ -200,7 +200,7 @@ _prompt = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1).
 
 
 @settings(max_examples=150, deadline=None)
-@given(prompt=_prompt, negative=st.one_of(st.just(""), _prompt), seed=st.integers(0, 2**32 - 1),
+@given(prompt=_prompt, negative=st.one_of(st.just(""), _prompt), seed=st.integers(0, 2**64 - 1),
        steps=st.integers(1, 150), cfg=st.sampled_from([0.0, 1.5, 7.0, 12.25]),
        scheduler=st.sampled_from(SCHEDULERS), model=_prompt.filter(lambda m: name_only(m) == m))
 def test_text_round_trips(prompt, negative, seed, steps, cfg, scheduler, model):

@@ -102,7 +102,7 @@ def test_weights_axes_set_every_lora_and_blend_weight() -> None:
 def test_a_batch_is_one_seed_axis_counting_up() -> None:
     cells = Sweep.batch(BASE, 3).cells()
     assert [c.request.seed for c in cells] == [5, 6, 7]
-    assert Sweep.batch(BASE.replace(seed=2**32 - 1), 2).cells()[1].request.seed == 0
+    assert Sweep.batch(BASE.replace(seed=2**64 - 1), 2).cells()[1].request.seed == 0
     with pytest.raises(RequestError):
         Sweep.batch(BASE, 0)
 

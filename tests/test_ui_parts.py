@@ -230,7 +230,7 @@ def test_inline_errors_are_one_line_and_clear_when_fixed(qtbot):
     panel = _panel(qtbot)
     panel.prompt_edit.setPlainText("x")
     panel.random_seed_check.setChecked(False)
-    panel.seed_edit.setText("9999999999")
+    panel.seed_edit.setText("99999999999999999999")  # past 2**64-1
     with pytest.raises(RequestError):
         panel.build_request()
     assert "seed must be between" in panel.error_text() and "\n" not in panel.error_text()

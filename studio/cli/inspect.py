@@ -1,7 +1,8 @@
 """`studio inspect FILE... [--json]`: what Studio reads from image files, without importing them.
 
 For each file: the prompt, negative prompt, seed, steps, guidance, size, sampler, model and the
-tool that wrote it, or one line `studio: error: FILE: ...`; then the next file. Exit 0 when every
+tool that wrote it, as the file holds them (studio/gallery/image_reader.py, the reader import
+uses too), or one line `studio: error: FILE: ...`; then the next file. Exit 0 when every
 file was read, 1 when any was not, 2 for bad usage. A closed pipe (`| head`) ends quietly.
 """
 
@@ -23,7 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "inspect",
         help="show the generation parameters embedded in image files",
         description="Show what Studio reads from image files made by Studio, AUTOMATIC1111 (and "
-        "tools writing its layout), InvokeAI or ComfyUI. Nothing is imported or changed.",
+        "tools writing its layout: Forge, SD.Next, Civitai), ComfyUI, Fooocus, InvokeAI, NovelAI, "
+        "SwarmUI, Easy Diffusion or Draw Things, stealth pnginfo included. Nothing is imported or "
+        "changed; fields a file does not hold show as not recorded (null in --json).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files (.png, .jpg, .webp, ...)")
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
@@ -61,63 +64,61 @@ def run(args: argparse.Namespace) -> int:
 
 
 def inspect_file(name: str) -> dict[str, Any]:
-    """One file's entry: `file` and either the fields read or `error` (the one-line reason)."""
+    """One file's entry: `file` and either the fields read or `error` (the one-line reason).
+    Fields the file does not hold are None: nothing is filled in from Studio's defaults."""
     from studio.core.metadata import MetadataError, model_name
-    from studio.gallery.export import parameters_from_file
+    from studio.gallery.image_reader import read_file_fields
+    from studio.gallery.sources import resolve_sources
 
     try:
-        found = parameters_from_file(name)
+        found = read_file_fields(name)
     except MetadataError as exc:
         return {"file": name, "error": exc.reason}
-    request = found["request"]
-    entry = {
-        "file": name,
-        "tool": _tool(found),
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "seed": request.seed,
-        "steps": request.steps,
-        "guidance": request.guidance_scale,
-        "width": request.width,
-        "height": request.height,
-        "sampler": request.scheduler,
-        # Another tool's model is only a name (Studio reuses the chosen model for it).
-        "model": found.get("model_name") or (model_name(request) if found["source"] == "studio" else None),
-    }
-    if found.get("missing"):  # sources named by hash that this machine does not have
-        entry["missing"] = list(found["missing"])
+    request = found.get("request")
+    model = found.get("model_name") or (model_name(request) if request is not None else None)
+    entry: dict[str, Any] = {"file": name, "source": _tool(found)}
+    entry.update({key: found.get(key) for key in _FIELDS})
+    entry.update(model=model, model_hash=found.get("model_hash"))
+    if found.get("strength") is not None:
+        entry["strength"] = found["strength"]
+    if request is not None:  # Studio's own file: sources named by hash that this machine lacks
+        try:
+            missing = resolve_sources(request, found.get("refs"))[1]
+        except MetadataError:
+            missing = ()
+        if missing:
+            entry["missing"] = list(missing)
     return entry
+
+
+_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "guidance_scale", "sampler", "width", "height")
 
 
 def _tool(found: dict[str, Any]) -> str:
     """Which tool wrote the parameters, as far as the file says."""
-    from studio.core.metadata import COMFYUI_KEY, INVOKEAI_KEY, PARAMETERS_KEY, STUDIO_KEY
-
-    source = found.get("source")
-    if source == STUDIO_KEY:
-        return "Studio"
-    if source == INVOKEAI_KEY:
-        return "InvokeAI"
-    if source == COMFYUI_KEY:
-        return "ComfyUI"
-    version = str(found.get("settings", {}).get("Version", ""))
-    if source == PARAMETERS_KEY and version.lower().startswith("studio"):
-        return f"Studio ({version})"
-    return f"AUTOMATIC1111 layout ({version})" if version else "AUTOMATIC1111 layout"
+    return str(found.get("tool") or "unknown")
 
 
 def _describe(entry: dict[str, Any]) -> str:
+    def shown(value: Any) -> str:
+        return "(not recorded)" if value is None or value == "" else str(value)
+
+    size = "(not recorded)" if entry["width"] is None or entry["height"] is None else \
+        f"{entry['width']}x{entry['height']}"
+    guidance = entry["guidance_scale"]
     rows = [
-        ("tool", entry["tool"]),
-        ("prompt", entry["prompt"]),
-        ("negative", entry["negative_prompt"]),
-        ("seed", entry["seed"]),
-        ("steps", entry["steps"]),
-        ("guidance", f"{entry['guidance']:g}"),
-        ("size", f"{entry['width']}x{entry['height']}"),
-        ("sampler", entry["sampler"]),
-        ("model", entry["model"] or "(not recorded)"),
+        ("tool", entry["source"]),
+        ("prompt", shown(entry["prompt"])),
+        ("negative", entry["negative_prompt"] or ""),
+        ("seed", shown(entry["seed"])),
+        ("steps", shown(entry["steps"])),
+        ("guidance", shown(None if guidance is None else f"{guidance:g}")),
+        ("size", size),
+        ("sampler", shown(entry["sampler"])),
+        ("model", shown(entry["model"])),
     ]
+    if entry.get("strength") is not None:
+        rows.append(("strength", f"{entry['strength']:g}"))
     rows += [("missing", line) for line in entry.get("missing", ())]
     lines = [entry["file"]]
     for key, value in rows:

@@ -4,70 +4,42 @@ Writes the AUTOMATIC1111 "parameters" layout (prompt lines, `Negative prompt: ..
 `Key: value` pairs) that sd-parsers, model-sharing sites, Krita AI Diffusion and Fooocus read, plus
 Studio's own full request JSON under the `studio` key. Neither holds a local path: files get
 shared, so sources are named by content hash and models by name (studio/core/shareable.py).
-Reads that text back, and the minimum of InvokeAI (`invokeai_metadata`) and ComfyUI (`prompt`
-graph) JSON. No Qt, no torch.
+Reads Studio's own JSON back; every other tool's metadata (the A1111 text included) is read by
+studio/core/readers/, one module per tool. No Qt, no torch.
 
-Everything read here comes from files anyone can craft, so every reader is linear in its input
-(plain string scanning, no backtracking patterns), capped in size (MAX_TEXT_CHARS per text key,
-MAX_TEXT_KEYS keys, MAX_PAIRS settings) and in JSON nesting, and fails only with MetadataError.
+Everything read comes from files anyone can craft: readers are linear in their input, capped in
+size and JSON nesting, and fail only with MetadataError (one line an artist can act on).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import PurePath
 from typing import Any
 
 from studio import __version__
-from studio.core.request import (
-    SCHEDULERS,
-    GenerationRequest,
-    RequestError,
-    load_json,
-    request_object,
+
+# The readers' names, re-exported for the modules that import them from here.
+from studio.core.readers import COMFYUI_KEY, INVOKEAI_KEY, PARAMETERS_KEY, read_parameters  # noqa: F401
+from studio.core.readers._common import (  # noqa: F401
+    MAX_PAIRS,
+    MAX_TEXT_CHARS,
+    MAX_TEXT_KEYS,
+    MetadataError,
+    one_line,
+    scheduler_from_sampler,
 )
+from studio.core.readers.a1111 import NEGATIVE_PREFIX, parse_parameters  # noqa: F401
+from studio.core.readers.comfyui import parse_comfyui  # noqa: F401
+from studio.core.readers.invokeai import parse_invokeai  # noqa: F401
+from studio.core.request import GenerationRequest, RequestError, request_object
 from studio.core.shareable import file_name, name_only, read_refs, shareable_dict
 
 _WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-PARAMETERS_KEY = "parameters"
 STUDIO_KEY = "studio"
-INVOKEAI_KEY = "invokeai_metadata"
-COMFYUI_KEY = "prompt"
 # A grid's sweep and the `studio grid` command that makes it again (JSON, no local paths; written
 # by studio/gallery/grids.py into the grid's info, carried into every file of the grid from there).
 SWEEP_KEY = "studio-sweep"
-NEGATIVE_PREFIX = "Negative prompt:"
-# Real parameters are a few kB in a handful of keys; anything far bigger is damage or an attack.
-MAX_TEXT_CHARS = 1_000_000
-MAX_TEXT_KEYS = 200
-MAX_PAIRS = 500
-
-
-class MetadataError(ValueError):
-    """Image metadata Studio cannot use; the message is one line an artist can act on.
-
-    `reason` is that line; with `path` the message starts with the file's name ("fox.png: ...")."""
-
-    def __init__(self, reason: str, path: str | os.PathLike[str] | None = None) -> None:
-        self.reason = one_line(reason)
-        self.path = path
-        if path is None:
-            super().__init__(self.reason)
-        else:
-            super().__init__(f"{PurePath(path).name or path}: {self.reason}")
-
-    def for_file(self, path: str | os.PathLike[str]) -> MetadataError:
-        """The same error, naming `path` (unless it already names a file)."""
-        return self if self.path is not None else MetadataError(self.reason, path)
-
-
-def one_line(text: object, limit: int = 300) -> str:
-    """`text` as one line of at most `limit` characters (error messages quote untrusted text)."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
 
 # ---- sampler names ---------------------------------------------------------------------------
 # Our scheduler -> (A1111 sampler name, schedule type or "").
@@ -80,44 +52,11 @@ _TO_A1111: dict[str, tuple[str, str]] = {
     "UniPC": ("UniPC", ""),
     "LCM": ("LCM", ""),
 }
-# Lower-cased sampler names other tools write (A1111, ComfyUI, InvokeAI) -> our base scheduler.
-_SAMPLER_ALIASES: dict[str, str] = {
-    "euler": "Euler",
-    "euler a": "Euler a",
-    "euler_a": "Euler a",
-    "euler_ancestral": "Euler a",
-    "k_euler": "Euler",
-    "k_euler_a": "Euler a",
-    "dpm++ 2m": "DPM++ 2M",
-    "dpmpp_2m": "DPM++ 2M",
-    "dpmpp_2m_k": "DPM++ 2M Karras",
-    "ddim": "DDIM",
-    "unipc": "UniPC",
-    "uni_pc": "UniPC",
-    "uni_pc_bh2": "UniPC",
-    "lcm": "LCM",
-}
 
 
 def a1111_sampler(scheduler: str) -> tuple[str, str]:
     """Our scheduler name -> (A1111 sampler, schedule type); unknown names pass through."""
     return _TO_A1111.get(scheduler, (scheduler, ""))
-
-
-def scheduler_from_sampler(sampler: str, schedule_type: str = "") -> str | None:
-    """A sampler name from any tool (Karras folded in or given apart) -> ours, or None if unknown."""
-    name = " ".join(str(sampler).split()).lower()
-    karras = str(schedule_type).strip().lower() == "karras"
-    if name.endswith(" karras"):
-        name, karras = name[: -len(" karras")], True
-    if name.endswith("_karras"):
-        name, karras = name[: -len("_karras")], True
-    base = _SAMPLER_ALIASES.get(name)
-    if base is None:
-        return None
-    if karras and f"{base} Karras" in SCHEDULERS:
-        return f"{base} Karras"
-    return base
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -204,239 +143,15 @@ def image_info(request: GenerationRequest, info: dict[str, Any] | None = None,
     return text
 
 
-# ---- reading the A1111 text ------------------------------------------------------------------
-# A settings key: a letter, then letters, digits, spaces and .+/()- . One character class and no
-# nesting, so matching it is linear; the line itself is cut up with str.find. A JSON string with
-# possessive quantifiers (Python 3.11+): they never give back, so no backtracking either.
-_KEY = re.compile(r"[A-Za-z][\w .+/()\-]*")
-_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_SPACES = re.compile(r"\s*")
-_SIZE = re.compile(r"\s*(\d{1,6})\s*[x×]\s*(\d{1,6})\s*")
-
-
-def _settings_pairs(line: str) -> dict[str, str] | None:
-    """Parse a settings line (`Key: value, Key: "quoted, value", ...`); None when it is not one
-    (fewer than three pairs, or text that is not a pair). Linear: each step moves past what it read."""
-    pairs: dict[str, str] = {}
-    pos, end = 0, len(line)
-    while pos < end:
-        colon = line.find(":", pos)
-        if colon < 0:
-            return None
-        key = line[pos:colon].strip()
-        if not _KEY.fullmatch(key):
-            return None
-        if len(pairs) >= MAX_PAIRS:
-            raise MetadataError(f"the image's settings line has over {MAX_PAIRS} entries")
-        value, pos = _settings_value(line, _SPACES.match(line, colon + 1).end())
-        pairs[key] = value
-    return pairs if len(pairs) >= 3 else None
-
-
-def _settings_value(line: str, pos: int) -> tuple[str, int]:
-    """The value starting at `pos` and where the next pair starts: a JSON string when one is
-    followed by a comma or the end, else everything up to the next comma."""
-    quoted = _JSON_STRING.match(line, pos)
-    if quoted:
-        after = _SPACES.match(line, quoted.end()).end()
-        if after == len(line) or line[after] == ",":
-            return _unquote(quoted.group()), after + 1
-    comma = line.find(",", pos)
-    comma = len(line) if comma < 0 else comma
-    value = line[pos:comma].strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = _unquote(value)
-    return value, comma + 1
-
-
-def _unquote(quoted: str) -> str:
-    try:
-        value = json.loads(quoted)
-    except ValueError:
-        return quoted[1:-1]
-    return value if isinstance(value, str) else quoted[1:-1]
-
-
-def _to_int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        try:
-            number = float(str(value).strip())
-        except (TypeError, ValueError):
-            return None
-        return int(number) if number.is_integer() else None
-
-
-def _to_float(value: Any) -> float | None:
-    try:
-        number = float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def parse_parameters(text: str) -> dict[str, Any]:
-    """Read A1111-style "parameters" text (from Studio or any tool that writes the layout).
-
-    Returns `prompt`, `negative_prompt`, `settings` (every raw `Key: value`, unknown keys kept) and
-    the fields Studio understands under request names (steps, seed, guidance_scale, guidance_rescale,
-    width, height, scheduler, strength, seed_b, seed_mix) plus model_name / model_hash. Values that
-    do not parse are left out of the named fields. MetadataError for anything but text, or text
-    over the size caps (MAX_TEXT_CHARS, MAX_PAIRS).
-    """
-    _check_text(text, "parameters")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
-    settings = _settings_pairs(lines[-1].strip()) if lines else None
-    body = lines[:-1] if settings is not None else lines
-    settings = settings or {}
-    prompt_lines: list[str] = []
-    negative_lines: list[str] = []
-    target = prompt_lines
-    for line in body:
-        if target is prompt_lines and line.startswith(NEGATIVE_PREFIX):
-            target = negative_lines
-            line = line[len(NEGATIVE_PREFIX):].lstrip()
-        target.append(line)
-    out: dict[str, Any] = {
-        "prompt": "\n".join(prompt_lines).strip(),
-        "negative_prompt": "\n".join(negative_lines).strip(),
-        "settings": settings,
-    }
-    _put(out, "steps", _to_int(settings.get("Steps")))
-    _put(out, "seed", _to_int(settings.get("Seed")))
-    _put(out, "guidance_scale", _to_float(settings.get("CFG scale")))
-    _put(out, "guidance_rescale", _to_float(settings.get("Rescale CFG")))
-    _put(out, "strength", _to_float(settings.get("Denoising strength")))
-    _put(out, "seed_b", _to_int(settings.get("Variation seed")))
-    _put(out, "seed_mix", _to_float(settings.get("Variation seed strength")))
-    size = _SIZE.fullmatch(settings.get("Size", ""))
-    if size:
-        out["width"], out["height"] = int(size.group(1)), int(size.group(2))
-    if "Sampler" in settings:
-        _put(out, "scheduler", scheduler_from_sampler(settings["Sampler"], settings.get("Schedule type", "")))
-    _put(out, "model_name", settings.get("Model") or None)
-    _put(out, "model_hash", settings.get("Model hash") or None)
-    return out
-
-
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        out[key] = value
-
-
-# ---- other tools' JSON -----------------------------------------------------------------------
-def parse_invokeai(text: str) -> dict[str, Any]:
-    """The prompt/seed/steps/cfg/size/scheduler that InvokeAI's `invokeai_metadata` JSON holds."""
-    data = _json_object(text, "InvokeAI")
-    out: dict[str, Any] = {
-        "prompt": _text(data.get("positive_prompt")) or _text(data.get("prompt")),
-        "negative_prompt": _text(data.get("negative_prompt")),
-    }
-    _put(out, "seed", _to_int(data.get("seed")))
-    _put(out, "steps", _to_int(data.get("steps")))
-    _put(out, "guidance_scale", _to_float(data.get("cfg_scale")))
-    _put(out, "width", _to_int(data.get("width")))
-    _put(out, "height", _to_int(data.get("height")))
-    _put(out, "strength", _to_float(data.get("strength")))
-    _put(out, "scheduler", scheduler_from_sampler(_text(data.get("scheduler"))))
-    model = data.get("model")
-    if isinstance(model, dict):
-        _put(out, "model_name", _text(model.get("name")) or _text(model.get("model_name")) or None)
-        _put(out, "model_hash", _text(model.get("hash")) or None)
-    else:
-        _put(out, "model_name", _text(model) or None)
-    return out
-
-
-def parse_comfyui(text: str) -> dict[str, Any]:
-    """The first sampler node of a ComfyUI `prompt` graph: its seed/steps/cfg and prompt texts."""
-    graph = _json_object(text, "ComfyUI")
-    nodes = {k: v for k, v in graph.items() if isinstance(v, dict) and isinstance(v.get("inputs"), dict)}
-    sampler = next(
-        (n["inputs"] for _, n in sorted(nodes.items()) if "KSampler" in _text(n.get("class_type"))),
-        None,
-    )
-    if sampler is None:
-        raise MetadataError("the ComfyUI graph has no sampler node to read settings from")
-
-    def linked(value: Any) -> dict[str, Any] | None:
-        # Inputs that come from another node are [node_id, output_index].
-        if isinstance(value, list) and value and isinstance(value[0], str | int) and str(value[0]) in nodes:
-            return nodes[str(value[0])]["inputs"]
-        return None
-
-    def text_of(value: Any, depth: int = 0) -> str:
-        node = linked(value)
-        if node is None or depth > 8:
-            return ""
-        for key in ("text", "text_g", "prompt"):
-            if isinstance(node.get(key), str):
-                return node[key]
-            if isinstance(node.get(key), list):
-                return text_of(node[key], depth + 1)
-        return text_of(node.get("conditioning"), depth + 1)
-
-    out: dict[str, Any] = {
-        "prompt": text_of(sampler.get("positive")),
-        "negative_prompt": text_of(sampler.get("negative")),
-    }
-    _put(out, "seed", _to_int(sampler.get("seed", sampler.get("noise_seed"))))
-    _put(out, "steps", _to_int(sampler.get("steps")))
-    _put(out, "guidance_scale", _to_float(sampler.get("cfg")))
-    denoise = _to_float(sampler.get("denoise"))
-    if denoise is not None and denoise < 1.0:
-        out["strength"] = denoise
-    _put(out, "scheduler", scheduler_from_sampler(_text(sampler.get("sampler_name")),
-                                                   _text(sampler.get("scheduler"))))
-    latent = linked(sampler.get("latent_image"))
-    if latent:
-        _put(out, "width", _to_int(latent.get("width")))
-        _put(out, "height", _to_int(latent.get("height")))
-    node = sampler
-    for _ in range(8):  # the checkpoint loader, through any LoRA loaders in between
-        node = linked(node.get("model"))
-        if node is None or _text(node.get("ckpt_name")):
-            break
-    if node is not None and _text(node.get("ckpt_name")):
-        _put(out, "model_name", PurePath(node["ckpt_name"].replace("\\", "/")).stem or None)
-    return out
-
-
-def _json_object(text: Any, tool: str) -> dict[str, Any]:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    _check_text(text, tool)
-    try:
-        data = load_json(text)  # linear, nesting capped: never a RecursionError
-    except ValueError as exc:
-        raise MetadataError(f"the image's {tool} metadata is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise MetadataError(f"the image's {tool} metadata is not a JSON object")
-    return data
-
-
-def _text(value: Any) -> str:
-    """A text field of another tool's JSON; anything else (a number, a list) counts as absent."""
-    return value if isinstance(value, str) else ""
-
-
-def _check_text(text: Any, what: str) -> None:
-    if not isinstance(text, str):
-        raise MetadataError(f"the image's {what} metadata is not text")
-    if len(text) > MAX_TEXT_CHARS:
-        raise MetadataError(f"the image's {what} metadata is over {MAX_TEXT_CHARS:,} characters long; "
-                            "Studio does not read that much")
-
-
 # ---- image info -> request -------------------------------------------------------------------
 _REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "guidance_scale", "guidance_rescale",
                    "width", "height", "scheduler", "strength", "seed_b", "seed_mix")
 
 
 def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
-    """The parameters found in an image's text keys, best source first: Studio's own JSON, the
-    A1111 text, InvokeAI, then ComfyUI. Adds `source` (which key was read). MetadataError if none."""
+    """The parameters found in an image's text keys: Studio's own JSON first, else what the
+    reader of the tool that wrote them finds (studio/core/readers). Adds `source` (which key was
+    read) and `tool`. MetadataError if none."""
     if not isinstance(info, dict):
         raise MetadataError("the image information is not a set of text keys")
     if len(info) > MAX_TEXT_KEYS:
@@ -452,21 +167,18 @@ def parse_image_info(info: dict[str, Any]) -> dict[str, Any]:
         else:
             out = {k: getattr(request, k) for k in _REQUEST_FIELDS}
             refs = read_refs(data)
-            out.update(source=STUDIO_KEY, request=request, refs=refs)
+            out.update(source=STUDIO_KEY, tool="Studio", sampler=request.scheduler, request=request, refs=refs)
             if request.model:  # a name in files written since issue 20, a path in older ones
                 out["model_name"] = model_name(request)
             if refs.get("model_hash"):
                 out["model_hash"] = refs["model_hash"]
             return out
-    if isinstance(text.get(PARAMETERS_KEY), str) and text[PARAMETERS_KEY].strip():
-        return {**parse_parameters(text[PARAMETERS_KEY]), "source": PARAMETERS_KEY}
-    if isinstance(text.get(INVOKEAI_KEY), str):
-        return {**parse_invokeai(text[INVOKEAI_KEY]), "source": INVOKEAI_KEY}
-    if isinstance(text.get(COMFYUI_KEY), str):
-        return {**parse_comfyui(text[COMFYUI_KEY]), "source": COMFYUI_KEY}
-    if damaged:
-        raise MetadataError(f"the image's Studio parameters are damaged: {damaged}")
-    raise MetadataError("the image carries no generation parameters Studio can read")
+    try:
+        return read_parameters(text)
+    except MetadataError:
+        if damaged:
+            raise MetadataError(f"the image's Studio parameters are damaged: {damaged}") from None
+        raise
 
 
 def _studio_json(text: str) -> dict[str, Any]:

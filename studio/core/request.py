@@ -29,7 +29,10 @@ SCHEDULERS: tuple[str, ...] = (
 BLEND_MODES: tuple[str, ...] = ("slerp", "lerp")
 # What a job does; the engine picks its runner by this name (studio/engine/modes).
 MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "outpaint", "blend")
-MAX_SEED = 2**32 - 1
+# Seeds as ComfyUI, Fooocus and torch.Generator.manual_seed take them (unsigned 64-bit); random
+# ones stay 32-bit, as A1111 picks them, so they are short to read and type.
+MAX_SEED = 2**64 - 1
+MAX_RANDOM_SEED = 2**32 - 1
 MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 150
 MAX_GUIDANCE = 50.0
@@ -48,7 +51,7 @@ class RequestError(ValueError):
 
 
 def random_seed() -> int:
-    return random.randint(0, MAX_SEED)
+    return random.randint(0, MAX_RANDOM_SEED)
 
 
 DEFAULT_GUIDANCE = 5.0

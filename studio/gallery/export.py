@@ -6,17 +6,14 @@ EXIF UserComment as A1111 writes it (type UNDEFINED, "UNICODE\\0" then UTF-16 bi
 block's byte order), and the request JSON in an XMP packet (studio/gallery/xmp.py). Every write is
 atomic; a full disk or unwritable folder is one clear line.
 
-Reading is for files from anywhere: `read_image_parameters`, `parameters_from_file` and
-`request_from_file` raise nothing but MetadataError naming the file, whatever the bytes, and never
-decode a large image's pixels to find its text.
+Reading (`read_image_parameters`, `parameters_from_file`, `request_from_file`) lives in
+studio/gallery/image_reader.py; the names are re-exported here for the callers that use them.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
-import stat
 import struct
 import time
 import unicodedata
@@ -26,23 +23,21 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.atomic import atomic_write_bytes
 from studio.core.metadata import (
-    COMFYUI_KEY,
-    INVOKEAI_KEY,
-    MAX_TEXT_KEYS,
     PARAMETERS_KEY,
     STUDIO_KEY,
     SWEEP_KEY,
     MetadataError,
     image_info,
     model_name,
-    one_line,
-    parse_image_info,
-    request_from_parameters,
 )
 from studio.gallery.db import GalleryError
 from studio.gallery.files import png_bytes
-from studio.gallery.sources import resolve_sources
-from studio.gallery.xmp import SWEEP_PROPERTY, request_from_xmp, xmp_packet
+from studio.gallery.image_reader import (
+    parameters_from_file,
+    read_image_parameters,
+    request_from_file,
+)
+from studio.gallery.xmp import xmp_packet
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -60,12 +55,6 @@ MAX_NAME = 120  # characters before the suffix: leaves room for folders in Windo
 # Bytes of UTF-8 before the suffix: file systems allow 255 per name, and the name also gets a
 # collision counter ("-12"), the suffix, and while written the temp-file wrapping (".NAME.xxxxxxxx.tmp").
 MAX_NAME_BYTES = 200
-# PNG text written after the pixel data is only reached by decoding them; do that only for images
-# up to this many pixels (4096 x 4096, Studio's largest), so a huge file cannot stall an import.
-MAX_DECODE_PIXELS = 4096 * 4096
-
-log = logging.getLogger(__name__)
-
 # Windows' device names, whatever the extension or case ("nul.png", "Com1 .webp"); the
 # superscript digits count as digits there, and CONIN$/CONOUT$ are devices too.
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -284,123 +273,5 @@ def export_record(gallery: Gallery, record: Record | int, folder: Path, fmt: str
                             record.created, record.id, quality, record.parent_id)
 
 
-# ---- reading ---------------------------------------------------------------------------------
-_KNOWN_KEYS = (STUDIO_KEY, PARAMETERS_KEY, INVOKEAI_KEY, COMFYUI_KEY)
-
-
-def read_image_parameters(path: Path) -> dict[str, str]:
-    """The text keys of an image for import: PNG text chunks as they are, and for JPEG/WebP the
-    EXIF UserComment as `parameters`. MetadataError naming the file, and nothing else, for a file
-    that is missing, unreadable, not an image, damaged, or over Pillow's safety limits."""
-    try:
-        return _read_text_keys(Path(path))
-    except MetadataError as exc:
-        raise exc.for_file(path) from None
-    except Exception as exc:  # a crafted file can make an image decoder raise almost anything
-        log.debug("reading %s failed", path, exc_info=True)
-        raise MetadataError(f"not an image Studio can read ({_describe(exc)})", path) from None
-
-
-def parameters_from_file(path: Path) -> dict[str, Any]:
-    """What Studio reads from an image file: `parse_image_info`'s fields and `source`, plus the
-    runnable, validated `request` and `missing`: one line per source image or mask the file
-    names that is not on this machine (left out of the request; studio/gallery/sources.py).
-    MetadataError naming the file, and nothing else, when there is none Studio can use."""
-    info = read_image_parameters(path)
-    try:
-        found = parse_image_info(info)
-        request = request_from_parameters(found)
-        request, missing = resolve_sources(request, found.get("refs"))
-        return {**found, "request": request_from_parameters({"request": request}), "missing": missing}
-    except MetadataError as exc:
-        raise exc.for_file(path) from None
-    except Exception as exc:  # a parser bug must not crash an import; the tests fuzz for these
-        log.warning("reading the parameters of %s failed", path, exc_info=True)
-        raise MetadataError(f"its parameters could not be read ({_describe(exc)})", path) from None
-
-
-def request_from_file(path: Path) -> GenerationRequest:
-    """Import: the runnable request embedded in an image file (ours or another tool's).
-    MetadataError (one line, naming the file) when the file has none Studio can use."""
-    return parameters_from_file(path)["request"]
-
-
-def _read_text_keys(path: Path) -> dict[str, str]:
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise MetadataError("there is no file at that path") from None
-    except OSError as exc:
-        raise MetadataError(f"it cannot be read ({_reason(exc)})") from None
-    if not stat.S_ISREG(mode):  # a folder, or a pipe or device that could block forever
-        raise MetadataError("it is not a regular file")
-    try:
-        image = PILImage.open(path)
-    except UnidentifiedImageError:
-        raise MetadataError("not an image Studio can read (unknown file format)") from None
-    except PermissionError as exc:
-        raise MetadataError(f"it cannot be read ({_reason(exc)})") from None
-    except PILImage.DecompressionBombError as exc:
-        raise MetadataError(f"it is too large to open safely ({_describe(exc)})") from None
-    except ValueError as exc:
-        if "MAX_TEXT" not in str(exc):
-            raise
-        # Pillow's own limits on PNG text (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): left as they are.
-        raise MetadataError("its text chunks are larger than Pillow reads safely "
-                            f"({_describe(exc)})") from None
-    with image:
-        if image.format == "PNG" and not any(k in image.info for k in _KNOWN_KEYS):
-            _read_trailing_chunks(image)
-        text_items = [(k, v) for k, v in image.info.items() if isinstance(v, str | bytes)]
-        if len(text_items) > MAX_TEXT_KEYS:
-            raise MetadataError(f"it has {len(text_items)} text entries; Studio reads at most {MAX_TEXT_KEYS}")
-        out = {str(k): str(v) for k, v in text_items if isinstance(v, str)}
-        out.update({str(k): v.decode("utf-8", "replace") for k, v in text_items
-                    if k in (PARAMETERS_KEY, "comment") and isinstance(v, bytes)})
-        if PARAMETERS_KEY not in out and (image.format != "PNG" or "exif" in image.info):
-            comment = _exif_user_comment(image)
-            if comment:
-                out[PARAMETERS_KEY] = comment
-        if STUDIO_KEY not in out and "xmp" in image.info:  # JPEG and WebP: Studio's JSON, exact
-            request_json = request_from_xmp(image.info["xmp"])
-            if request_json:
-                out[STUDIO_KEY] = request_json
-            sweep_json = request_from_xmp(image.info["xmp"], SWEEP_PROPERTY)
-            if sweep_json:
-                out[SWEEP_KEY] = sweep_json
-    out.pop("exif", None)
-    out.pop("xmp", None)
-    return out
-
-
-def _read_trailing_chunks(image: Any) -> None:
-    """PNG text after the pixel data is only read by decoding them (Pillow's load); do it for
-    images of a sane size, and keep what was read before if the pixel data is damaged."""
-    width, height = image.size
-    if width * height > MAX_DECODE_PIXELS:
-        return
-    try:
-        image.load()
-    except Exception:  # damaged pixel data: the text before it is still good
-        log.debug("decoding %s failed", image.filename, exc_info=True)
-
-
-def _exif_user_comment(image: Any) -> str:
-    """The EXIF UserComment as text, "" if there is none or the EXIF block is unreadable."""
-    try:
-        exif = image.getexif()
-        comment = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
-    except Exception:  # damaged EXIF is common in the wild: treat it as absent
-        log.debug("no readable EXIF in %s", image.filename, exc_info=True)
-        return ""
-    if not comment:
-        return ""
-    return decode_user_comment(comment, exif.endian != "<")
-
-
-def _describe(exc: BaseException) -> str:
-    text = one_line(exc, 160)
-    return text if text else type(exc).__name__
+# ---- reading: studio/gallery/image_reader.py, re-exported for the callers that import it here
+__all__ = ["MetadataError", "parameters_from_file", "read_image_parameters", "request_from_file"]

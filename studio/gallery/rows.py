@@ -77,13 +77,25 @@ def insert(cur: sqlite3.Cursor, row: ImageRow) -> int:
         sha256, thumbnail, parent_id, pixels_sha256, favourite, deleted_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (row.id, row.created, request.to_json(), request.prompt, request.negative_prompt,
-         int(request.seed), int(request.steps), float(request.guidance_scale), row.width, row.height,
+         seed_column(request.seed), int(request.steps), float(request.guidance_scale), row.width, row.height,
          request.scheduler, model_name(request, row.info), model_hash(row.info), request.mode,
          json.dumps(row.timings, default=str), json.dumps(row.info, default=str), row.path,
          row.sha256, row.thumbnail, row.parent_id, row.pixels_sha256, int(row.favourite),
          row.deleted_at),
     )
     return int(cur.lastrowid)
+
+
+def seed_column(seed: int) -> int:
+    """The seed as SQLite's signed 64-bit INTEGER holds it: seeds from 2**63 up (ComfyUI's) are
+    stored as their two's-complement value, so nothing overflows; the exact seed is read from
+    request_json, and `seed_from_column` turns a column value back."""
+    seed = int(seed)
+    return seed - 2**64 if seed >= 2**63 else seed
+
+
+def seed_from_column(value: int) -> int:
+    return int(value) + 2**64 if int(value) < 0 else int(value)
 
 
 def json_dict(text: Any) -> dict[str, Any]:

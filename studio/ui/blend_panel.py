@@ -92,7 +92,7 @@ class BlendPanel(QWidget):
         self.extras_box = QVBoxLayout()
         self.extras_box.setContentsMargins(0, 0, 0, 0)
 
-        seed_validator = QRegularExpressionValidator(QRegularExpression(r"\d{0,10}"))
+        seed_validator = QRegularExpressionValidator(QRegularExpression(r"\d{0,20}"))
         self.seed_a = QLineEdit("0")
         self.seed_b = QLineEdit("1")
         for edit, name in ((self.seed_a, "A"), (self.seed_b, "B")):

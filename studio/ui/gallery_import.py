@@ -40,7 +40,7 @@ def read_dropped(path: Path) -> DroppedParameters:
 
     found = export.parameters_from_file(path)
     request = found["request"]
-    hints = _hints(path)
+    hints = _hints(found)
     names_any = ((hints.names_model and request.model) or (hints.names_loras and request.loras)
                  or hints.model_name or hints.model_hash)
     known, roots, bundled = _library() if names_any else ((), (), "")
@@ -48,16 +48,11 @@ def read_dropped(path: Path) -> DroppedParameters:
                              tuple(found.get("missing") or ()))
 
 
-def _hints(path: Path) -> ModelHints:
+def _hints(found: dict) -> ModelHints:
     """Whether the file is Studio's own (its model and LoRAs are then meaningful) and the model
-    name and hash another tool wrote. Nothing, rather than an error, when that cannot be read."""
-    from studio.core.metadata import STUDIO_KEY, parse_image_info
-    from studio.gallery.export import read_image_parameters
+    name and hash another tool wrote, from what the reader found (the file is read once)."""
+    from studio.core.metadata import STUDIO_KEY
 
-    try:
-        found = parse_image_info(read_image_parameters(path))
-    except Exception:  # the request was read already; these are extras
-        return ModelHints()
     own = found.get("source") == STUDIO_KEY
     return ModelHints(names_model=own, names_loras=own, model_name=str(found.get("model_name") or ""),
                       model_hash=str(found.get("model_hash") or ""))

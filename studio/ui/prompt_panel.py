@@ -146,7 +146,7 @@ class PromptPanel(ModelChoice, QWidget):
         self.negative_edit.setMaximumHeight(64)
 
         self.seed_edit = QLineEdit("0")
-        self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
+        self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,20}")))
         self.seed_edit.setToolTip(
             f"0 to {MAX_SEED}; the same seed and settings give the same image"
         )
