@@ -13,7 +13,7 @@ from sd_parsers.data import Generators, PromptInfo
 
 from studio.core.request import GenerationRequest
 from studio.gallery.export import ExportError, export_image
-from studio.gallery.export import request_from_file as read_request  # Studio's reader: one line
+from studio.gallery.image_reader import request_from_file as read_request
 
 FORMATS = ["png", "jpg", "webp"]
 INFO = {"model_name": "my-model", "model_hash": "0123456789abcdef"}

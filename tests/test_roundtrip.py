@@ -17,7 +17,7 @@ from studio.core.settings import EngineSettings
 from studio.engine.backend import DiffusersBackend
 from studio.engine.jobs import JobQueue
 from studio.gallery.export import export_image
-from studio.gallery.export import request_from_file as read_request  # Studio's reader: one line
+from studio.gallery.image_reader import request_from_file as read_request
 
 FORMATS = ["png", "jpg", "webp"]
 
