@@ -62,4 +62,6 @@ def test_pages_walk_an_index_in_order(filled, sort, filters):
             f"EXPLAIN QUERY PLAN SELECT images.id FROM images WHERE {where} "
             f"ORDER BY {order_clause(filters)} LIMIT 100", args)]
     assert not any("TEMP B-TREE" in step for step in plan), plan
-    assert not any(step.split()[:2] == ["SCAN", "images"] for step in plan), plan  # no full scan
+    # no full scan (the partial index of scratch frames holds only those: it may be read whole)
+    assert not any(step.split()[:2] == ["SCAN", "images"] and "images_by_scratch" not in step
+                   for step in plan), plan

@@ -123,9 +123,14 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     clauses, args = _own(filters, "images")
     if filters.stacks and not filters.deleted:
         head, head_args = _own(filters, "h")
-        clauses.append("(images.stack_id IS NULL OR NOT EXISTS (SELECT 1 FROM images h "
-                       f"WHERE h.id = images.stack_id AND {' AND '.join(head)}))")
-        args += head_args
+        if len(head) == 2:  # live and not scratch only: the few heads that are not are listed once
+            clauses.append("(images.stack_id IS NULL OR images.stack_id IN (SELECT id FROM images "
+                           "WHERE deleted_at IS NOT NULL AND scratch IS NULL UNION ALL SELECT id "
+                           "FROM images WHERE scratch IS NOT NULL))")
+        else:  # the filtered rows are fewer: each member asks about its head
+            clauses.append("(images.stack_id IS NULL OR NOT EXISTS (SELECT 1 FROM images h "
+                           f"WHERE h.id = images.stack_id AND {' AND '.join(head)}))")
+            args += head_args
     return " AND ".join(clauses), args
 
 
