@@ -14,7 +14,7 @@ from studio.core.metadata import SWEEP_KEY, request_from_image_info
 from studio.core.sweep import Axis
 from studio.engine import sweep_run
 from studio.engine.grid_image import grid_layout
-from studio.gallery import Gallery
+from studio.gallery import Filters, Gallery
 from studio.gallery.export import read_image_parameters
 from studio.gallery.grids import grid_cells, sweep_from_text
 
@@ -49,7 +49,7 @@ def test_the_done_when_command_writes_a_labelled_2x2_grid_and_5_records(tmp_path
         assert _ink(grid, (0, top, layout.left - layout.gap, bottom)) > 20
 
     with Gallery.open() as gallery:
-        records = gallery.list()
+        records = gallery.list(filters=Filters(stacks=False))
         assert len(records) == 5
         (grid_record,) = [r for r in records if SWEEP_KEY in r.info]
         placed = grid_cells(gallery, grid_record)
@@ -118,7 +118,7 @@ def test_ctrl_c_cancels_the_remaining_cells_and_keeps_the_finished_ones(tmp_path
     with Gallery.open() as gallery:
         (grid,) = [r for r in gallery.list() if SWEEP_KEY in r.info]
         kept = grid_cells(gallery, grid)
-        assert 1 <= len(kept) < 4 and gallery.count() == len(kept) + 1
+        assert 1 <= len(kept) < 4 and gallery.count(Filters(stacks=False)) == len(kept) + 1
     layout = grid_layout(sweep, 0)
     missing = next(x for x in range(4) if (x, 0) not in kept)
     left, top, right, bottom = layout.cell_box(missing, 0)
@@ -133,7 +133,9 @@ def test_generate_count_writes_and_records_a_batch_with_seeds_counting_up(tmp_pa
     assert seeds == [3, 4, 5]
     assert not out.exists()
     with Gallery.open() as gallery:
-        assert sorted(r.request.seed for r in gallery.list()) == [3, 4, 5]
+        assert sorted(r.request.seed for r in gallery.list(filters=Filters(stacks=False))) == [3, 4, 5]
+        (batch,) = gallery.list()  # one tile: the batch stacked under its first picture
+        assert batch.request.seed == 3 and batch.stack_size == 3
     assert main(["generate", PROMPT, "--count", "0", "-o", str(out), *SMALL]) == 2
     assert "count" in capsys.readouterr().err
 

@@ -159,6 +159,19 @@ def open_gallery(args: argparse.Namespace) -> Gallery | None:
     return gallery
 
 
+def stack_batch(gallery: Gallery | None, outcome: SweepOutcome) -> None:
+    """A batch lists in the gallery as one tile: its pictures stacked under the first recorded."""
+    ids = [outcome.record_ids[k] for k in sorted(outcome.record_ids)]
+    if gallery is None or len(ids) < 2:
+        return
+    from studio.gallery import GalleryError
+
+    try:
+        gallery.make_stack(ids[0], ids[1:])
+    except GalleryError as exc:
+        warning(f"the batch is not stacked in the gallery: {exc}")
+
+
 def numbered(path: Path, number: int | str) -> Path:
     """OUT.png -> OUT-3.png."""
     return path.with_name(f"{path.stem}-{number}{path.suffix}")
@@ -188,6 +201,7 @@ def run_batch(args: argparse.Namespace, request: GenerationRequest, image_format
     gallery = open_gallery(args)
     try:
         outcome = run_sweep(sweep, args, gallery, write)
+        stack_batch(gallery, outcome)
     except (CliError, RequestError) as exc:
         return error(str(exc), EXIT_ERROR)
     finally:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         action = args.gallery_command
         if action in ("list", "search"):
             filters = Filters(text=getattr(args, "query", ""), favourites_only=args.favourites,
-                              model=args.model, mode=args.mode, tag=args.tag)
+                              model=args.model, mode=args.mode, tag=args.tag, stacks=False)
             records = gallery.list(max(0, args.offset), max(0, args.limit), filters)
             if args.json:
                 print(json.dumps([record_dict(r) for r in records], indent=2, ensure_ascii=False))
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             findings = gallery.check()
             for line in findings:
                 print(line)
-            print(f"gallery checked: {gallery.count()} pictures, "
+            print(f"gallery checked: {gallery.count(Filters(stacks=False))} pictures, "
                   f"{gallery.count(Filters(deleted=True))} in the bin"
                   + ("" if findings else "; no problems found"))
             return 1 if any("missing or changed" in line for line in findings) else 0

@@ -42,6 +42,7 @@ class EngineSettings:
     grids_on: str = "auto"  # where grids and batches run: local, ray, or auto (STUDIO_RAY_ADDRESS)
     ray_address: str = ""  # "" = STUDIO_RAY_ADDRESS, else "local"
     ray_actors: int = 0  # 0 = Ray's executor decides (one per GPU, else CPU actors)
+    scratch_keep_days: int = 7  # live slider frames never kept are purged after this many days
 
     def validated(self) -> EngineSettings:
         fixes: dict[str, Any] = {}
@@ -60,11 +61,15 @@ class EngineSettings:
         if not isinstance(self.ray_actors, int) or isinstance(self.ray_actors, bool) \
                 or not 0 <= self.ray_actors <= MAX_RAY_ACTORS:
             fixes["ray_actors"] = 0
+        if not isinstance(self.scratch_keep_days, int) or isinstance(self.scratch_keep_days, bool) \
+                or not 0 <= self.scratch_keep_days <= 3650:
+            fixes["scratch_keep_days"] = 7
         return dataclasses.replace(self, **fixes) if fixes else self
 
     def engine_part(self) -> EngineSettings:
-        """These settings less where grids run: what a loaded engine depends on."""
-        return dataclasses.replace(self, grids_on="auto", ray_address="", ray_actors=0)
+        """These settings less where grids run (and gallery upkeep): what a loaded engine depends on."""
+        return dataclasses.replace(self, grids_on="auto", ray_address="", ray_actors=0,
+                                   scratch_keep_days=7)
 
     def grids_use_ray(self) -> bool:
         """Whether grids and batches go to Ray (single pictures always stay on this computer)."""

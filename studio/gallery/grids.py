@@ -1,4 +1,5 @@
-"""Grids in the gallery: a sweep's grid image is one record whose children (lineage) are its cells.
+"""Grids in the gallery: a sweep's grid image is one record whose children (lineage) are its cells,
+and the head of their stack (one tile in the gallery).
 
 The cells are recorded as they finish, each an ordinary picture with its own full request (so a
 cancelled sweep never loses a finished cell, and each cell is exported and reused on its own);
@@ -135,6 +136,7 @@ def record_grid(gallery: Gallery, sweep: Sweep, z: int, image: Image, cell_recor
     record = gallery.add(grid_request(sweep, z), image, {}, grid)
     if ids:
         gallery.set_parent(ids, record.id)
+        gallery.make_stack(record.id, ids)  # the grid lists as one tile holding its cells
     return record
 
 

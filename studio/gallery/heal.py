@@ -81,15 +81,19 @@ def _text(value: object) -> object:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _row(values: dict[str, object]) -> rows.ImageRow | None:
-    """A salvaged row, or None when what is left of it cannot be used."""
+def _row(values: dict[str, object], root: Path | None = None) -> rows.ImageRow | None:
+    """A salvaged row, or None when what is left of it cannot be used. A damaged request is read
+    from the row's picture under `root` (the row keeps its id); without that file, the file
+    adopted later tells it."""
     path, created = _text(values.get("path")), values.get("created")
     if not isinstance(path, str) or not isinstance(created, int | float):
         return None
     try:
         request = GenerationRequest.from_json(str(_text(values.get("request_json"))))
     except (RequestError, TypeError, ValueError, RecursionError):
-        return None  # the file will tell it
+        if root is None or not (root / path).is_file():
+            return None
+        request = rows.request_from_file(root / path)
     sha, thumb = _text(values.get("sha256")), values.get("thumbnail")
     width, height = values.get("width"), values.get("height")
     parent, deleted = values.get("parent_id"), values.get("deleted_at")
@@ -173,7 +177,7 @@ def salvage(damaged: Path) -> Salvage:
                 result.how = how
     scanned = Salvage(how="page scan")
     for values in pages.image_rows(damaged):
-        row = _row(values)
+        row = _row(values, damaged.parent)
         # a freed page can still hold a purged entry: only rows whose picture is there count
         if row is not None and (damaged.parent / row.path).is_file():
             scanned.rows.append(row)
@@ -257,7 +261,31 @@ def fill(cur: sqlite3.Cursor, root: Path, salvaged: Salvage | None = None,
             cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (parent, row_id))
     _restore_children(cur, by_sha, adopted_children)
     _restore_tags(cur, inserted, salvaged, journal)
+    restored = [r.id for r in inserted.values()] + [row_id for row_id, _ in adopted]
+    _restore_choosing(cur, restored, journal)
     return report
+
+
+def _restore_choosing(cur: sqlite3.Cursor, row_ids: list[int], journal: dict[str, marks.Marks]) -> None:
+    """Ratings, boards, stacks, covers and scratch sessions of restored rows, from the journal
+    (the database mirrored them there; stacks and covers name their files)."""
+    if not row_ids:
+        return
+    by_path = {r[0]: r[1] for r in cur.execute("SELECT path, id FROM images")}
+    for row_id in row_ids:
+        found = cur.execute("SELECT path FROM images WHERE id = ?", (row_id,)).fetchone()
+        mark = journal.get(found[0]) if found else None
+        if mark is None:
+            continue
+        head, cover = by_path.get(mark.stack or ""), by_path.get(mark.cover or "")
+        cur.execute("UPDATE images SET rating = ?, stack_id = ?, cover_id = ?, scratch = ?, "
+                    "session = coalesce(?, session) WHERE id = ?",
+                    (mark.rating, head if head != row_id else None, cover, mark.scratch,
+                     mark.session, row_id))
+        for name in mark.boards:
+            cur.execute("INSERT OR IGNORE INTO boards (name, created) VALUES (?, ?)", (name, 0.0))
+            cur.execute("INSERT OR IGNORE INTO board_images (board_id, image_id, added) "
+                        "SELECT id, ?, 0 FROM boards WHERE name = ?", (row_id, name))
 
 
 def _restore_children(cur: sqlite3.Cursor, by_sha: dict[str, int],

@@ -3,7 +3,9 @@ database, so that a gallery rebuilt from its files after the database is lost ke
 
 `gallery/marks.jsonl` holds one JSON object a line, each the whole state of one image's marks
 after a change: {"file": "images/2026/12/x.png", "favourite": true, "tags": ["sky"],
-"deleted_at": null}. The last line for a file wins. Lines are appended after the database commit;
+"deleted_at": null}, plus, only when set, "rating", "boards", "stack" (the file heading its stack),
+"cover" (on a head: the file its tile shows), "scratch" (the live session of a frame not yet kept)
+and "session" (the session a frame came from). The last line for a file wins. Lines are appended after the database commit;
 a line cut short by a crash is skipped on reading. When the journal grows past COMPACT_BYTES it is
 rewritten (atomically) from the database's state, which it mirrors.
 """
@@ -32,15 +34,45 @@ class Marks:
     favourite: bool = False
     tags: tuple[str, ...] = ()
     deleted_at: float | None = None
+    rating: int = 0
+    boards: tuple[str, ...] = ()
+    stack: str | None = None
+    cover: str | None = None
+    scratch: str | None = None
+    session: str | None = None
 
     @property
     def is_default(self) -> bool:
-        return not self.favourite and not self.tags and self.deleted_at is None
+        return self == Marks()
+
+
+_OPTIONAL = ("rating", "boards", "stack", "cover", "scratch", "session")
+
+# The marks of `images` rows, in the order from_row reads them (a WHERE may follow).
+SELECT = (
+    "SELECT images.path, images.favourite, images.tags_text, images.deleted_at, images.rating, "
+    "(SELECT group_concat(b.name, char(10)) FROM board_images bi JOIN boards b ON b.id = bi.board_id "
+    "WHERE bi.image_id = images.id), h.path, c.path, images.scratch, images.session FROM images "
+    "LEFT JOIN images h ON h.id = images.stack_id LEFT JOIN images c ON c.id = images.cover_id"
+)
+NOT_DEFAULT = ("images.favourite = 1 OR images.tags_text != '' OR images.deleted_at IS NOT NULL "
+               "OR images.rating != 0 OR images.stack_id IS NOT NULL OR images.cover_id IS NOT NULL "
+               "OR images.session IS NOT NULL OR EXISTS (SELECT 1 FROM board_images bi "
+               "WHERE bi.image_id = images.id)")
 
 
 def _line(file: str, marks: Marks) -> str:
-    return json.dumps({"file": file, "favourite": marks.favourite, "tags": list(marks.tags),
-                       "deleted_at": marks.deleted_at}, ensure_ascii=False) + "\n"
+    data: dict[str, Any] = {"file": file, "favourite": marks.favourite, "tags": list(marks.tags),
+                            "deleted_at": marks.deleted_at}
+    for key in _OPTIONAL:
+        value = getattr(marks, key)
+        if value:
+            data[key] = list(value) if isinstance(value, tuple) else value
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def append(root: Path, file: str, marks: Marks) -> None:
@@ -62,11 +94,17 @@ def _parse(line: str) -> tuple[str, Marks] | None:
         return None
     tags = data.get("tags")
     deleted = data.get("deleted_at")
+    rating = data.get("rating")
+    boards = data.get("boards")
     return data["file"], Marks(
         favourite=data.get("favourite") is True,
         tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
         deleted_at=float(deleted) if isinstance(deleted, int | float) and not isinstance(deleted, bool)
         else None,
+        rating=rating if isinstance(rating, int) and not isinstance(rating, bool) and 0 <= rating <= 5 else 0,
+        boards=tuple(b for b in boards if isinstance(b, str) and b) if isinstance(boards, list) else (),
+        stack=_text(data.get("stack")), cover=_text(data.get("cover")),
+        scratch=_text(data.get("scratch")), session=_text(data.get("session")),
     )
 
 
@@ -105,6 +143,8 @@ def rewrite(root: Path, state: Iterable[tuple[str, Marks]]) -> None:
 
 
 def from_row(row: Any) -> Marks:
-    """The marks of an `images` row selected as (path, favourite, tags_text, deleted_at)."""
+    """The marks of an `images` row read by SELECT."""
     tags = tuple(sorted(t for t in (row[2] or "").split("\n") if t))
-    return Marks(favourite=bool(row[1]), tags=tags, deleted_at=row[3])
+    boards = tuple(sorted(b for b in (row[5] or "").split("\n") if b))
+    return Marks(favourite=bool(row[1]), tags=tags, deleted_at=row[3], rating=int(row[4] or 0),
+                 boards=boards, stack=row[6], cover=row[7], scratch=row[8], session=row[9])

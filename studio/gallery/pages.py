@@ -14,11 +14,12 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-# Column order of `images` as the migrations build it (m001, then m002 and m004 append).
+# Column order of `images` as the migrations build it (m001, then m002, m004 and m005 append).
 IMAGE_COLUMNS = (
     "id", "created", "request_json", "prompt", "negative", "seed", "steps", "guidance", "width",
     "height", "scheduler", "model_name", "model_hash", "mode", "timings_json", "info_json", "path",
     "sha256", "thumbnail", "favourite", "parent_id", "deleted_at", "tags_text", "pixels_sha256",
+    "rating", "stack_id", "cover_id", "scratch", "session",
 )
 _M001_COLUMNS = 22
 _TABLE_LEAF = 0x0D

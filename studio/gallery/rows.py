@@ -26,6 +26,7 @@ from studio.core.metadata import (
 )
 from studio.core.request import GenerationRequest, RequestError
 from studio.gallery import files
+from studio.gallery.query import Record
 from studio.gallery.sources import resolve_sources
 
 if TYPE_CHECKING:
@@ -53,14 +54,20 @@ class ImageRow:
     favourite: bool = False
     deleted_at: float | None = None
     id: int | None = None  # kept when a row is salvaged from a damaged database
+    stack_id: int | None = None
+    scratch: str | None = None  # a live slider frame not yet kept: its session
+    session: str | None = None  # the live session the frame came from (kept or not)
 
 
 def record_chunk(created: float, timings: dict[str, Any], info: dict[str, Any],
-                 parent_sha256: str | None) -> str:
-    """The `studio-record` text of a gallery file."""
+                 parent_sha256: str | None, scratch: str | None = None) -> str:
+    """The `studio-record` text of a gallery file. A scratch frame says so (and its session), so
+    that a gallery rebuilt without the marks journal still keeps it out of the listings."""
     shareable = {k: v for k, v in info.items() if k not in _LOCAL_INFO_KEYS and not _is_path(v)}
-    return json.dumps({"created": created, "parent_sha256": parent_sha256, "timings": timings,
-                       "info": shareable}, default=str, ensure_ascii=False)
+    data = {"created": created, "parent_sha256": parent_sha256, "timings": timings, "info": shareable}
+    if scratch:
+        data["scratch"] = scratch
+    return json.dumps(data, default=str, ensure_ascii=False)
 
 
 def _is_path(value: Any) -> bool:
@@ -74,14 +81,14 @@ def insert(cur: sqlite3.Cursor, row: ImageRow) -> int:
     cur.execute(
         """INSERT INTO images (id, created, request_json, prompt, negative, seed, steps, guidance,
         width, height, scheduler, model_name, model_hash, mode, timings_json, info_json, path,
-        sha256, thumbnail, parent_id, pixels_sha256, favourite, deleted_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        sha256, thumbnail, parent_id, pixels_sha256, favourite, deleted_at, stack_id, scratch, session)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (row.id, row.created, request.to_json(), request.prompt, request.negative_prompt,
          int(request.seed), int(request.steps), float(request.guidance_scale), row.width, row.height,
          request.scheduler, model_name(request, row.info), model_hash(row.info), request.mode,
          json.dumps(row.timings, default=str), json.dumps(row.info, default=str), row.path,
          row.sha256, row.thumbnail, row.parent_id, row.pixels_sha256, int(row.favourite),
-         row.deleted_at),
+         row.deleted_at, row.stack_id, row.scratch, row.session),
     )
     return int(cur.lastrowid)
 
@@ -156,11 +163,12 @@ def row_from_file(root: Path, path: Path) -> FileRow | None:
     parent = record.get("parent_sha256")
     timings = record.get("timings")
     info = record.get("info")
+    scratch = record.get("scratch") if isinstance(record.get("scratch"), str) else None
     row = ImageRow(
         created=float(created), request=request, path=path.relative_to(root).as_posix(),
         sha256=digest, width=size[0], height=size[1], thumbnail=thumb, pixels_sha256=pixels,
         timings=timings if isinstance(timings, dict) else {},
-        info=info if isinstance(info, dict) else {},
+        info=info if isinstance(info, dict) else {}, scratch=scratch, session=scratch,
     )
     return FileRow(row, parent if isinstance(parent, str) else None)
 
@@ -184,3 +192,27 @@ def request_from_file(path: Path) -> GenerationRequest:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         text = {}
     return request_from_text(text) or GenerationRequest(prompt="(unreadable request)")
+
+
+def record_from_row(root: Path, row: sqlite3.Row) -> Record:
+    """A record from its row (read with query.select_sql); a damaged request or JSON cell falls
+    back to the image file."""
+    path = root / row["path"]
+    try:
+        request = GenerationRequest.from_json(row["request_json"])
+    except (RequestError, TypeError, ValueError, RecursionError):
+        request = request_from_file(path)
+    tags = tuple(sorted(t for t in (row["tags_text"] or "").split("\n") if t))
+    boards = tuple(sorted((b for b in (row["boards_text"] or "").split("\n") if b), key=str.casefold))
+    stack_id = row["stack_id"]
+    return Record(
+        id=row["id"], created=row["created"], request=request,
+        path=path, sha256=row["sha256"], model_name=row["model_name"],
+        model_hash=row["model_hash"], mode=row["mode"], timings=json_dict(row["timings_json"]),
+        info=json_dict(row["info_json"]), favourite=bool(row["favourite"]), tags=tags,
+        parent_id=row["parent_id"], deleted=row["deleted_at"] is not None,
+        rating=int(row["rating"] or 0), boards=boards, stack_id=stack_id,
+        stack_size=int(row["stack_size"] or 1),
+        cover_id=(row["cover_id"] or row["id"]) if stack_id is None else None,
+        scratch=row["scratch"],
+    )

@@ -119,5 +119,48 @@ def m004_pixel_hash(cur: sqlite3.Cursor) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_images, m002_tags, m003_search, m004_pixel_hash]
+def m005_choosing(cur: sqlite3.Cursor) -> None:
+    """What the artist chooses with (issue #27): a 0-5 rating; stacks (a grid, strip, batch or
+    chain of edits listed as one tile: `stack_id` names the head, `cover_id` on a head the member
+    shown); scratch frames of a live slider session (`scratch` while not kept, `session` always);
+    named boards. Existing rows are stacked by lineage: every descendant joins its root's stack
+    (a grid's cells are its children, an edit is its source's)."""
+    _run(
+        cur,
+        "ALTER TABLE images ADD COLUMN rating INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE images ADD COLUMN stack_id INTEGER REFERENCES images(id) ON DELETE SET NULL",
+        "ALTER TABLE images ADD COLUMN cover_id INTEGER REFERENCES images(id) ON DELETE SET NULL",
+        "ALTER TABLE images ADD COLUMN scratch TEXT",
+        "ALTER TABLE images ADD COLUMN session TEXT",
+        "CREATE INDEX images_by_stack ON images(stack_id) WHERE stack_id IS NOT NULL",
+        "CREATE INDEX images_by_session ON images(session) WHERE session IS NOT NULL",
+        "CREATE INDEX images_by_scratch ON images(created) WHERE scratch IS NOT NULL",
+        # One per sort order of the listing (date already has images_by_created).
+        "CREATE INDEX images_by_rating ON images(deleted_at, rating, created, id)",
+        "CREATE INDEX images_by_prompt ON images(deleted_at, prompt COLLATE NOCASE, id)",
+        "CREATE INDEX images_by_model_sort ON images(deleted_at, model_name, created, id)",
+        "CREATE INDEX images_by_size ON images(deleted_at, (width * height), created, id)",
+        """CREATE TABLE boards (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE board_images (
+            board_id INTEGER NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            added REAL NOT NULL,
+            PRIMARY KEY (board_id, image_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX board_images_by_image ON board_images(image_id)",
+        """WITH RECURSIVE chain(id, root) AS (
+            SELECT id, id FROM images WHERE parent_id IS NULL
+            UNION ALL
+            SELECT i.id, c.root FROM images i JOIN chain c ON i.parent_id = c.id
+        )
+        UPDATE images SET stack_id = (SELECT root FROM chain WHERE chain.id = images.id)
+        WHERE parent_id IS NOT NULL""",
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_images, m002_tags, m003_search, m004_pixel_hash, m005_choosing]
 SCHEMA_VERSION = len(MIGRATIONS)

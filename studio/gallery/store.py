@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.metadata import image_info, model_hash, model_name
 from studio.core.paths import studio_home
-from studio.core.request import GenerationRequest, RequestError
+from studio.core.request import GenerationRequest
 from studio.gallery import files, heal, marks, rows
+from studio.gallery.boards import BoardsMixin
 from studio.gallery.db import (
     Database,
     DatabaseDamaged,
@@ -30,7 +31,19 @@ from studio.gallery.db import (
     is_corruption,
     move_aside,
 )
-from studio.gallery.query import Filters, Record, where_clause  # noqa: F401 (re-exported)
+from studio.gallery.query import (  # noqa: F401 (Filters, Record, where_clause re-exported)
+    Filters,
+    Record,
+    after_clause,
+    check_filters,
+    key_select,
+    order_clause,
+    select_sql,
+    where_clause,
+)
+from studio.gallery.scratch import SCRATCH_KEEP_S, ScratchMixin, session_id
+from studio.gallery.stacks import StacksMixin
+from studio.gallery.upkeep import UpkeepMixin
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -41,11 +54,6 @@ log = logging.getLogger(__name__)
 
 MAX_TAG_LENGTH = 64
 
-_COLUMNS = (
-    "id, created, request_json, model_name, model_hash, mode, timings_json, info_json, path, "
-    "sha256, favourite, parent_id, deleted_at, tags_text"
-)
-
 
 class GalleryHealed(GalleryError):
     """Damage was found and healed during an operation; the message says what was restored."""
@@ -55,7 +63,7 @@ def _schema_gone(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
 
-class Gallery:
+class Gallery(BoardsMixin, StacksMixin, ScratchMixin, UpkeepMixin):
     """Open with `Gallery.open()`; close() when done (the app does at exit)."""
 
     def __init__(self, root: Path, db: Database) -> None:
@@ -208,11 +216,13 @@ class Gallery:
         *,
         parent_id: int | None = None,
         created: float | None = None,
+        scratch: str | None = None,
     ) -> Record:
         """Record a finished job: a Finished event, or (request, image, timings, info).
 
         The image file (PNG with the same embedded parameters as an export) is written and
-        fsynced first; only then does the row commit. If the commit fails the file is removed.
+        fsynced first; only then does the row commit. An edit (a `parent_id`) joins its parent's
+        stack. `scratch`: a live slider frame of that session, hidden from listings until kept.
         """
         if isinstance(item, GenerationRequest):
             request = item
@@ -224,14 +234,15 @@ class Gallery:
             raise GalleryError("nothing to record: the job has no image")
         timings, info = dict(timings or {}), dict(info or {})
         created = time.time() if created is None else created
-        parent_sha = None
+        parent_sha = stack_id = None
+        scratch = None if scratch is None else session_id(scratch)
         if parent_id is not None:
-            found = self._fetch("SELECT sha256 FROM images WHERE id = ?", (parent_id,), one=True)
+            found = self._fetch("SELECT sha256, stack_id FROM images WHERE id = ?", (parent_id,), one=True)
             if found is None:
                 raise GalleryError(f"gallery entry {parent_id} does not exist (parent)")
-            parent_sha = found[0]
+            parent_sha, stack_id = found[0], found[1] if found[1] is not None else parent_id
         text = {**image_info(request, info),
-                rows.RECORD_KEY: rows.record_chunk(created, timings, info, parent_sha)}
+                rows.RECORD_KEY: rows.record_chunk(created, timings, info, parent_sha, scratch)}
         data = files.png_bytes(image, text)
         path = files.new_image_path(self.images_dir, created, request.seed)
         try:
@@ -240,6 +251,7 @@ class Gallery:
             raise GalleryError(f"could not save the image to the gallery ({exc.strerror or exc})") from None
         relative = path.relative_to(self.root).as_posix()
         row = rows.image_row(request, image, relative, data, created, timings, info, parent_id)
+        row.stack_id, row.scratch, row.session = stack_id, scratch, scratch
         # If the commit fails the file stays: the next upkeep adopts it from its own metadata.
         try:
             with self.transaction() as cur:
@@ -249,43 +261,58 @@ class Gallery:
             if adopted is None:
                 raise
             return adopted
+        if stack_id is not None or scratch is not None:
+            self._journal(new_id)
         return Record(new_id, created, request, path, row.sha256, model_name(request, info),
-                      model_hash(info), request.mode, timings, info, False, (), parent_id, False)
+                      model_hash(info), request.mode, timings, info, False, (), parent_id, False,
+                      stack_id=stack_id, cover_id=new_id if stack_id is None else None, scratch=scratch)
 
     # ---- reading -----------------------------------------------------------------------------
     def _record(self, row: sqlite3.Row) -> Record:
-        """A record from its row; a damaged request or JSON cell falls back to the image file."""
-        path = self.root / row["path"]
-        try:
-            request = GenerationRequest.from_json(row["request_json"])
-        except (RequestError, TypeError, ValueError, RecursionError):
-            request = rows.request_from_file(path)
-        tags = tuple(sorted(t for t in (row["tags_text"] or "").split("\n") if t))
-        return Record(
-            id=row["id"], created=row["created"], request=request,
-            path=path, sha256=row["sha256"], model_name=row["model_name"],
-            model_hash=row["model_hash"], mode=row["mode"], timings=rows.json_dict(row["timings_json"]),
-            info=rows.json_dict(row["info_json"]), favourite=bool(row["favourite"]), tags=tags,
-            parent_id=row["parent_id"], deleted=row["deleted_at"] is not None,
-        )
+        return rows.record_from_row(self.root, row)
+
+    def _select(self, where: str, args: tuple | list = (), one: bool = False) -> Any:
+        """Rows read as records are (`where` and what follows it, over `images`)."""
+        select, select_args = select_sql()
+        return self._fetch(f"SELECT {select} FROM images WHERE {where}", (*select_args, *args), one)
 
     def get(self, record_id: int) -> Record:
         """The entry with this id (deleted ones too); GalleryError if there is none."""
-        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (record_id,), one=True)
+        row = self._select("images.id = ?", (record_id,), one=True)
         if row is None:
             raise GalleryError(f"there is no gallery entry {record_id}")
         return self._record(row)
 
-    def list(self, offset: int = 0, limit: int = 100, filters: Filters | None = None) -> list[Record]:
-        """Entries newest first."""
-        where, args = where_clause(filters or Filters())
-        found = self._fetch(
-            f"SELECT {_COLUMNS} FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-            (*args, int(limit), int(offset)))
-        return [self._record(r) for r in found]
+    def list(self, offset: int = 0, limit: int = 100, filters: Filters | None = None, *,
+             after: int | None = None) -> list[Record]:
+        """Entries in `filters.sort` order (newest first by default). `after`: the id of the last
+        entry of the previous page; the page then starts right after it, in time that does not
+        grow with the depth of the page (`offset` is ignored)."""
+        filters = self._checked(filters)
+        select, select_args = select_sql(filters)
+        return [self._record(r) for r in self._page(select, select_args, filters, offset, limit, after)]
+
+    def _checked(self, filters: Filters | None) -> Filters:
+        filters = filters or Filters()
+        problem = check_filters(filters)
+        if problem:
+            raise GalleryError(problem)
+        return filters
+
+    def _page(self, select: str, select_args: list, filters: Filters, offset: int, limit: int,
+              after: int | None) -> list:
+        where, args = where_clause(filters)
+        if after is not None:
+            key = self._fetch(f"SELECT {key_select(filters)} FROM images WHERE id = ?", (int(after),), one=True)
+            if key is None:
+                raise GalleryError(f"there is no gallery entry {after}")
+            where += " AND " + after_clause(filters, tuple(key))
+            args, offset = [*args, *key], 0
+        return self._fetch(f"SELECT {select} FROM images WHERE {where} ORDER BY {order_clause(filters)} "
+                           "LIMIT ? OFFSET ?", (*select_args, *args, int(limit), int(offset)))
 
     def count(self, filters: Filters | None = None) -> int:
-        where, args = where_clause(filters or Filters())
+        where, args = where_clause(self._checked(filters))
         return int(self._fetch(f"SELECT count(*) FROM images WHERE {where}", args, one=True)[0])
 
     def matches(self, record_id: int, filters: Filters) -> bool:
@@ -299,12 +326,10 @@ class Gallery:
         """Full-text search over prompt, negative prompt and tags, newest first."""
         return self.list(offset, limit, (filters or Filters()).replace(text=query))
 
-    def ids(self, offset: int = 0, limit: int = 100, filters: Filters | None = None) -> list[int]:
-        """Just the ids, newest first (cheap paging for views)."""
-        where, args = where_clause(filters or Filters())
-        found = self._fetch(
-            f"SELECT id FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-            (*args, int(limit), int(offset)))
+    def ids(self, offset: int = 0, limit: int = 100, filters: Filters | None = None, *,
+            after: int | None = None) -> list[int]:
+        """Just the ids, in list() order (cheap paging for views)."""
+        found = self._page("images.id", [], self._checked(filters), offset, limit, after)
         return [int(r[0]) for r in found]
 
     def find_by_path(self, path: str | Path) -> Record | None:
@@ -313,8 +338,7 @@ class Gallery:
             relative = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
         except (OSError, ValueError):
             return None
-        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE path = ? ORDER BY id DESC LIMIT 1",
-                          (relative,), one=True)
+        row = self._select("images.path = ? ORDER BY images.id DESC LIMIT 1", (relative,), one=True)
         return None if row is None else self._record(row)
 
     def find_source(self, path: str | Path) -> Record | None:
@@ -330,8 +354,8 @@ class Gallery:
                 pixels = files.pixels_sha256(image)
         except (OSError, ValueError, SyntaxError):
             return None
-        row = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE pixels_sha256 = ? AND deleted_at IS NULL "
-                          "ORDER BY id DESC LIMIT 1", (pixels,), one=True)
+        row = self._select("images.pixels_sha256 = ? AND images.deleted_at IS NULL "
+                           "ORDER BY images.id DESC LIMIT 1", (pixels,), one=True)
         return None if row is None else self._record(row)
 
     def thumbnail(self, record_id: int) -> bytes | None:
@@ -342,13 +366,14 @@ class Gallery:
     def models(self) -> list[str]:
         """Model names that have live entries, for the filter menu."""
         found = self._fetch(
-            "SELECT DISTINCT model_name FROM images WHERE deleted_at IS NULL ORDER BY model_name")
+            "SELECT DISTINCT model_name FROM images WHERE deleted_at IS NULL AND scratch IS NULL "
+            "ORDER BY model_name")
         return [r[0] for r in found]
 
     def children(self, record_id: int) -> list[Record]:
         """Live entries made from this one (variations, inpaints), oldest first."""
-        found = self._fetch(f"SELECT {_COLUMNS} FROM images WHERE parent_id = ? AND deleted_at IS NULL "
-                            "ORDER BY created, id", (record_id,))
+        found = self._select("images.parent_id = ? AND images.deleted_at IS NULL AND images.scratch IS NULL "
+                             "ORDER BY images.created, images.id", (record_id,))
         return [self._record(r) for r in found]
 
     def parent(self, record_id: int) -> Record | None:
@@ -372,14 +397,16 @@ class Gallery:
 
     def _journal(self, record_id: int) -> None:
         """Mirror an entry's marks into the journal beside the files (after the commit)."""
-        row = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images WHERE id = ?",
-                          (record_id,), one=True)
+        row = self._fetch(f"{marks.SELECT} WHERE images.id = ?", (record_id,), one=True)
         if row is not None:
             marks.append(self.root, row[0], marks.from_row(row))
 
+    def _journal_many(self, record_ids: list[int]) -> None:
+        for record_id in record_ids:
+            self._journal(record_id)
+
     def _compact_marks(self) -> None:
-        found = self._fetch("SELECT path, favourite, tags_text, deleted_at FROM images "
-                            "WHERE favourite = 1 OR tags_text != '' OR deleted_at IS NOT NULL")
+        found = self._fetch(f"{marks.SELECT} WHERE {marks.NOT_DEFAULT}")
         try:
             marks.rewrite(self.root, ((r[0], marks.from_row(r)) for r in found))
         except OSError as exc:
@@ -422,10 +449,13 @@ class Gallery:
             cur.execute("UPDATE images SET deleted_at = NULL WHERE id = ?", (record_id,))
         self._journal(record_id)
 
-    def purge_deleted(self, older_than: float = 30 * 86400) -> int:
+    def purge_deleted(self, older_than: float = 30 * 86400,
+                      scratch_older_than: float | None = SCRATCH_KEEP_S) -> int:
         """Remove entries deleted more than `older_than` seconds ago, rows first, then files. A
         crash in between leaves a file that upkeep adopts again, still deleted (the marks journal
-        says so), and purges next time: never a row without its file."""
+        says so), and purges next time: never a row without its file. Scratch frames never kept
+        and older than `scratch_older_than` go too (None: they stay). Returns how many went."""
+        purged = self.purge_scratch(scratch_older_than) if scratch_older_than is not None else 0
         cutoff = time.time() - older_than
         with self.transaction() as cur:
             found = cur.execute(
@@ -434,7 +464,7 @@ class Gallery:
             cur.executemany("DELETE FROM images WHERE id = ?", [(r[0],) for r in found])
         for row in found:
             (self.root / row[1]).unlink(missing_ok=True)
-        return len(found)
+        return purged + len(found)
 
     # ---- upkeep ------------------------------------------------------------------------------
     def clean_orphans(self, min_age: float = 600.0) -> list[Path]:
@@ -455,45 +485,3 @@ class Gallery:
         if self._opened_cleanly:
             files.remove_temp_files(self.images_dir, min_age)
         return strays
-
-    def integrity_check(self) -> str:
-        """SQLite's full integrity check: "ok" when the file is sound."""
-        with self._guard():
-            return self._db.integrity()
-
-    def check(self) -> list[str]:
-        """`studio gallery check`: the integrity check, a rebuild if it fails, the schema, the
-        files. Returns one line per finding (an empty list: all is well)."""
-        findings: list[str] = []
-        self.finish_healing()  # set aside by open(heal_later=True): restored now
-        if self._notice:  # what opening found and did
-            findings.append(self._notice)
-        try:
-            result = self._db.integrity()
-        except sqlite3.DatabaseError as exc:
-            result = str(exc)
-        if result != "ok":
-            findings.append(f"integrity check failed ({result.splitlines()[0]}): rebuilding")
-            with self._heal_lock:
-                self._rebuild()
-            findings.append(self._notice or "")
-        repaired = self._db.repair_schema()
-        if repaired:
-            findings.append(describe_repair(repaired))
-        adopted = self.clean_orphans(min_age=60.0)
-        if adopted:
-            findings.append(f"{len(adopted)} image files were not listed and have been added back")
-        bad = self.verify_files()
-        if bad:
-            findings.append(f"{len(bad)} entries have a missing or changed image file: "
-                            + ", ".join(map(str, bad[:20])) + (" …" if len(bad) > 20 else ""))
-        return findings
-
-    def verify_files(self) -> list[int]:
-        """Ids whose image file is missing or does not hash to the recorded sha256."""
-        bad = []
-        for record_id, rel, digest in self._fetch("SELECT id, path, sha256 FROM images"):
-            path = self.root / rel
-            if not path.is_file() or files.sha256_file(path) != digest:
-                bad.append(int(record_id))
-        return bad
