@@ -165,7 +165,13 @@ def test_record_finished_job_with_lineage(panel, qtbot):
     with qtbot.waitSignal(panel.recorded, timeout=10_000) as done:
         panel.record(event)
     assert done.args[0].parent_id == parent.id
-    assert panel.model.index(0).data(RecordRole).prompt == "a new heron"
+    head = panel.model.index(0).data(RecordRole)  # an edit joins its source's stack: one tile
+    assert head.id == parent.id and head.stack_size == 2 and panel.model.total() == N
+    event = Finished(2, GenerationRequest("a new crane", seed=9), Image.new("RGB", (64, 64), "white"),
+                     {"total": 0.1}, {"model_name": "tiny"})
+    with qtbot.waitSignal(panel.recorded, timeout=10_000):
+        panel.record(event)
+    assert panel.model.index(0).data(RecordRole).prompt == "a new crane"
     assert panel.model.total() == N + 1
 
 

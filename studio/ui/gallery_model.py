@@ -88,7 +88,7 @@ class GalleryModel(QAbstractListModel):
             return record
         start = row - row % self.page_size
         try:
-            page = self.gallery.list(start, self.page_size, self.filters)
+            page = self._read_page(start)
         except GalleryError:
             page = []
         for offset, found in enumerate(page):
@@ -102,6 +102,20 @@ class GalleryModel(QAbstractListModel):
                 if abs(r - row) >= self.page_size:
                     self._rows[r] = None
         return self._rows[row]
+
+    def _read_page(self, start: int) -> list[Record]:
+        """Rows start.. of the listing, read the cheapest way: after the row before it when that
+        is loaded (no OFFSET scan), from the far end in reverse for the later half (scrolling to
+        the end reads one short page), else by offset."""
+        total, size = len(self._rows), self.page_size
+        limit = min(size, total - start)
+        before = self._rows[start - 1] if start > 0 else None
+        if before is not None:
+            return self.gallery.list(0, limit, self.filters, after=before.id)
+        if start > total // 2:
+            backwards = self.filters.replace(descending=not self.filters.descending)
+            return self.gallery.list(total - start - limit, limit, backwards)[::-1]
+        return self.gallery.list(start, limit, self.filters)
 
     # ---- Qt model API ------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature

@@ -2,13 +2,15 @@
 
 A panel with a live slider (Blend; the text-diff panel) owns one `LiveSession`:
 
-    session = LiveSession("blend", parent=panel)
-    session.attach(gallery_panel)        # where frames are stored; without it nothing is recorded
+    session = LiveSession("blend", parent=panel)       # the panel's side:
     job = engine.submit(request); session.submitted(job)   # each live render queued
     session.moved()                      # each slider move (postpones the automatic keep)
-    bridge.finished -> session.on_finished(job_id, event)  # records the frame as scratch
-    gallery_panel.leave_out(session.owns)                  # so it is not also recorded as a record
-    session.keep()                       # Keep (Ctrl+K), or the canvas was exported
+    session.auto_keep = checkbox.isChecked()   # "Keep the frame I stop on"
+    session.changed -> keep_button.setEnabled; keep_button.clicked -> session.keep
+    parts.live_sessions.add(session, gallery_panel, bridge)  # the composition root's side:
+        # attach(gallery_panel): frames are stored there (without it nothing is recorded),
+        # gallery_panel.leave_out(session.owns): not also recorded as ordinary pictures,
+        # bridge.finished -> session.on_finished(job_id, event): the frame goes to the strip
 
 Frames go to a scratch strip (`Gallery.add(..., scratch=<strip id>)`, hidden from the grid); the
 frame on the canvas becomes a gallery record (`Gallery.keep`) when the artist keeps it, exports
@@ -145,8 +147,15 @@ class LiveSessions(QObject):
         super().__init__(parent)
         self.sessions: list[LiveSession] = []
 
-    def add(self, session: LiveSession) -> LiveSession:
+    def add(self, session: LiveSession, gallery: Any = None, bridge: Any = None) -> LiveSession:
+        """Take part in Keep; with `gallery` (the GalleryPanel) its frames are stored there and
+        left out of ordinary recording; with `bridge` its finished jobs reach it."""
         self.sessions.append(session)
+        if gallery is not None:
+            session.attach(gallery)
+            gallery.leave_out(session.owns)
+        if bridge is not None:
+            bridge.finished.connect(lambda job, _image, event: session.on_finished(job, event))
         return session
 
     def keep_latest(self) -> bool:
