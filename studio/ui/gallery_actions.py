@@ -195,6 +195,6 @@ class GalleryActions:
             self._fill_models()
         if self.model.matches(record):
             self.model.put(0, record)
-        elif record.stack_id is not None:  # joined a stack: its tile's count changes
-            self.model.refresh(record.stack_id)
+        elif record.stack_id is not None:  # joined a stack: its tile's count (and details) change
+            self._after_change(record.stack_id)
         self.recorded.emit(record)

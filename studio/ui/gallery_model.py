@@ -135,7 +135,8 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnail(record)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{record.prompt}\nseed {record.request.seed} · {record.mode} · {record.model_name}"
+            stack = f"\nstack of {record.stack_size}: Enter opens it" if record.stack_size > 1 else ""
+            return f"{record.prompt}\nseed {record.request.seed} · {record.mode} · {record.model_name}{stack}"
         return record
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -235,15 +236,13 @@ class GalleryModel(QAbstractListModel):
 
 
 def caption(record: Record) -> str:
-    """A tile's text: favourite, rating and stack size marks, then the prompt's first line."""
+    """A tile's text: favourite and rating marks, then the prompt's first line (a stack's size
+    is a badge the grid draws on the picture)."""
     first = record.prompt.strip().split("\n")[0]
     marks = "★ " if record.favourite else ""
     rating = int(getattr(record, "rating", 0) or 0)
     if rating:
         marks += f"{rating}✦ "
-    size = int(getattr(record, "stack_size", 1) or 1)
-    if size > 1:
-        marks += f"▣{size} "
     return marks + (first[:28] + "…" if len(first) > 28 else first)
 
 

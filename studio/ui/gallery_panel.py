@@ -106,14 +106,13 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self.sort_combo = QComboBox(toolTip="Order")
         for label, key, descending in SORTS:
             self.sort_combo.addItem(label, (key, descending))
-        filters = QHBoxLayout()
+        filters = QHBoxLayout()  # the search gets a row of its own width: it is used most
         filters.addWidget(self.search, 1)
         filters.addWidget(self.favourites)
-        filters.addWidget(self.model_filter)
-        filters.addWidget(self.mode_filter)
-        filters.addWidget(self.rating_filter)
-        filters.addWidget(self.sort_combo)
         filters.addWidget(self.stacks_button)
+        menus = QHBoxLayout()
+        for combo in (self.model_filter, self.mode_filter, self.rating_filter, self.sort_combo):
+            menus.addWidget(combo, 1)
 
         self.view = TileGrid(self.model)  # lines of tiles: constant-time layout at any size
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -191,6 +190,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         footer.addWidget(self.undo_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(menus)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.tags)
         layout.addLayout(actions)

@@ -85,6 +85,9 @@ class LiveFramesDialog(QDialog):
                 self.keepRequested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
                 item.setData(Qt.ItemDataRole.UserRole + 1, True)
                 item.setText("✓ " + item.text())
+        kept = sum(1 for r in range(self.frames.count())
+                   if self.frames.item(r).data(Qt.ItemDataRole.UserRole + 1))
+        self.info.setText(f"{self.frames.count()} frames, {kept} kept (✓)")
         self._update()
 
 
