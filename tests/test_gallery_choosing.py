@@ -166,3 +166,29 @@ def test_rebuilt_gallery_keeps_ratings_boards_stacks_and_scratch(studio_home):
         assert new[head.id].cover_id == new[member.id].id
         assert new[kept.id].scratch is None and g.scratch_session_of(new[kept.id].id) == "live"
         assert len(g.scratch_frames("live")) == 2
+
+
+def test_marks_lines_name_new_marks_only_when_set_and_old_lines_still_read(tmp_path):
+    from studio.gallery import marks
+
+    marks.append(tmp_path, "images/a.png", marks.Marks(favourite=True))
+    marks.append(tmp_path, "images/b.png", marks.Marks(rating=3, boards=("Best",), stack="images/a.png",
+                                                       scratch="s", session="s"))
+    lines = (tmp_path / marks.JOURNAL_NAME).read_text().splitlines()
+    assert "rating" not in lines[0] and '"rating": 3' in lines[1]
+    (tmp_path / marks.JOURNAL_NAME).write_text(
+        lines[1] + '\n{"file": "images/c.png", "favourite": false, "tags": [], "deleted_at": null, '
+        '"rating": 9, "boards": "x"}\n')
+    read = marks.read(tmp_path)
+    assert read["images/b.png"] == marks.Marks(rating=3, boards=("Best",), stack="images/a.png",
+                                               scratch="s", session="s")
+    assert read["images/c.png"] == marks.Marks()  # a damaged rating or board list reads as unset
+
+
+def test_scratch_keep_days_setting_is_validated():
+    from studio.core.settings import EngineSettings
+
+    assert EngineSettings().scratch_keep_days == 7
+    assert EngineSettings(scratch_keep_days=-1).validated().scratch_keep_days == 7
+    assert EngineSettings(scratch_keep_days=True).validated().scratch_keep_days == 7
+    assert EngineSettings(scratch_keep_days=30).validated().scratch_keep_days == 30

@@ -119,6 +119,13 @@ def m004_pixel_hash(cur: sqlite3.Cursor) -> None:
     )
 
 
+# m005's listing indexes: (name, sort key columns); each is followed by the filtered columns.
+_SORT_KEYS = (("date", "created, id"), ("rating", "rating, created, id"),
+              ("prompt", "prompt COLLATE NOCASE, id"), ("model_sort", "model_name, created, id"),
+              ("size", "(width * height), created, id"))
+_FILTERED = "stack_id, rating, favourite, model_name, mode"
+
+
 def m005_choosing(cur: sqlite3.Cursor) -> None:
     """What the artist chooses with (issue #27): a 0-5 rating; stacks (a grid, strip, batch or
     chain of edits listed as one tile: `stack_id` names the head, `cover_id` on a head the member
@@ -135,11 +142,13 @@ def m005_choosing(cur: sqlite3.Cursor) -> None:
         "CREATE INDEX images_by_stack ON images(stack_id) WHERE stack_id IS NOT NULL",
         "CREATE INDEX images_by_session ON images(session) WHERE session IS NOT NULL",
         "CREATE INDEX images_by_scratch ON images(created) WHERE scratch IS NOT NULL",
-        # One per sort order of the listing (date already has images_by_created).
-        "CREATE INDEX images_by_rating ON images(deleted_at, rating, created, id)",
-        "CREATE INDEX images_by_prompt ON images(deleted_at, prompt COLLATE NOCASE, id)",
-        "CREATE INDEX images_by_model_sort ON images(deleted_at, model_name, created, id)",
-        "CREATE INDEX images_by_size ON images(deleted_at, (width * height), created, id)",
+        # One index per sort order of the listing, in that order, holding every column a filter
+        # reads: a page walks its index and stops at the limit, a count reads the index alone,
+        # never the rows (100,000 rows: milliseconds, not a third of a second). Scratch frames are
+        # never listed, so they are left out of all of them. The date one replaces m001's.
+        "DROP INDEX images_by_created",
+        *(f"CREATE INDEX images_by_{name} ON images(deleted_at, {keys}, {_FILTERED}) WHERE scratch IS NULL"
+          for name, keys in _SORT_KEYS),
         """CREATE TABLE boards (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE COLLATE NOCASE,
