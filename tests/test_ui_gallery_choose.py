@@ -168,3 +168,14 @@ def test_compare_two_shows_only_what_differs(panel, qtbot, gallery):
     a, b = (panel.model.index(r).data(RecordRole) for r in (0, 1))
     assert differences(a, a) == []
     dialog.close()
+
+
+def test_the_board_list_fills_in_off_the_gui_thread(qtbot, gallery):
+    record = _add(gallery, "a tall tree")
+    gallery.add_to_board("later", [record.id])
+    panel = GalleryPanel(gallery)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.boards.list.count() == 2, timeout=5000)
+    assert panel.boards.list.item(1).text() == "later  (1)"
+    panel.boards.list.setCurrentRow(1)
+    assert [panel.model.index(r).data(RecordRole).id for r in range(panel.model.rowCount())] == [record.id]

@@ -6,6 +6,8 @@ the selected board; Export hands the board's name to GalleryMenu (the existing e
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,8 +22,10 @@ from PySide6.QtWidgets import (
 
 from studio.gallery import Gallery, GalleryError
 from studio.ui.gallery_model import IdsMime
+from studio.ui.serial_worker import SerialWorker
 
 _NAME = Qt.ItemDataRole.UserRole
+log = logging.getLogger(__name__)
 
 
 def dropped_ids(mime) -> list[int]:
@@ -72,6 +76,7 @@ class BoardsPanel(QWidget):
     boardChosen = Signal(object)  # str, or None for the whole gallery
     exportRequested = Signal(str)  # board name
     message = Signal(str)  # one line: what happened or went wrong
+    _read = Signal(int, object)  # reader thread -> GUI: generation, boards or GalleryError
 
     def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,7 +102,11 @@ class BoardsPanel(QWidget):
         self.rename_button.clicked.connect(lambda: self.rename_board())
         self.delete_button.clicked.connect(lambda: self.delete_board())
         self.export_button.clicked.connect(self._export)
-        self.refresh()
+        self._generation = 0
+        self._reader = SerialWorker("boards-reader")
+        self._read.connect(self._on_read)
+        self._fill([])
+        self.refresh_later()
 
     def current_board(self) -> str | None:
         item = self.list.currentItem()
@@ -105,17 +114,49 @@ class BoardsPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the boards and their counts, keeping the selection."""
+        self._generation += 1
+        try:
+            boards = self.gallery.boards()
+        except GalleryError as exc:
+            boards = []
+            self.message.emit(str(exc))
+        self._fill(boards)
+
+    def refresh_later(self) -> None:
+        """Read the boards on a worker thread (counting members over a large gallery takes a
+        moment: the panel opens without waiting for it)."""
+        generation = self._generation
+
+        def read() -> None:
+            try:
+                try:
+                    found: object = self.gallery.boards()
+                except GalleryError as exc:
+                    found = exc
+                self._read.emit(generation, found)
+            except Exception:  # the gallery or the panel closed meanwhile: nothing to show
+                log.debug("boards not read", exc_info=True)
+
+        self._reader.submit(read)
+
+    def _on_read(self, generation: int, boards: object) -> None:
+        if generation != self._generation:
+            return  # a newer refresh already showed newer counts
+        if isinstance(boards, Exception):
+            self.message.emit(str(boards))
+            boards = []
+        self._fill(boards)
+
+    def wait_read(self) -> None:
+        self._reader.wait()
+
+    def _fill(self, boards: list) -> None:
         current = self.current_board()
         self.list.blockSignals(True)
         self.list.clear()
         everything = QListWidgetItem("All pictures")
         everything.setData(_NAME, None)
         self.list.addItem(everything)
-        try:
-            boards = self.gallery.boards()
-        except GalleryError as exc:
-            boards = []
-            self.message.emit(str(exc))
         for name, count in boards:
             item = QListWidgetItem(f"{name}  ({count})")
             item.setData(_NAME, name)

@@ -383,4 +383,5 @@ def _add_keep(window: MainWindow, parts: WindowParts) -> None:
 def _close_gallery(gallery: GalleryPanel) -> None:
     gallery.stop_imports()
     gallery.wait_recorded()  # let pending writes land before the app exits
+    gallery.boards.wait_read()
     gallery.gallery.close()

@@ -78,6 +78,7 @@ class GalleryActions:
                 continue
             self._undo.append((self.model.take(record.id), record.id))
         if records:
+            self.boards.refresh()  # boards count live pictures
             self.undo_button.show()
             self.status.setText(f"Deleted {len(records)} image{'s' if len(records) != 1 else ''}.")
             self._show_detail(None)
@@ -97,6 +98,7 @@ class GalleryActions:
             self.model.put(row if row >= 0 else 0, record)
             self.show_record(record_id)
         self.undo_button.setVisible(bool(self._undo))
+        self.boards.refresh()
         self.status.setText("Restored.")
 
     # ---- recording new images ----------------------------------------------------------------

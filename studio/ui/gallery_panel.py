@@ -278,7 +278,6 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     def _update_count(self, *_args: Any) -> None:
         total = self.model.total()
         self.count_label.setText(f"{total} image{'s' if total != 1 else ''}")
-        self.boards.refresh()
 
     def activate(self) -> None:
         """Double-click or Enter: a stack opens to its pictures; a picture opens on the canvas."""
@@ -353,6 +352,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     def _on_healed(self, text: str) -> None:
         """The gallery rebuilt itself or listed files it had lost: show what it holds now."""
         self._fill_models()
+        self.boards.refresh()
         self.model.reload(self.filters())
         self._show_detail(None)
         self.status.setText(text)
@@ -365,6 +365,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     def closeEvent(self, event) -> None:
         self.stop_imports()
         self.wait_recorded()
+        self.boards.wait_read()
         super().closeEvent(event)
 
 
