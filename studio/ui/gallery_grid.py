@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
 
 CELL = QSize(THUMB + 16, THUMB + 28)
+_ROLES = frozenset((Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.ToolTipRole, RecordRole))
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -91,6 +93,8 @@ class TileTable(QAbstractTableModel):
         return 0 if parent.isValid() else self.columns
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role not in _ROLES:  # a tile is painted asking ~8 roles: answer the unused at once
+            return None
         row = self.flat_row(index)
         return None if row < 0 else self.flat.data(self.flat.index(row), role)
 

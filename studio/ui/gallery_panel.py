@@ -158,9 +158,13 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         for button in (self.open_button, self.reuse_button, self.source_button):
             actions.addWidget(button)
         more = QHBoxLayout()
-        for button in (self.favourite_button, self.rating_label, self.parent_button, self.children_button,
-                       self.stack_button, self.live_button, self.delete_button):
+        for button in (self.favourite_button, self.parent_button, self.children_button, self.delete_button):
             more.addWidget(button)
+        choosing = QHBoxLayout()  # rating, and a stack's or a kept live frame's pictures
+        choosing.addWidget(self.rating_label)
+        choosing.addStretch(1)
+        choosing.addWidget(self.stack_button)
+        choosing.addWidget(self.live_button)
 
         # The grid and the parameters share a splitter; tags and actions sit below it, so they are
         # always in full view whatever the split (the parameters text scrolls on its own).
@@ -195,6 +199,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         layout.addWidget(self.tags)
         layout.addLayout(actions)
         layout.addLayout(more)
+        layout.addLayout(choosing)
         layout.addLayout(footer)
         layout.addWidget(self.status)
 
