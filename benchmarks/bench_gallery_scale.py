@@ -12,7 +12,8 @@ beside a reference measured in the same run on the same data:
   * scroll: keyset pages (list(after=...)) at depths through the listing, against the OFFSET
     pages the window used so far at the same depths; both at the last page, plus every keyset
     page of the whole walk (median and worst);
-  * search: FTS (count + first page) against a LIKE '%word%' scan of prompt, negative and tags.
+  * search: FTS (count + first page) against a LIKE '%word%' scan of prompt, negative and tags;
+  * the board list with live counts against counting each member's row.
 Runs in a temporary folder; nothing is left behind.
 """
 
@@ -156,6 +157,12 @@ def main() -> int:
         for name, filters in cases:
             ok &= row(name, timed(first_page(gallery, filters), args.repeat),
                       "before the listing indexes", timed(first_page(reference, filters), args.repeat))
+        conn = reference._db.connection()
+        ok &= row("board list (boards())", timed(gallery.boards, args.repeat),
+                  "live members row by row", timed(lambda: conn.execute(
+                      "SELECT b.name, (SELECT count(*) FROM board_images bi JOIN images i ON "
+                      "i.id = bi.image_id WHERE bi.board_id = b.id AND i.deleted_at IS NULL AND "
+                      "i.scratch IS NULL) FROM boards b ORDER BY b.name").fetchall(), args.repeat))
         gallery.close()
         reference.close()
     print("all under the goal" if ok else "SOME FIGURES ARE OVER THE GOAL")

@@ -192,3 +192,15 @@ def test_scratch_keep_days_setting_is_validated():
     assert EngineSettings(scratch_keep_days=-1).validated().scratch_keep_days == 7
     assert EngineSettings(scratch_keep_days=True).validated().scratch_keep_days == 7
     assert EngineSettings(scratch_keep_days=30).validated().scratch_keep_days == 30
+
+
+def test_a_scratch_frame_stays_hidden_after_a_rebuild_without_the_journal(studio_home):
+    with Gallery.open() as g:
+        frame = _add(g, "frame", scratch="live")
+        shown = _add(g, "shown")
+    (studio_home / "gallery" / "gallery.db").unlink()
+    (studio_home / "gallery" / "marks.jsonl").unlink()  # only the files are left
+    with Gallery.open() as g:
+        assert [r.path for r in g.list()] == [shown.path]
+        (again,) = g.scratch_frames("live")
+        assert again.path == frame.path and again.scratch == "live"

@@ -135,16 +135,19 @@ def test_m004_adds_pixel_hash_and_old_rows_stay_null(tmp_path):
 
 def test_m005_adds_choosing_and_stacks_existing_lineage(tmp_path):
     db = _db_at(tmp_path / "g.db", 4)
-    grid, cell, edit, alone = (_insert_row(db, p) for p in ("grid", "cell", "edit of cell", "alone"))
+    grid, cell, edit, alone, loop_a, loop_b = (
+        _insert_row(db, p) for p in ("grid", "cell", "edit of cell", "alone", "loop a", "loop b"))
     with db.transaction() as cur:
         cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (grid, cell))
         cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (cell, edit))
+        cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (loop_b, loop_a))  # damage:
+        cur.execute("UPDATE images SET parent_id = ? WHERE id = ?", (loop_a, loop_b))  # no root
     db.migrate(MIGRATIONS[:5])
     assert db.user_version() == 5
     assert {"rating", "stack_id", "cover_id", "scratch", "session"} <= _columns(db, "images")
     assert {"name", "created"} <= _columns(db, "boards")
     stacks = dict(db.connection().execute("SELECT id, stack_id FROM images").fetchall())
-    assert stacks == {grid: None, cell: grid, edit: grid, alone: None}
+    assert stacks == {grid: None, cell: grid, edit: grid, alone: None, loop_a: None, loop_b: None}
     rating = db.connection().execute("SELECT rating FROM images WHERE id = ?", (alone,)).fetchone()[0]
     assert rating == 0
     assert list(tmp_path.glob("g.db.v4-*.bak"))  # backed up before migrating
