@@ -244,9 +244,10 @@ def test_panel_is_mounted_in_the_main_window(qtbot):
 
 
 
-def test_live_renders_can_stay_out_of_the_gallery(qtbot):
-    """With "Add live renders to the gallery" off, slider renders only reach the canvas until
-    "Add this render" keeps the latest one; strips and other jobs are recorded as always."""
+def test_live_renders_are_scratch_until_kept(qtbot):
+    """Slider renders go to a scratch strip, not the grid; Keep (Ctrl+K) makes the frame on the
+    canvas a gallery record, and its strip holds every frame that led to it. With "Keep the frame
+    I stop on" off, resting the sliders keeps nothing."""
     from studio.ui.main_window import MainWindow
 
     window = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
@@ -254,25 +255,51 @@ def test_live_renders_can_stay_out_of_the_gallery(qtbot):
     gallery = window.gallery_panel
     try:
         panel = window.blend_panel
+        panel.live_session._idle.setInterval(60_000)  # no automatic keep in this test
         window.prompt_panel.prompt_edit.setPlainText("a violet ring")
         panel.prompt_b.setText("a grey cloud")
-        assert panel.keep_live_check.isChecked() and panel.keep_button.isHidden()
-        panel.keep_live_check.setChecked(False)
         assert not panel.keep_button.isHidden() and not panel.keep_button.isEnabled()
-        with qtbot.waitSignal(window.bridge.finished, timeout=5000) as done:
-            panel.mix.set_value(0.4)
-        assert done.args[2].request.blend_weights == (0.4,)
+        for weight in (0.4, 0.6):
+            with qtbot.waitSignal(window.bridge.finished, timeout=5000) as done:
+                panel.mix.set_value(weight)
+            assert done.args[2].request.blend_weights == (weight,)
         qtbot.waitUntil(panel.keep_button.isEnabled, timeout=2000)
         gallery.wait_recorded()  # every write queued so far has landed
-        assert gallery.gallery.count() == 0 and gallery.model.total() == 0
-        panel.keep_button.click()
+        assert gallery.gallery.count() == 0 and gallery.model.total() == 0  # scratch: hidden
+        window.keep_action.trigger()  # Ctrl+K
         qtbot.waitUntil(lambda: gallery.model.total() == 1, timeout=5000)
-        assert gallery.model.index(0).data(RecordRole).request.blend_weights == (0.4,)
-        assert not panel.keep_button.isEnabled()  # added once
-        panel.keep_live_check.setChecked(True)  # back on: every live render is recorded
-        assert panel.keep_button.isHidden()
+        kept = gallery.model.index(0).data(RecordRole)
+        assert kept.request.blend_weights == (0.6,)  # the frame on the canvas, not an earlier one
+        assert not panel.keep_button.isEnabled()  # kept once
+        strip = gallery.gallery.scratch_frames(gallery.gallery.scratch_session_of(kept.id))
+        assert [f.request.blend_weights for f in strip] == [(0.4,), (0.6,)]
+        panel.keep_live_check.setChecked(False)
+        panel.live_session._idle.setInterval(50)
         with qtbot.waitSignal(window.bridge.finished, timeout=5000):
             panel.mix.set_value(0.7)
-        qtbot.waitUntil(lambda: gallery.model.total() == 2, timeout=5000)
+        qtbot.wait(300)  # past the (shortened) pause: with the box off nothing is kept
+        gallery.wait_recorded()
+        assert gallery.gallery.count() == 1
+    finally:
+        window.close()
+
+
+def test_resting_the_sliders_keeps_the_frame(qtbot):
+    """With "Keep the frame I stop on" on, the frame the sliders rest on joins the gallery."""
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(engine_factory=lambda: fake_engine(step_delay=0.001))
+    qtbot.addWidget(window)
+    gallery = window.gallery_panel
+    try:
+        panel = window.blend_panel
+        panel.live_session._idle.setInterval(200)
+        window.prompt_panel.prompt_edit.setPlainText("a violet ring")
+        panel.prompt_b.setText("a grey cloud")
+        assert panel.keep_live_check.isChecked()
+        with qtbot.waitSignal(window.bridge.finished, timeout=5000):
+            panel.mix.set_value(0.3)
+        qtbot.waitUntil(lambda: gallery.model.total() == 1, timeout=5000)
+        assert gallery.model.index(0).data(RecordRole).request.blend_weights == (0.3,)
     finally:
         window.close()

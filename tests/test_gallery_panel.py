@@ -73,13 +73,13 @@ def _select(panel, row):
 def test_shows_newest_first_and_fetches_lazily(panel, qtbot):
     model = panel.model
     assert model.total() == N
-    assert 0 < model.rowCount() < N  # only the first page is loaded
+    assert model.rowCount() == N and 0 < model.loaded_rows() < N  # only the first page is read
     assert model.index(0).data(RecordRole).prompt == f"a {('fox', 'owl', 'whale')[(N - 1) % 3]} number {N - 1}"
     qtbot.waitUntil(lambda: model.cached_thumbnails() > 0)  # painting decoded some thumbnails
     assert model.cached_thumbnails() < 200
-    loaded = model.rowCount()
     panel.view.scrollToBottom()
-    qtbot.waitUntil(lambda: model.rowCount() > loaded)
+    assert model.index(N - 1).data(RecordRole).prompt == "seed image"  # the oldest, read on demand
+    assert model.loaded_rows() < N
     assert panel.count_label.text() == f"{N} images"
 
 
@@ -165,7 +165,13 @@ def test_record_finished_job_with_lineage(panel, qtbot):
     with qtbot.waitSignal(panel.recorded, timeout=10_000) as done:
         panel.record(event)
     assert done.args[0].parent_id == parent.id
-    assert panel.model.index(0).data(RecordRole).prompt == "a new heron"
+    head = panel.model.index(0).data(RecordRole)  # an edit joins its source's stack: one tile
+    assert head.id == parent.id and head.stack_size == 2 and panel.model.total() == N
+    event = Finished(2, GenerationRequest("a new crane", seed=9), Image.new("RGB", (64, 64), "white"),
+                     {"total": 0.1}, {"model_name": "tiny"})
+    with qtbot.waitSignal(panel.recorded, timeout=10_000):
+        panel.record(event)
+    assert panel.model.index(0).data(RecordRole).prompt == "a new crane"
     assert panel.model.total() == N + 1
 
 

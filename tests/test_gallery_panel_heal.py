@@ -26,6 +26,7 @@ def made(studio_home):
 def _panel(qtbot, gallery):
     panel = GalleryPanel(gallery)
     qtbot.addWidget(panel)
+    panel.stacks_button.setChecked(False)  # every picture its own tile: count them all
     return panel
 
 

@@ -120,6 +120,7 @@ def test_make_edit_export_reopen_restart(qtbot, tmp_path, monkeypatch):
     window.close()
     window = _open_window(qtbot)
     gallery = window.gallery_panel
+    gallery.stacks_button.setChecked(False)  # the inpaint is in its source's stack: list both
     qtbot.waitUntil(lambda: gallery.model.total() == 2, timeout=10_000)
     newest, oldest = gallery.model.record_at(0), gallery.model.record_at(1)
     assert newest.request == inpainted.request and oldest.request == made.request

@@ -37,6 +37,7 @@ from studio.ui.blend_widgets import (
     form_layout,
     seed_from,
 )
+from studio.ui.live_session import LiveSession, Recorder
 from studio.ui.theme import InlineError, heading
 
 __all__ = ["BlendPanel", "LiveRenderer"]
@@ -66,10 +67,9 @@ class BlendPanel(QWidget):
         self._showing = False
         self._extras: list[ExtraPrompt] = []
         self.live: LiveRenderer | None = None
-        # Ids of live jobs (kept after they end, so the gallery's check and ours agree whichever
-        # sees the finished signal first; a few bytes per render).
-        self._live_jobs: set[int] = set()
-        self._unkept: object | None = None  # the latest live render left out of the gallery
+        # Live frames go to a scratch strip; the one the artist stops on, keeps or exports
+        # becomes a gallery record (studio/ui/live_session.py).
+        self.live_session = LiveSession("blend", parent=self)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -107,15 +107,17 @@ class BlendPanel(QWidget):
 
         self.live_check = QCheckBox("Render live while sliding")
         self.live_check.setChecked(True)
-        self.keep_live_check = QCheckBox("Add live renders to the gallery")
+        # Every live frame is kept in a scratch strip; this says whether pausing chooses one.
+        self.keep_live_check = QCheckBox("Keep the frame I stop on")
         self.keep_live_check.setChecked(True)
         self.keep_live_check.setToolTip(
-            "Off: live renders only show on the canvas; \"Add this render\" keeps the one you like"
+            "On: when the sliders rest 1.5 s, the picture on the canvas joins the gallery.\n"
+            "Off: only Keep (Ctrl+K) or an export adds it. Every live frame stays reachable from\n"
+            "the kept picture's \"Live frames\" in the gallery either way."
         )
-        self.keep_button = QPushButton("Add this render")
-        self.keep_button.setToolTip("Add the live render on the canvas to the gallery")
+        self.keep_button = QPushButton("Keep (Ctrl+K)")
+        self.keep_button.setToolTip("Add the live render on the canvas to the gallery now")
         self.keep_button.setEnabled(False)
-        self.keep_button.setVisible(False)
         keep_row = QHBoxLayout()
         keep_row.addWidget(self.keep_live_check)
         keep_row.addWidget(self.keep_button)
@@ -166,7 +168,9 @@ class BlendPanel(QWidget):
         ):
             signal.connect(self._schedule)
         self.add_prompt_button.clicked.connect(self.add_prompt)
-        self.keep_live_check.toggled.connect(lambda _on: self.keep_button.setVisible(not _on))
+        self.keep_live_check.toggled.connect(self._on_auto_keep)
+        self.keep_button.clicked.connect(self.live_session.keep)
+        self.live_session.changed.connect(self.keep_button.setEnabled)
         for check in (self.live_check, self.keep_live_check):
             check.toggled.connect(self._store)
         self.strip.renderRequested.connect(self.render_strip)
@@ -247,6 +251,7 @@ class BlendPanel(QWidget):
 
     def _schedule(self) -> None:
         self._store()
+        self.live_session.moved()
         if not self._showing:
             self._debounce.start()  # restarts: only the position the hand rests on is rendered
 
@@ -317,27 +322,22 @@ class BlendPanel(QWidget):
         if self.live is None or not self.live_check.isChecked():
             return
         try:
-            self._live_jobs.add(self.live.submit(request))
+            self.live_session.submitted(self.live.submit(request))
         except Exception as exc:  # RequestError, or an engine that cannot start: say it, stay usable
             self.show_error(str(exc))
 
     # ---- live renders and the gallery ----------------------------------------------------------
-    def leaves_out(self, job_id: int) -> bool:
-        """Whether the gallery should skip this finished job: a live render while "Add live
-        renders to the gallery" is off (strips and everything else are always recorded)."""
-        return job_id in self._live_jobs and not self.keep_live_check.isChecked()
+    def use_gallery(self, recorder: Recorder | None) -> None:
+        """Store live frames through `recorder` (the gallery panel); None: no gallery, nothing kept.
+        (LiveSessions.add wires the session to the gallery and the engine's finished jobs.)"""
+        self.live_session.attach(recorder)
+        for widget in (self.keep_live_check, self.keep_button):
+            widget.setVisible(recorder is not None)
 
-    def on_finished(self, job_id: int, event: object) -> None:
-        """A job finished: a live render left out of the gallery waits for "Add this render"."""
-        if job_id in self._live_jobs and not self.keep_live_check.isChecked():
-            self._unkept = event
-            self.keep_button.setEnabled(True)
-
-    def take_unkept(self) -> object | None:
-        """The live render "Add this render" adds (once), or None."""
-        event, self._unkept = self._unkept, None
-        self.keep_button.setEnabled(False)
-        return event
+    def _on_auto_keep(self, on: bool) -> None:
+        self.live_session.auto_keep = on
+        if not on:
+            self.live_session.moved()  # a pending automatic keep is off too
 
     # ---- strips ------------------------------------------------------------------------------------
     def render_strip(self) -> list[int]:

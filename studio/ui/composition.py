@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QScrollArea
 
 from studio.core.session import Session
@@ -35,6 +35,7 @@ from studio.ui.file_actions import FileActions, Picture
 from studio.ui.gallery_menu import GalleryMenu
 from studio.ui.gallery_panel import GalleryPanel
 from studio.ui.grid_panel import GridPanel
+from studio.ui.live_session import LiveSessions
 from studio.ui.mask_editor import MaskEditor
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.prompt_panel import PromptPanel
@@ -74,6 +75,7 @@ class WindowParts:
     queries: EngineQueries | None = None  # what the panels ask the engine, answered off the GUI thread
     grid_panel: GridPanel | None = None
     grid_dock: QDockWidget | None = None
+    live_sessions: LiveSessions | None = None  # every live slider's frames: Keep (Ctrl+K) and exports
 
 
 def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowParts:
@@ -143,7 +145,7 @@ def _open_gallery(window: MainWindow) -> GalleryPanel | None:
         window.show_message(f"The gallery is unavailable: {exc}", error=True)
         return None
     panel = GalleryPanel(gallery, window)
-    panel.clean_in_background()
+    panel.clean_in_background(scratch_after=load_settings().scratch_keep_days * 86400.0)
     return panel
 
 
@@ -243,11 +245,8 @@ def _wire(window: MainWindow, parts: WindowParts) -> None:
         gallery.reuseParameters.connect(lambda request: blend.apply_request(request) and blend_dock.raise_())
         gallery.parametersImported.connect(
             lambda dropped: blend.apply_request(dropped.request) and blend_dock.raise_())
-        gallery.leave_out(blend.leaves_out)
-        blend.keep_button.clicked.connect(lambda: _record_unkept(blend, gallery))
-    else:  # no gallery to keep renders in: nothing to choose
-        blend.keep_live_check.hide()
-    bridge.finished.connect(lambda job, _image, event: blend.on_finished(job, event))
+    blend.use_gallery(gallery)  # None: no gallery to keep renders in, nothing to choose
+    _add_keep(window, parts)
 
     # Models: a chosen model goes to the prompt's picker (a few-step model brings its settings);
     # ticked LoRAs ride in every request and are saved with the prompt.
@@ -295,6 +294,10 @@ def _wire_files(window: MainWindow, parts: WindowParts) -> None:
     parts.bridge.finished.connect(lambda _job, image, event: files.set_picture(Picture(
         image, event.request, dict(event.info), time.time())))
     parts.file_actions = files
+    if parts.live_sessions is not None:  # exporting a live frame is choosing it: it joins the gallery
+        sessions = parts.live_sessions
+        files.exported.connect(lambda _path: (files.picture() is None or files.picture().record_id is None)
+                               and sessions.keep_latest())
     # Typing and Ctrl+Enter just work after launch.
     # (activateWindow: without a window manager, as under Xvfb, nothing else makes the new window
     # the active one, and shortcuts such as Ctrl+Enter only reach an active window.)
@@ -363,13 +366,22 @@ def _add_grid(window: MainWindow, parts: WindowParts) -> None:
     parts.grid_panel, parts.grid_dock = grid, dock
 
 
-def _record_unkept(blend: BlendPanel, gallery: GalleryPanel) -> None:
-    event = blend.take_unkept()
-    if event is not None:
-        gallery.record(event)
+def _add_keep(window: MainWindow, parts: WindowParts) -> None:
+    """Image ▸ Keep Live Frame (Ctrl+K): the live render on the canvas becomes a gallery record.
+    A panel with live sliders adds its LiveSession: `parts.live_sessions.add(session, gallery, bridge)`."""
+    sessions = parts.live_sessions = LiveSessions(window)
+    sessions.add(parts.blend_panel.live_session, parts.gallery_panel, parts.bridge)
+    action = QAction("Keep Live Frame", window)
+    action.setShortcut(QKeySequence("Ctrl+K"))
+    action.setEnabled(parts.gallery_panel is not None)
+    action.triggered.connect(lambda: sessions.keep_latest() or window.show_message(
+        "Nothing to keep: live frames appear while a slider moves"))
+    window.image_menu.addAction(action)
+    window.keep_action = action
 
 
 def _close_gallery(gallery: GalleryPanel) -> None:
     gallery.stop_imports()
     gallery.wait_recorded()  # let pending writes land before the app exits
+    gallery.boards.wait_read()
     gallery.gallery.close()

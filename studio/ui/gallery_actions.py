@@ -66,7 +66,7 @@ class GalleryActions:
 
     def delete_selected(self) -> None:
         """Soft-delete the selected entries; Undo (button or Ctrl+Z) brings them back."""
-        rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+        rows = self.view.selected_rows()
         if not rows and self._current is not None:
             rows = [self.model.row_of(self._current.id)]
         records = [r for r in (self.model.record_at(row) for row in rows) if r is not None]
@@ -78,6 +78,7 @@ class GalleryActions:
                 continue
             self._undo.append((self.model.take(record.id), record.id))
         if records:
+            self.boards.refresh()  # boards count live pictures
             self.undo_button.show()
             self.status.setText(f"Deleted {len(records)} image{'s' if len(records) != 1 else ''}.")
             self._show_detail(None)
@@ -97,6 +98,7 @@ class GalleryActions:
             self.model.put(row if row >= 0 else 0, record)
             self.show_record(record_id)
         self.undo_button.setVisible(bool(self._undo))
+        self.boards.refresh()
         self.status.setText("Restored.")
 
     # ---- recording new images ----------------------------------------------------------------
@@ -110,9 +112,12 @@ class GalleryActions:
         if not any(rule(job_id) for rule in self._leave_out):
             self.record(finished)
 
-    def record(self, finished: Any, parent_id: int | None = None) -> None:
+    def record(self, finished: Any, parent_id: int | None = None, scratch: str | None = None,
+               on_stored: Callable[[Record], None] | None = None) -> None:
         """Store a Finished event off the GUI thread (PNG encoding takes a moment), then show it
-        first in the grid. The parent defaults to the gallery entry the request started from."""
+        first in the grid. The parent defaults to the gallery entry the request started from.
+        With `scratch` (a live slider's strip id) it is a scratch frame: stored, not shown;
+        `on_stored(record)` runs on the GUI thread once it is stored."""
 
         def store() -> None:
             try:
@@ -121,23 +126,36 @@ class GalleryActions:
                 if parent is None and init:
                     found = self.gallery.find_source(init)
                     parent = found.id if found else None
-                self._stored.emit(self.gallery.add(finished, parent_id=parent))
+                self._stored.emit((self.gallery.add(finished, parent_id=parent, scratch=scratch), on_stored))
             except GalleryError as exc:
-                self._stored.emit(exc)
+                self._stored.emit((exc, None))
             except Exception as exc:  # never lose the event silently
                 log.exception("recording to the gallery failed")
-                self._stored.emit(GalleryError(f"could not record the image: {exc}"))
+                self._stored.emit((GalleryError(f"could not record the image: {exc}"), None))
 
         self._background(store)
+
+    def keep_scratch(self, record_id: int, on_kept: Callable[[Record], None] | None = None) -> None:
+        """Make a scratch frame a gallery record (after the writes queued before it)."""
+
+        def keep() -> None:
+            try:
+                self._stored.emit((self.gallery.keep(record_id), on_kept))
+            except GalleryError as exc:
+                self._stored.emit((exc, None))
+
+        self._background(keep)
 
     def _background(self, work) -> None:
         # One worker thread for all gallery writes, so they never race each other.
         self._writer.submit(work)
 
-    def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER) -> None:
+    def clean_in_background(self, min_age: float = 600.0, purge_after: float = PURGE_AFTER,
+                            scratch_after: float | None = None) -> None:
         """On the worker thread: list image files the database does not know (never delete them),
-        remove temp files a crashed writer left behind, and entries deleted more than
-        `purge_after` seconds ago (deleting is undoable until then)."""
+        remove temp files a crashed writer left behind, entries deleted more than `purge_after`
+        seconds ago (deleting is undoable until then) and live frames never kept, older than
+        `scratch_after` (None: the gallery's default, 7 days)."""
 
         def clean() -> None:
             try:
@@ -147,7 +165,10 @@ class GalleryActions:
                     self._healed.emit(f"{len(adopted)} picture{'s' if many else ''} missing from the "
                                       f"gallery's list {'were' if many else 'was'} found in its folder "
                                       "and added back.")
-                self.gallery.purge_deleted(purge_after)
+                if scratch_after is None:
+                    self.gallery.purge_deleted(purge_after)
+                else:
+                    self.gallery.purge_deleted(purge_after, scratch_older_than=scratch_after)
             except Exception:  # housekeeping: never worth a message
                 log.exception("gallery clean-up failed")
 
@@ -162,13 +183,20 @@ class GalleryActions:
         """Block until pending recordings are stored (for tests and shutdown)."""
         self._writer.wait()
 
-    def _on_stored(self, result: object) -> None:
+    def _on_stored(self, stored: tuple[object, Callable[[Record], None] | None]) -> None:
+        result, then = stored
         if isinstance(result, Exception):
             self._error(str(result))
             return
         record: Record = result  # type: ignore[assignment]
+        if then is not None:
+            then(record)
+        if getattr(record, "scratch", None):
+            return  # a live frame nobody chose yet: in its strip, not in the grid
         if self.model_filter.findData(record.model_name) < 0:
             self._fill_models()
         if self.model.matches(record):
             self.model.put(0, record)
+        elif record.stack_id is not None:  # joined a stack: its tile's count (and details) change
+            self._after_change(record.stack_id)
         self.recorded.emit(record)

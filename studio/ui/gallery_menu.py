@@ -1,7 +1,9 @@
 """The gallery's context menu (right click on the grid, or the Menu key / Shift+F10) and the same
 actions on the keyboard while the grid has focus: open on canvas (Enter), export the selection
 (File > Export As…, Ctrl+Shift+E, while the grid has focus: a folder dialog, with progress), copy the image (Ctrl+C), copy the prompt
-(Ctrl+Alt+C), reuse settings (R), use as source (S), favourite (F), tags (T), delete (Delete).
+(Ctrl+Alt+C), reuse settings (R), use as source (S), favourite (F), tags (T), delete (Delete),
+rate (0–5), compare two (C), a stack's pictures (Enter) and back (Backspace), set as cover,
+add to a board, a kept live frame's strip.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from PySide6.QtCore import QObject, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog
 
-from studio.gallery import GalleryError, Record
+from studio.gallery import Filters, GalleryError, Record
 from studio.gallery.export import export_record
+from studio.ui.compare_view import CompareDialog
 from studio.ui.gallery_panel import GalleryPanel
 from studio.ui.serial_worker import SerialWorker
 
@@ -41,7 +44,7 @@ class GalleryMenu(QObject):
         view = panel.view
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in (
-            ("open", "Open on Canvas", "Return", lambda: panel._emit_record(panel.openOnCanvas)),
+            ("open", "Open on Canvas", "Return", panel.activate),
             ("export", "Export…", "", self.export_selected),  # Ctrl+Shift+E: see export_if_focused
             ("copy_image", "Copy Image", "Ctrl+C", self.copy_image),
             ("copy_prompt", "Copy Prompt", "Ctrl+Alt+C", self.copy_prompt),
@@ -50,6 +53,13 @@ class GalleryMenu(QObject):
             ("favourite", "Favourite", "F", self.toggle_favourite),
             ("tags", "Tags…", "T", self.edit_tags),
             ("delete", "Delete", "", panel.delete_selected),  # the panel's own Delete shortcut
+            ("compare", "Compare", "C", self.compare),
+            ("back", "Back to Gallery", "Backspace", panel.collapse_stack),
+            ("cover", "Set as Cover", "", panel.set_cover),
+            ("live", "Live Frames…", "", panel.open_live_frames),
+            ("new_board", "New Board…", "", self.add_to_new_board),
+            *((f"rate{n}", f"{n}✦" if n else "No rating", str(n),
+               lambda n=n: panel.rate_selected(n)) for n in range(6)),
         ):
             action = QAction(text, view)
             if shortcut:
@@ -63,11 +73,13 @@ class GalleryMenu(QObject):
         self.actions["favourite"].setCheckable(True)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self.show_menu)
+        panel.boards.exportRequested.connect(self.export_board)
+        self._compare: CompareDialog | None = None
 
     # ---- the menu ----------------------------------------------------------------------------
     def selected(self) -> list[Record]:
         view, model = self.panel.view, self.panel.model
-        rows = sorted({i.row() for i in view.selectionModel().selectedIndexes()})
+        rows = view.selected_rows()
         records = [r for r in (model.record_at(row) for row in rows) if r is not None]
         current = self.panel.current_record()
         return records or ([current] if current is not None else [])
@@ -86,10 +98,38 @@ class GalleryMenu(QObject):
             self.actions[key].setEnabled(bool(records) and (key == "export" or one))
         menu.addSeparator()
         self.actions["favourite"].setChecked(one and records[0].favourite)
-        for key in ("favourite", "tags", "delete"):
+        for key in ("favourite", "tags"):
             menu.addAction(self.actions[key])
-            self.actions[key].setEnabled(bool(records) and (key == "delete" or one))
+            self.actions[key].setEnabled(one)
+        rate = menu.addMenu("Rating")
+        for n in range(6):
+            rate.addAction(self.actions[f"rate{n}"])
+        boards = menu.addMenu("Add to Board")
+        for name, count in self.panel.boards.counts().items():
+            action = boards.addAction(f"{name}  ({count})")
+            action.triggered.connect(lambda _c=False, name=name: self.add_to_board(name))
+        boards.addSeparator()
+        boards.addAction(self.actions["new_board"])
+        menu.addAction(self.actions["compare"])
+        self.actions["compare"].setEnabled(len(records) == 2)
+        self._add_stack_actions(menu, records)
+        menu.addSeparator()
+        menu.addAction(self.actions["delete"])
         return menu
+
+    def _add_stack_actions(self, menu: QMenu, records: list[Record]) -> None:
+        panel = self.panel
+        one = records[0] if len(records) == 1 else None
+        if one is not None and one.stack_size > 1 and not panel.in_stack():
+            self.actions["open"].setText(f"Open Stack ({one.stack_size})")
+        else:
+            self.actions["open"].setText("Open on Canvas")
+        if panel.in_stack():
+            menu.addAction(self.actions["cover"])
+            self.actions["cover"].setEnabled(one is not None)
+            menu.addAction(self.actions["back"])
+        if one is not None and panel.live_session_of(one):
+            menu.addAction(self.actions["live"])
 
     def show_menu(self, pos: QPoint) -> None:
         index = self.panel.view.indexAt(pos)
@@ -122,6 +162,37 @@ class GalleryMenu(QObject):
         if len(records) == 1:
             self.panel.favourite_button.setChecked(not records[0].favourite)
 
+    def compare(self) -> CompareDialog | None:
+        """Exactly two selected: show them side by side (or split) with what differs."""
+        records = self.selected()
+        if len(records) != 2:
+            self.message.emit("Select two pictures to compare (Ctrl+click the second)", False)
+            return None
+        self._compare = CompareDialog(records[0], records[1], self.panel.window())
+        self._compare.show()
+        return self._compare
+
+    def add_to_board(self, name: str) -> int:
+        return self.panel.boards.add_to_board(name, [r.id for r in self.selected()])
+
+    def add_to_new_board(self, name: str | None = None) -> None:
+        made = self.panel.boards.new_board(name)
+        if made:
+            self.add_to_board(made)
+
+    def export_board(self, name: str, folder: str | Path | None = None) -> None:
+        """Export every picture on a board (the stacks' members too) through the usual export."""
+        gallery = self.panel.gallery
+        try:
+            records = gallery.list(0, 1_000_000, Filters(board=name, stacks=False))
+        except GalleryError as exc:
+            self.message.emit(str(exc), True)
+            return
+        if not records:
+            self.message.emit(f"The board “{name}” is empty", False)
+            return
+        self.export_records(records, folder)
+
     def edit_tags(self) -> None:
         self.panel.tags.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.panel.tags.selectAll()
@@ -130,7 +201,9 @@ class GalleryMenu(QObject):
     def export_selected(self, folder: str | Path | None = None) -> None:
         """Every selected entry into one folder (chosen in a dialog), with progress; names from
         the prompt, parameters embedded, nothing overwritten."""
-        records = self.selected()
+        self.export_records(self.selected(), folder)
+
+    def export_records(self, records: list[Record], folder: str | Path | None = None) -> None:
         if not records:
             return
         default_folder, fmt, quality = self._export_settings()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QMenu,
     QPlainTextEdit,
     QPushButton,
@@ -38,7 +37,10 @@ from PySide6.QtWidgets import (
 from studio.core.metadata import format_parameters
 from studio.gallery import Filters, Gallery, GalleryError, Record
 from studio.gallery.grids import grid_command_of, grid_shape
+from studio.ui.boards_panel import BoardsPanel
 from studio.ui.gallery_actions import GalleryActions
+from studio.ui.gallery_choosing import GalleryChoosing
+from studio.ui.gallery_grid import TileGrid
 from studio.ui.gallery_import import DropImport
 from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
 from studio.ui.serial_worker import SerialWorker
@@ -46,9 +48,12 @@ from studio.ui.serial_worker import SerialWorker
 log = logging.getLogger(__name__)
 
 MODES = ("txt2img", "img2img", "inpaint", "outpaint", "blend")
+# The sort menu: (label, Filters.sort, descending)
+SORTS = (("Newest", "date", True), ("Oldest", "date", False), ("Best rated", "rating", True),
+         ("Prompt A–Z", "prompt", False), ("Model", "model", False), ("Largest", "size", True))
 
 
-class GalleryPanel(GalleryActions, DropImport, QWidget):
+class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     """Browse, search and act on past images. Emits, never reaches into other widgets."""
 
     openOnCanvas = Signal(object)  # Record
@@ -71,6 +76,8 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self._writer = SerialWorker("gallery-writer")  # every gallery write, in order
         self._reader = SerialWorker("image-import")  # reads dropped images' parameters
         self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
+        self._board: str | None = None  # the board the grid shows (None: everything)
+        self._stack_head: int | None = None  # the stack the grid shows, if expanded
         self._build()
         self._connect()
         self.setAcceptDrops(True)
@@ -90,25 +97,39 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         for mode in MODES:
             self.mode_filter.addItem(mode, mode)
         self._fill_models()
-        filters = QHBoxLayout()
+        self.rating_filter = QComboBox(toolTip="Rating at least")
+        self.rating_filter.addItem("Any rating", 0)
+        for stars in range(1, 6):
+            self.rating_filter.addItem(f"≥ {stars}✦", stars)
+        self.stacks_button = QToolButton(text="▣", checkable=True, checked=True,
+                                         toolTip="Stacks as one tile (off: every picture)")
+        self.sort_combo = QComboBox(toolTip="Order")
+        for label, key, descending in SORTS:
+            self.sort_combo.addItem(label, (key, descending))
+        filters = QHBoxLayout()  # the search gets a row of its own width: it is used most
         filters.addWidget(self.search, 1)
         filters.addWidget(self.favourites)
-        filters.addWidget(self.model_filter)
-        filters.addWidget(self.mode_filter)
+        filters.addWidget(self.stacks_button)
+        menus = QHBoxLayout()
+        for combo in (self.model_filter, self.mode_filter, self.rating_filter, self.sort_combo):
+            menus.addWidget(combo, 1)
 
-        self.view = QListView()
-        self.view.setViewMode(QListView.ViewMode.IconMode)
-        self.view.setUniformItemSizes(True)  # lets the view skip measuring 10,000 items
-        self.view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.view.setMovement(QListView.Movement.Static)
-        self.view.setIconSize(QSize(THUMB, THUMB))
-        self.view.setGridSize(QSize(THUMB + 16, THUMB + 28))
-        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view = TileGrid(self.model)  # lines of tiles: constant-time layout at any size
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.view.setModel(self.model)
 
+        self.boards = BoardsPanel(self.gallery)
+        self.board_label = QLabel()
+        self.board_label.hide()
+        self.stack_bar_label = QLabel()
+        self.back_button = QPushButton("◂ Back", toolTip="Back to the gallery (Backspace)")
+        self.stack_bar = QWidget()
+        bar = QHBoxLayout(self.stack_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.back_button)
+        bar.addWidget(self.stack_bar_label, 1)
+        self.stack_bar.hide()
         self.count_label = QLabel()
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.hide()
@@ -122,6 +143,9 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self.source_button = QPushButton("As source", toolTip="Use as the source for a variation or inpaint")
         self.favourite_button = QToolButton(text="☆", checkable=True, toolTip="Favourite")
         self.delete_button = QPushButton("Delete")
+        self.stack_button = QPushButton("Stack ▸", toolTip="Show the pictures of this stack (Enter)")
+        self.live_button = QPushButton("Live frames…", toolTip="Every frame rendered while its slider moved")
+        self.rating_label = QLabel(toolTip="Rating: keys 0–5 on the grid")
         self.parent_button = QPushButton("Parent")
         self.children_button = QToolButton(text="Children")
         self.children_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -136,14 +160,30 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         more = QHBoxLayout()
         for button in (self.favourite_button, self.parent_button, self.children_button, self.delete_button):
             more.addWidget(button)
+        choosing = QHBoxLayout()  # rating, and a stack's or a kept live frame's pictures
+        choosing.addWidget(self.rating_label)
+        choosing.addStretch(1)
+        choosing.addWidget(self.stack_button)
+        choosing.addWidget(self.live_button)
 
         # The grid and the parameters share a splitter; tags and actions sit below it, so they are
         # always in full view whatever the split (the parameters text scrolls on its own).
         self.details.setMinimumHeight(40)
         self.view.setMinimumSize(THUMB + 24, THUMB // 2)
+        grid = QWidget()
+        grid_layout = QVBoxLayout(grid)
+        grid_layout.setContentsMargins(0, 0, 0, 0)
+        grid_layout.addWidget(self.board_label)
+        grid_layout.addWidget(self.stack_bar)
+        grid_layout.addWidget(self.view, 1)
+        self.side = QSplitter(Qt.Orientation.Horizontal)  # boards beside the grid
+        self.side.addWidget(self.boards)
+        self.side.addWidget(grid)
+        self.side.setStretchFactor(1, 4)
+        self.side.setSizes([110, 400])
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
-        splitter.addWidget(self.view)
+        splitter.addWidget(self.side)
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -154,10 +194,12 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         footer.addWidget(self.undo_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(menus)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.tags)
         layout.addLayout(actions)
         layout.addLayout(more)
+        layout.addLayout(choosing)
         layout.addLayout(footer)
         layout.addWidget(self.status)
 
@@ -169,8 +211,18 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self.favourites.toggled.connect(self.apply_filters)
         self.model_filter.currentIndexChanged.connect(self.apply_filters)
         self.mode_filter.currentIndexChanged.connect(self.apply_filters)
+        self.rating_filter.currentIndexChanged.connect(self.apply_filters)
+        self.sort_combo.currentIndexChanged.connect(self.apply_filters)
+        self.stacks_button.toggled.connect(self.apply_filters)
         self.view.selectionModel().currentChanged.connect(self._on_current)
-        self.view.doubleClicked.connect(lambda _i: self._emit_record(self.openOnCanvas))
+        self.view.doubleClicked.connect(lambda _i: self.activate())
+        self.model.modelReset.connect(  # a reset replaces the selection model's rows, not itself
+            lambda: self._show_detail(None))
+        self.boards.boardChosen.connect(self.set_board)
+        self.boards.message.connect(self._error)
+        self.back_button.clicked.connect(self.collapse_stack)
+        self.stack_button.clicked.connect(lambda: self.expand_stack())
+        self.live_button.clicked.connect(self.open_live_frames)
         self.model.modelReset.connect(self._update_count)
         self.model.rowsInserted.connect(self._update_count)
         self.model.rowsRemoved.connect(self._update_count)
@@ -216,17 +268,29 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         self.model_filter.blockSignals(False)
 
     def filters(self) -> Filters:
+        sort, descending = self.sort_combo.currentData()
         return Filters(text=self.search.text().strip(), favourites_only=self.favourites.isChecked(),
-                       model=self.model_filter.currentData(), mode=self.mode_filter.currentData())
+                       model=self.model_filter.currentData(), mode=self.mode_filter.currentData(),
+                       board=self._board, min_rating=self.rating_filter.currentData(), sort=sort,
+                       descending=descending, stacks=self.stacks_button.isChecked())
 
     def apply_filters(self) -> None:
         self._search_timer.stop()
+        self.stack_bar.hide()
         self.model.reload(self.filters())
         self._show_detail(None)
 
     def _update_count(self, *_args: Any) -> None:
         total = self.model.total()
         self.count_label.setText(f"{total} image{'s' if total != 1 else ''}")
+
+    def activate(self) -> None:
+        """Double-click or Enter: a stack opens to its pictures; a picture opens on the canvas."""
+        record = self._current
+        if record is not None and not self.in_stack() and record.stack_size > 1:
+            self.expand_stack(record)
+        else:
+            self._emit_record(self.openOnCanvas)
 
     # ---- selection and details ---------------------------------------------------------------
     def current_record(self) -> Record | None:
@@ -241,6 +305,16 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         for widget in (self.open_button, self.reuse_button, self.source_button, self.favourite_button,
                        self.delete_button, self.tags):
             widget.setEnabled(enabled)
+        self.stack_button.setVisible(enabled and record.stack_size > 1 and not self.in_stack())
+        self.stack_button.setText(f"Stack ({record.stack_size}) ▸" if enabled else "Stack ▸")
+        session = self.live_session_of(record) if enabled else None
+        try:
+            frames = len(self.gallery.scratch_frames(session)) if session else 0
+        except GalleryError:
+            frames = 0
+        self.live_button.setVisible(frames > 0)
+        self.live_button.setText(f"Live frames ({frames})…")
+        self.rating_label.setText(stars(record.rating) if enabled else "")
         self.parent_button.setEnabled(enabled and record.parent_id is not None)
         self.children_menu.clear()
         self.favourite_button.blockSignals(True)
@@ -268,10 +342,7 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
         """Select an entry in the grid if it is loaded, and show its details either way."""
         row = self.model.row_of(record_id)
         if row >= 0:
-            index = self.model.index(row)
-            self.view.selectionModel().setCurrentIndex(
-                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-            self.view.scrollTo(index)
+            self.view.select_row(row)
             return
         try:
             self._show_detail(self.gallery.get(record_id))
@@ -286,6 +357,7 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
     def _on_healed(self, text: str) -> None:
         """The gallery rebuilt itself or listed files it had lost: show what it holds now."""
         self._fill_models()
+        self.boards.refresh()
         self.model.reload(self.filters())
         self._show_detail(None)
         self.status.setText(text)
@@ -298,6 +370,7 @@ class GalleryPanel(GalleryActions, DropImport, QWidget):
     def closeEvent(self, event) -> None:
         self.stop_imports()
         self.wait_recorded()
+        self.boards.wait_read()
         super().closeEvent(event)
 
 
@@ -336,5 +409,15 @@ def describe(record: Record) -> str:
         lines.append(f"Made from: {record.parent_id}")
     if record.tags:
         lines.append(f"Tags: {', '.join(record.tags)}")
+    if record.rating:
+        lines.append(f"Rating: {stars(record.rating)}  ({record.rating}/5)")
+    if record.boards:
+        lines.append(f"Boards: {', '.join(record.boards)}")
+    if record.stack_size > 1:
+        lines.append(f"Stack: {record.stack_size} pictures (Enter shows them)")
     lines.append(f"File: {record.path}")
     return "\n".join(lines)
+
+
+def stars(rating: int) -> str:
+    return "✦" * rating + "·" * (5 - rating)
