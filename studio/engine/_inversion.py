@@ -8,6 +8,7 @@ from the clean latent to the starting noise:
 * "fixed-point": z <- (z_p - B o(z)) / A iterated a few times (exact inversion when it converges);
 * "negative-prompt": inverted without guidance, and sampled with the source description as the
   negative prompt, so at amount 0 guidance cancels out (Miyake et al. 2023);
+* "exact-negative": "negative-prompt" inverted with the fixed-point iteration;
 * "direct": "ddim", plus the per-step residual z_p - (A z + B o(z)) stored and added back while
   sampling, so amount 0 gives the inverted latents back exactly (Ju et al. 2023, "direct inversion").
 
@@ -39,7 +40,9 @@ from studio.engine._sampler import StepReporter, decode_latents
 from studio.engine._schedulers import default_guidance_rescale
 from studio.engine.jobs import JobContext, UserError
 
-METHODS: tuple[str, ...] = ("direct", "fixed-point", "negative-prompt", "ddim")
+METHODS: tuple[str, ...] = ("direct", "fixed-point", "exact-negative", "negative-prompt", "ddim")
+_ITERATED = ("fixed-point", "exact-negative")
+_UNGUIDED = ("negative-prompt", "exact-negative")  # inverted without guidance, sampled against the source
 DEFAULT_METHOD = "direct"
 FIXED_POINT_ITERATIONS = 4
 CACHE_SIZE = 4  # inversions kept per worker (a few latents each: small)
@@ -150,9 +153,8 @@ def invert(unet: torch.nn.Module, schedule: Schedule, latent: torch.Tensor, cond
     if method not in METHODS:
         raise ValueError(f"unknown inversion method {method!r}; choose one of {', '.join(METHODS)}")
     start = time.perf_counter()
-    unguided = method == "negative-prompt"
-    guidance = 1.0 if unguided else cond.guidance
-    iterations = FIXED_POINT_ITERATIONS if method == "fixed-point" else 0
+    guidance = 1.0 if method in _UNGUIDED else cond.guidance
+    iterations = FIXED_POINT_ITERATIONS if method in _ITERATED else 0
     count = len(schedule.timesteps)
     z = latent.float()
     latents = [z]  # z after each inversion step, cleanest first
@@ -186,7 +188,7 @@ def invert(unet: torch.nn.Module, schedule: Schedule, latent: torch.Tensor, cond
 
 def passes_for(method: str, steps: int) -> int:
     """How many guided model passes `invert` makes (for progress)."""
-    per_step = 1 + (FIXED_POINT_ITERATIONS if method == "fixed-point" else 0)
+    per_step = 1 + (FIXED_POINT_ITERATIONS if method in _ITERATED else 0)
     return steps * per_step + (steps if method == "direct" else 0)
 
 
@@ -196,7 +198,7 @@ def sample(unet: torch.nn.Module, schedule: Schedule, inversion: Inversion, cond
     """Walk back from the inverted noise while the conditioning sits `amount` of the way from the
     source to the target description (lerp, so amounts past 1 extrapolate the difference)."""
     text = cond.source + amount * (cond.target - cond.source) if amount else cond.source
-    negative = cond.source if inversion.method == "negative-prompt" else cond.negative
+    negative = cond.source if inversion.method in _UNGUIDED else cond.negative
     z = inversion.noise.float()
     dtype = inversion.noise.dtype
     for index, t in enumerate(schedule.timesteps):
