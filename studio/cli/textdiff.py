@@ -14,10 +14,22 @@ from pathlib import Path
 
 from studio.cli._output import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, CliError, error
 from studio.cli._threads_arg import add_threads_argument, apply_threads
-from studio.cli.generate import base_request, check_output, encode_with_parameters, generate, record_in_gallery
+from studio.cli.generate import (
+    base_request,
+    check_output,
+    encode_with_parameters,
+    generate,
+    record_in_gallery,
+)
 from studio.core.atomic import atomic_write_bytes
 from studio.core.events import Cancelled, Failed
-from studio.core.request import BUNDLED_GUIDANCE, DEFAULT_GUIDANCE, MAX_EDIT_AMOUNT, GenerationRequest, RequestError
+from studio.core.request import (
+    BUNDLED_GUIDANCE,
+    DEFAULT_GUIDANCE,
+    MAX_EDIT_AMOUNT,
+    GenerationRequest,
+    RequestError,
+)
 
 DEFAULT_STEPS = 30  # inversion and sampling each run this many (more steps: a closer reconstruction)
 
