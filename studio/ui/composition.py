@@ -117,6 +117,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
                         queries=queries)
     _wire(window, parts)
     _add_grid(window, parts)
+    _add_textdiff(window, parts)
     _wire_files(window, parts)
     _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
     window.file_actions = parts.file_actions
@@ -361,6 +362,49 @@ def _add_grid(window: MainWindow, parts: WindowParts) -> None:
     window.grid_panel = grid
     window.grid_dock = dock
     parts.grid_panel, parts.grid_dock = grid, dock
+
+
+def _add_textdiff(window: MainWindow, parts: WindowParts) -> None:
+    """The Text diff panel (Image ▸ Edit by Description…, Ctrl+D): the gallery's selected picture
+    when the gallery has the focus (or the canvas is empty), else the canvas's."""
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.textdiff_panel import TextDiffPanel
+
+    gallery, canvas, blend = parts.gallery_panel, parts.canvas, parts.blend_panel
+    # Live renders follow the Blend panel's rule: kept while its "Add live renders" is on.
+    panel = TextDiffPanel(parts.session.base_request, keep_live=blend.keep_live_check.isChecked)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(panel)
+    dock = window.add_panel(window.dock("Text diff", "textdiffDock", scroll), LEFT, tabify_with=parts.blend_dock)
+    panel.attach(parts.bridge)
+    panel.canvas_button.clicked.connect(lambda: panel.set_source_image(canvas.committed_image()))
+    panel.strip.frameChosen.connect(canvas.set_image)
+    if gallery is not None:
+        gallery.leave_out(panel.leaves_out)
+
+    def edit_by_description() -> None:
+        record = gallery.current_record() if gallery is not None else None
+        focus = QApplication.focusWidget()
+        in_gallery = gallery is not None and focus is not None and gallery.isAncestorOf(focus)
+        if record is not None and (in_gallery or canvas.committed_image().isNull()):
+            panel.set_source(record.path, record.request.prompt)
+        else:
+            panel.set_source_image(canvas.committed_image(), parts.session.base_request().prompt)
+        dock.show()
+        dock.raise_()
+        panel.target_text.setFocus()
+
+    action = QAction("Edit by &Description…", window)
+    action.setShortcut(QKeySequence("Ctrl+D"))
+    action.setToolTip("Change the picture by changing its description, with a live slider (Ctrl+D)")
+    action.triggered.connect(edit_by_description)
+    window.addAction(action)
+    actions = window.image_menu.actions()
+    window.image_menu.insertAction(actions[actions.index(window.engine_settings_action) - 1], action)
+    window.textdiff_action, window.textdiff_panel, window.textdiff_dock = action, panel, dock
 
 
 def _record_unkept(blend: BlendPanel, gallery: GalleryPanel) -> None:
