@@ -39,7 +39,7 @@ from studio.shapes import evaluate as ev
 COLOURS = ("red", "green", "yellow", "purple", "orange", "white")
 SHAPES = ("circle", "square", "triangle", "star")
 POSITIONS = ("on the left", "on the right", "at the top", "at the bottom", "in the center")
-GUIDANCE = 4.0
+GUIDANCE = 4.0  # the app's for the bundled model; --guidance for the edits' own
 
 
 def caption(colour: str, shape: str, position: str) -> str:
@@ -84,16 +84,20 @@ def judged(image: Image.Image, colour: str, shape: str, position: str) -> bool:
         colour, shape, position_name(position), "blue")
 
 
-def conditioning(pipe, source: str, target: str, rescale: float) -> inv.Conditioning:  # noqa: ANN001
+def rescale_at(guidance: float) -> float:
+    return round(0.7 * min(1.0, max(0.0, (guidance - 2.0) / 3.0)), 3)  # the model's own (_schedulers)
+
+
+def conditioning(pipe, source: str, target: str, guidance: float) -> inv.Conditioning:  # noqa: ANN001
     def enc(text: str) -> torch.Tensor:
         return pipe.encode_prompt(text, pipe.device, 1, False)[0]
 
-    return inv.Conditioning(enc(source), enc(target), enc(""), GUIDANCE, rescale)
+    return inv.Conditioning(enc(source), enc(target), enc(""), guidance, rescale_at(guidance))
 
 
 def bundled(args: argparse.Namespace, methods: list[str]) -> None:
     pipe = ev.load_pipeline(str(bundled_model_path()))
-    rescale = 0.7 * (GUIDANCE - 2.0) / 3.0  # the model's own at guidance 4 (_schedulers)
+    rescale = rescale_at(GUIDANCE)
     schedule = inv.Schedule(pipe.scheduler.config, args.steps)
     rows = {m: {"psnr": [], "ok": {"color": [], "shape": [], "position": []}, "inv": [], "move": []} for m in methods}
     vae, redrawn = [], 0
@@ -105,7 +109,7 @@ def bundled(args: argparse.Namespace, methods: list[str]) -> None:
                 break
             seed, redrawn = seed + 1, redrawn + 1
         before = seen(image)
-        cond = conditioning(pipe, caption(*src), caption(*tgt), rescale)
+        cond = conditioning(pipe, caption(*src), caption(*tgt), args.guidance)
         latent = inv.encode_image(pipe, image)
         vae.append(psnr(image, decode_latents(pipe, latent)))
         for method in methods:
@@ -128,7 +132,7 @@ def bundled(args: argparse.Namespace, methods: list[str]) -> None:
             if args.sheet and number < 12:
                 Image.fromarray(np.hstack([np.asarray(i) for i in (image, back, edited)])).save(
                     Path(args.sheet) / f"{number:02d}-{method}.png")
-    print(f"\nbundled model, {args.edits} edits, {args.steps} steps, guidance {GUIDANCE:g} "
+    print(f"\nbundled model, {args.edits} edits, {args.steps} steps, edit guidance {args.guidance:g} "
           f"(VAE round trip alone: {statistics.mean(vae):.1f} dB; {redrawn} sources redrawn)")
     print(f"{'method':16} {'PSNR@0 mean':>11} {'min':>6} {'colour ok':>10} {'shape ok':>9} {'position ok':>12} "
           f"{'all':>6} {'invert s':>9} {'move s':>7}")
@@ -152,7 +156,7 @@ def tiny(args: argparse.Namespace, methods: list[str]) -> None:
         schedule = inv.Schedule(pipe.scheduler.config, args.steps)
         rng = np.random.default_rng(0)
         image = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).resize((64, 64))
-        cond = conditioning(pipe, "a red circle", "a green circle", 0.0)
+        cond = conditioning(pipe, "a red circle", "a green circle", 5.0)
         cond = inv.Conditioning(cond.source, cond.target, cond.negative, 5.0, 0.0)
         latent = inv.encode_image(pipe, image)
         reference = decode_latents(pipe, latent)  # the VAE's own round trip: what inversion can reach
@@ -171,6 +175,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=45)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--methods", default=",".join(inv.METHODS))
+    parser.add_argument("--guidance", type=float, default=GUIDANCE, help="guidance of inversion and edit")
     parser.add_argument("--sheet", default="", help="a folder for source | amount 0 | amount 1 images")
     parser.add_argument("--quick", action="store_true", help="CI size: 3 edits, 10 steps")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ from the clean latent to the starting noise:
 * "negative-prompt": inverted without guidance, and sampled with the source description as the
   negative prompt, so at amount 0 guidance cancels out (Miyake et al. 2023);
 * "exact-negative": "negative-prompt" inverted with the fixed-point iteration;
+* "exact": "fixed-point", plus the residual it leaves stored as "direct" does;
 * "direct": "ddim", plus the per-step residual z_p - (A z + B o(z)) stored and added back while
   sampling, so amount 0 gives the inverted latents back exactly (Ju et al. 2023, "direct inversion").
 
@@ -40,8 +41,9 @@ from studio.engine._sampler import StepReporter, decode_latents
 from studio.engine._schedulers import default_guidance_rescale
 from studio.engine.jobs import JobContext, UserError
 
-METHODS: tuple[str, ...] = ("direct", "fixed-point", "exact-negative", "negative-prompt", "ddim")
-_ITERATED = ("fixed-point", "exact-negative")
+METHODS: tuple[str, ...] = ("direct", "exact", "fixed-point", "exact-negative", "negative-prompt", "ddim")
+_ITERATED = ("fixed-point", "exact-negative", "exact")
+_CORRECTED = ("direct", "exact")  # residuals stored and added back while sampling
 _UNGUIDED = ("negative-prompt", "exact-negative")  # inverted without guidance, sampled against the source
 DEFAULT_METHOD = "direct"
 FIXED_POINT_ITERATIONS = 4
@@ -178,7 +180,7 @@ def invert(unet: torch.nn.Module, schedule: Schedule, latent: torch.Tensor, cond
         z = z_t
         latents.append(z)
     corrections: list[torch.Tensor | None] = [None] * count
-    if method == "direct":
+    if method in _CORRECTED:
         for index in range(count):  # sampling order: latents[-1] is the noise
             a, b = schedule.coefficients(index)
             z_t, z_p = latents[count - index], latents[count - index - 1]
@@ -189,7 +191,7 @@ def invert(unet: torch.nn.Module, schedule: Schedule, latent: torch.Tensor, cond
 def passes_for(method: str, steps: int) -> int:
     """How many guided model passes `invert` makes (for progress)."""
     per_step = 1 + (FIXED_POINT_ITERATIONS if method in _ITERATED else 0)
-    return steps * per_step + (steps if method == "direct" else 0)
+    return steps * per_step + (steps if method in _CORRECTED else 0)
 
 
 @torch.no_grad()
