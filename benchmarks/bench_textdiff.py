@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -129,6 +130,8 @@ def bundled(args: argparse.Namespace, methods: list[str]) -> None:
             row["ok"][kind].append(bool(ok))
             row["inv"].append(inversion.seconds)
             row["move"].append(move)
+            print(f"edit {number + 1} {kind} {method}: {row['psnr'][-1]:.1f} dB, ok={bool(ok)}, "
+                  f"invert {inversion.seconds:.1f} s, move {move:.1f} s", file=sys.stderr, flush=True)
             if args.sheet and number < 12:
                 Image.fromarray(np.hstack([np.asarray(i) for i in (image, back, edited)])).save(
                     Path(args.sheet) / f"{number:02d}-{method}.png")

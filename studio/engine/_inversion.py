@@ -106,6 +106,8 @@ class Schedule:
         ddim.set_timesteps(steps)
         self.timesteps = [int(t) for t in ddim.timesteps]  # noisiest first
         self.prediction = ddim.config.prediction_type
+        if self.prediction not in ("epsilon", "v_prediction"):
+            raise ValueError(f"text diffs need an epsilon or v-prediction model (this one predicts {self.prediction})")
         alphas = ddim.alphas_cumprod.double()
         final = float(ddim.final_alpha_cumprod)
         self.alpha = [float(alphas[t]) for t in self.timesteps]
@@ -118,9 +120,7 @@ class Schedule:
         c_p, s_p = a_p**0.5, (1 - a_p) ** 0.5
         if self.prediction == "v_prediction":  # x0 = c_t z - s_t v, eps = c_t v + s_t z
             return c_p * c_t + s_p * s_t, s_p * c_t - c_p * s_t
-        if self.prediction == "epsilon":  # x0 = (z - s_t eps) / c_t
-            return c_p / c_t, s_p - c_p * s_t / c_t
-        raise ValueError(f"text diffs need an epsilon or v-prediction model (this one predicts {self.prediction})")
+        return c_p / c_t, s_p - c_p * s_t / c_t  # epsilon: x0 = (z - s_t eps) / c_t
 
 
 # ---- the model ---------------------------------------------------------------------------------
