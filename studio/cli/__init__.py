@@ -26,6 +26,7 @@ from studio.cli._output import (
 SUBCOMMANDS = {
     "generate": "studio.cli.generate",
     "strip": "studio.cli.strip",
+    "textdiff": "studio.cli.textdiff",
     "grid": "studio.cli.grid",
     "gallery": "studio.cli.gallery",
     "models": "studio.cli.models",

@@ -28,7 +28,9 @@ SCHEDULERS: tuple[str, ...] = (
 )
 BLEND_MODES: tuple[str, ...] = ("slerp", "lerp")
 # What a job does; the engine picks its runner by this name (studio/engine/modes).
-MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "outpaint", "blend")
+MODES: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "outpaint", "blend", "textdiff")
+# Text diffs: how far the edit goes from the source description (0) to the target (1); past 1 exaggerates.
+MAX_EDIT_AMOUNT = 3.0
 # Seeds as ComfyUI, Fooocus and torch.Generator.manual_seed take them (unsigned 64-bit); random
 # ones stay 32-bit, as A1111 picks them, so they are short to read and type.
 MAX_SEED = 2**64 - 1
@@ -103,6 +105,13 @@ class GenerationRequest:
     # LoRA adapters: (path, weight) pairs.
     loras: tuple[tuple[str, float], ...] = field(default_factory=tuple)
 
+    # Text diffs (mode "textdiff"): the source image is inverted under `source_prompt` (what it
+    # shows), then sampled again while the conditioning moves `edit_amount` of the way to
+    # `target_prompt` (0 = the source back, 1 = the target, more exaggerates).
+    source_prompt: str = ""
+    target_prompt: str = ""
+    edit_amount: float = 1.0
+
     # What the job does (one of MODES), chosen by whoever builds the request; the gallery files it
     # under this. "" (records and JSON from before it existed) means: inferred from the fields set.
     mode: str = ""
@@ -147,6 +156,8 @@ class GenerationRequest:
         _check_encodable("negative prompt", self.negative_prompt)
         for text in self.blend_prompts:
             _check_encodable("blend prompt", text)
+        _check_encodable("source description", self.source_prompt)
+        _check_encodable("target description", self.target_prompt)
         for name in ("width", "height"):
             value = getattr(self, name)
             if self.init_image:  # an edit states its picture's size, the source's (any size)
@@ -186,6 +197,8 @@ class GenerationRequest:
             raise RequestError(f"blend mode must be one of {', '.join(BLEND_MODES)} (got {self.blend_mode!r})")
         if not 0.0 <= self.seed_mix <= 1.0:
             raise RequestError(f"seed mix must be between 0 and 1 (got {self.seed_mix})")
+        if not 0.0 <= self.edit_amount <= MAX_EDIT_AMOUNT:
+            raise RequestError(f"edit amount must be between 0 and {MAX_EDIT_AMOUNT:g} (got {self.edit_amount:g})")
         _check_mode(self)
         return self
 
@@ -242,8 +255,21 @@ def _check_mode(request: GenerationRequest) -> None:
         raise RequestError(f"{mode} needs a source image (--init-image)")
     if mode in ("inpaint", "outpaint") and not request.mask_image:
         raise RequestError(f"{mode} needs a mask (white = the area to paint)")
+    if mode == "textdiff":
+        _check_textdiff(request)
     if mode == "img2img" and request.mask_image:
         raise RequestError("img2img takes no mask (to repaint a masked area use mode inpaint)")
+
+
+def _check_textdiff(request: GenerationRequest) -> None:
+    if not request.init_image:
+        raise RequestError("textdiff needs a source image to edit")
+    if request.mask_image:
+        raise RequestError("textdiff takes no mask (it edits the whole picture by its description)")
+    if not request.source_prompt.strip():
+        raise RequestError("textdiff needs the source image's description (give --from \"what it shows\")")
+    if not request.target_prompt.strip():
+        raise RequestError("textdiff needs the new description (give --to \"what it should show\")")
 
 
 # ---- untrusted input ---------------------------------------------------------------------------
@@ -316,6 +342,9 @@ _EXPECTED: dict[str, tuple[str, str]] = {
     "seed_b": ("seed B", "a whole number or empty"),
     "seed_mix": ("seed mix", "a number"),
     "loras": ("LoRAs", "a list of [file, weight] pairs"),
+    "source_prompt": ("source description", "text"),
+    "target_prompt": ("target description", "text"),
+    "edit_amount": ("edit amount", "a number"),
     "mode": ("mode", f"one of {', '.join(MODES)}"),
 }
 
@@ -405,6 +434,9 @@ def _schema() -> type[BaseModel]:
         seed_b: StrictInt | None = d.seed_b
         seed_mix: number = d.seed_mix
         loras: Annotated[tuple[Annotated[tuple[StrictStr, number], sequence], ...], sequence] = ()
+        source_prompt: StrictStr = d.source_prompt
+        target_prompt: StrictStr = d.target_prompt
+        edit_amount: number = d.edit_amount
         mode: StrictStr = d.mode
 
     return RequestSchema

@@ -62,7 +62,10 @@ def _percent(value: float) -> str:
 
 def frame_caption(request: GenerationRequest) -> str:
     """Where a blend frame stands, short enough for a filmstrip cell: "A→B 40%" (B's weight);
-    "A 50% · B 30% · C 20%" for more prompts; a seed mix that differs is added as "seed 40%"."""
+    "A 50% · B 30% · C 20%" for more prompts; a seed mix that differs is added as "seed 40%".
+    A text-diff frame says how far its edit goes: "edit 40%"."""
+    if request.mode == "textdiff":
+        return f"edit {_percent(request.edit_amount)}"
     weights = [w for _prompt, w in request.prompt_weights()]
     seed_mix = request.seed_mix if request.seed_b is not None else None
     if len(weights) == 2:
@@ -80,6 +83,8 @@ def frame_caption(request: GenerationRequest) -> str:
 def frame_description(request: GenerationRequest, index: int | None = None, total: int | None = None) -> str:
     """The caption in words, with the prompts, their weights and the seeds (tooltips, metadata)."""
     head = f"frame {index + 1} of {total}, " if index is not None and total is not None else ""
+    if request.mode == "textdiff":
+        return head + f'{frame_caption(request)}: "{request.source_prompt}" → "{request.target_prompt}"'
     parts = [f"{frame_caption(request)}: " + ", ".join(
         f'"{prompt}" {_percent(weight)}' for prompt, weight in request.prompt_weights())]
     if request.seed_b is not None:
@@ -90,6 +95,9 @@ def frame_description(request: GenerationRequest, index: int | None = None, tota
 def strip_description(requests: Sequence[GenerationRequest]) -> str:
     """One line for a whole strip: which prompts (and seeds) it walks between, in how many frames."""
     first, last = requests[0], requests[-1]
+    if last.mode == "textdiff":
+        return (f'{len(requests)} frames editing "{last.source_prompt}" to "{last.target_prompt}": '
+                + ", ".join(frame_caption(r) for r in requests))
     ends = [prompt for prompt, _w in last.prompt_weights()[1:]] or [last.prompt]
     text = f'{len(requests)} frames from "{first.prompt}" to "{ends[-1]}"'
     if last.seed_b is not None:

@@ -138,6 +138,13 @@ class StripSection(QWidget):
         except RequestError as exc:
             self.problem.emit(str(exc))
             return []
+        return self.render_requests(requests)
+
+    def render_requests(self, requests: list[GenerationRequest]) -> list[int]:
+        """Queue these frames (any mode: the text-diff panel's edits too) into the filmstrip."""
+        if self._engine is None:
+            self.problem.emit("the engine is not ready yet")
+            return []
         self.problem.emit("")
         for job_id in self._jobs:  # a new strip replaces one still rendering
             self._engine.cancel(job_id)

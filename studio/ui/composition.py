@@ -119,6 +119,7 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
                         queries=queries)
     _wire(window, parts)
     _add_grid(window, parts)
+    _add_textdiff(window, parts)
     _wire_files(window, parts)
     _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
     window.file_actions = parts.file_actions
@@ -371,6 +372,9 @@ def _add_keep(window: MainWindow, parts: WindowParts) -> None:
     A panel with live sliders adds its LiveSession: `parts.live_sessions.add(session, gallery, bridge)`."""
     sessions = parts.live_sessions = LiveSessions(window)
     sessions.add(parts.blend_panel.live_session, parts.gallery_panel, parts.bridge)
+    textdiff = getattr(window, "textdiff_panel", None)
+    if textdiff is not None:
+        sessions.add(textdiff.live_session, parts.gallery_panel, parts.bridge)
     action = QAction("Keep Live Frame", window)
     action.setShortcut(QKeySequence("Ctrl+K"))
     action.setEnabled(parts.gallery_panel is not None)
@@ -378,6 +382,47 @@ def _add_keep(window: MainWindow, parts: WindowParts) -> None:
         "Nothing to keep: live frames appear while a slider moves"))
     window.image_menu.addAction(action)
     window.keep_action = action
+
+
+def _add_textdiff(window: MainWindow, parts: WindowParts) -> None:
+    """The Text diff panel (Image ▸ Edit by Description…, Ctrl+D): the gallery's selected picture
+    when the gallery has the focus (or the canvas is empty), else the canvas's."""
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.textdiff_panel import TextDiffPanel
+
+    gallery, canvas = parts.gallery_panel, parts.canvas
+    # Its live frames go to a scratch strip like Blend's (LiveSession; registered in _add_keep).
+    panel = TextDiffPanel(parts.session.base_request)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(panel)
+    dock = window.add_panel(window.dock("Text diff", "textdiffDock", scroll), LEFT, tabify_with=parts.blend_dock)
+    panel.attach(parts.bridge)
+    panel.canvas_button.clicked.connect(lambda: panel.set_source_image(canvas.committed_image()))
+    panel.strip.frameChosen.connect(canvas.set_image)
+
+    def edit_by_description() -> None:
+        record = gallery.current_record() if gallery is not None else None
+        focus = QApplication.focusWidget()
+        in_gallery = gallery is not None and focus is not None and gallery.isAncestorOf(focus)
+        if record is not None and (in_gallery or canvas.committed_image().isNull()):
+            panel.set_source(record.path, record.request.prompt)
+        else:
+            panel.set_source_image(canvas.committed_image(), parts.session.base_request().prompt)
+        dock.show()
+        dock.raise_()
+        panel.target_text.setFocus()
+
+    action = QAction("Edit by &Description…", window)
+    action.setShortcut(QKeySequence("Ctrl+D"))
+    action.setToolTip("Change the picture by changing its description, with a live slider (Ctrl+D)")
+    action.triggered.connect(edit_by_description)
+    window.addAction(action)
+    actions = window.image_menu.actions()
+    window.image_menu.insertAction(actions[actions.index(window.engine_settings_action) - 1], action)
+    window.textdiff_action, window.textdiff_panel, window.textdiff_dock = action, panel, dock
 
 
 def _close_gallery(gallery: GalleryPanel) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.settings import EngineSettings
 from studio.engine.jobs import JobContext, UserError
-from studio.engine.modes import blend, img2img, inpaint, outpaint, txt2img
+from studio.engine.modes import blend, img2img, inpaint, outpaint, textdiff, txt2img
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -26,6 +26,7 @@ RUNNERS: dict[str, Runner] = {
     "inpaint": inpaint.run,
     "outpaint": outpaint.run,
     "blend": blend.run,
+    "textdiff": textdiff.run,
 }
 
 
