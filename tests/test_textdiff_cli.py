@@ -9,6 +9,7 @@ from PIL import Image
 from studio.cli import main
 from studio.gallery import Gallery
 from studio.gallery.export import parameters_from_file
+from studio.gallery.query import Filters
 
 
 def _noise_png(path):
@@ -29,7 +30,7 @@ def test_edit_of_a_generated_picture_reads_its_prompt_and_lands_as_its_child(tin
         "textdiff", "a red circle", "a green circle", 0.8)
     assert str(tmp_path) not in out.read_bytes().decode("latin-1")  # no local paths in what is shared
     with Gallery.open() as gallery:
-        records = gallery.list()
+        records = gallery.list(filters=Filters(stacks=False))  # the edit is in its source's stack
         edit = next(r for r in records if r.request.mode == "textdiff")
         parent = gallery.parent(edit.id)
     assert parent is not None and parent.request.prompt == "a red circle"

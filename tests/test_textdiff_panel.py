@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from studio.core.request import GenerationRequest
 from studio.engine.fake import fake_engine
+from studio.gallery.query import Filters
 from studio.ui.bridge import EngineBridge
 from studio.ui.textdiff_panel import DEBOUNCE_MS, TextDiffPanel
 
@@ -121,9 +122,13 @@ def test_edit_by_description_in_the_window_lands_as_a_child(qtbot, tmp_path):
         with qtbot.waitSignal(window.bridge.finished, timeout=5000) as done:
             panel.target_text.setText("a green circle")
         assert done.args[2].request.target_prompt == "a green circle"
-        qtbot.waitUntil(lambda: gallery.model.total() == 2, timeout=5000)
-        gallery.wait_recorded()
-        edits = [r for r in gallery.gallery.list() if r.request.mode == "textdiff"]
-        assert len(edits) == 1 and edits[0].parent_id is not None
+        # A live frame: kept as a record when the hand rests (LiveSession's automatic keep).
+        every = Filters(stacks=False)
+
+        def edits() -> list:
+            return [r for r in gallery.gallery.list(filters=every) if r.request.mode == "textdiff"]
+
+        qtbot.waitUntil(lambda: len(edits()) == 1, timeout=10000)
+        assert edits()[0].parent_id is not None and edits()[0].scratch is None
     finally:
         window.close()
