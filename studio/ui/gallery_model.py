@@ -55,6 +55,7 @@ class GalleryModel(QAbstractListModel):
         self._rows: list[Record | None] = []
         self._pages: OrderedDict[int, None] = OrderedDict()  # first rows of loaded pages, LRU
         self._thumbs: OrderedDict[int, QPixmap] = OrderedDict()
+        self._cover_prompts: dict[int, str] = {}  # a stack's cover id -> its prompt
         self._placeholder = QPixmap(THUMB, THUMB)
         self._placeholder.fill(QColor(60, 60, 60))
         self.loader = loader if loader is not None else ThumbLoader(gallery, parent=self)
@@ -82,6 +83,7 @@ class GalleryModel(QAbstractListModel):
             self._count_job.cancel()  # a count not started yet is for a filter no longer shown
         self.beginResetModel()
         self._pages.clear()
+        self._cover_prompts.clear()
         if self.fixed is not None:
             self._rows = list(self.fixed)
         else:
@@ -217,7 +219,7 @@ class GalleryModel(QAbstractListModel):
         if record is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return caption(record)
+            return self.caption_of(record)
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnail(record)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -244,6 +246,20 @@ class GalleryModel(QAbstractListModel):
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
+
+    def caption_of(self, record: Record) -> str:
+        """The tile's text; a stack whose cover is another picture shows the cover's prompt."""
+        cover = cover_of(record)[0]
+        if cover == record.id:
+            return caption(record)
+        prompt = self._cover_prompts.get(cover)
+        if prompt is None:  # covers chosen by hand are few: read each once
+            try:
+                prompt = self.gallery.get(cover).prompt
+            except GalleryError:
+                prompt = record.prompt
+            self._cover_prompts[cover] = prompt
+        return caption(record, prompt)
 
     # ---- thumbnails --------------------------------------------------------------------------
     def thumbnail(self, record: Record) -> QPixmap:
@@ -349,10 +365,10 @@ def _count(gallery: Gallery, relay: _CountRelay, generation: int, filters: Filte
     relay.done.emit(generation, total)
 
 
-def caption(record: Record) -> str:
-    """A tile's text: favourite and rating marks, then the prompt's first line (a stack's size
-    is a badge the grid draws on the picture)."""
-    first = record.prompt.strip().split("\n")[0]
+def caption(record: Record, prompt: str | None = None) -> str:
+    """A tile's text: favourite and rating marks, then the first line of the prompt (`prompt`,
+    else the record's; a stack's size is a badge the grid draws on the picture)."""
+    first = (record.prompt if prompt is None else prompt).strip().split("\n")[0]
     marks = "★ " if record.favourite else ""
     rating = int(getattr(record, "rating", 0) or 0)
     if rating:

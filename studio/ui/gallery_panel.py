@@ -66,6 +66,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     _stored = Signal(object)  # writer thread -> GUI thread
     _healed = Signal(str)  # any thread -> GUI thread: the database was rebuilt or files adopted
     _read = Signal(object)  # reader thread -> GUI thread: DroppedParameters or MetadataError
+    _restacked = Signal(object)  # writer thread -> GUI thread: [head id, member ids…] just stacked
 
     def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +79,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
         self._board: str | None = None  # the board the grid shows (None: everything)
         self._stack_head: int | None = None  # the stack the grid shows, if expanded
+        self._job_stacks: dict[int, dict[str, Any]] = {}  # job id -> its strip's stacking group
         self._build()
         self._connect()
         self.setAcceptDrops(True)
@@ -243,6 +245,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._healed.connect(self._on_healed)
         self.gallery.on_healed = self._healed.emit
         self._read.connect(self._on_read)
+        self._restacked.connect(self._on_restacked)
         # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
         for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
                                  (QKeySequence.StandardKey.Undo, self, self.undo_delete)):
