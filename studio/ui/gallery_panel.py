@@ -292,6 +292,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._search_timer.stop()
         self.stack_bar.hide()
         self.model.reload(self.filters())
+        self.view.scrollToTop()  # a new result starts at its first picture, not where the last one was
         self._show_detail(None)
 
     def _update_count(self, *_args: Any) -> None:
