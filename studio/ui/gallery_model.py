@@ -120,6 +120,8 @@ class GalleryModel(QAbstractListModel):
             self.counted.emit(len(self._rows))
             return
         self._counts[self.filters] = total
+        if len(self._counts) > 64:  # every search typed is a filter: keep the recent ones
+            del self._counts[next(iter(self._counts))]
         have = len(self._rows)
         if total > have:
             self.beginInsertRows(QModelIndex(), have, total - 1)
