@@ -8,12 +8,16 @@ so every query and thumbnail request a paint makes is inside the figure):
   search  type a word into the search box + apply + paint
   filter  one model (the model menu) + apply + paint
   rating  rating >= 3 (the rating menu) + apply + paint
-Goal: each under 100 ms at 100,000 records.
+Goal: each under 100 ms at 100,000 records. What is timed is what the artist waits for: until the
+first screenful of the result is painted. The panel counts the matches off the GUI thread and fills
+in the total (count label, scrollbar range) when the count arrives; "+total" lines time each step
+until then too (the GUI stays responsive meanwhile). Scrolling to the end starts once the total is in.
 
 Reference, in the same run on the same database: the least any grid can do for the same
 result: the Gallery's own count + one page of `list` for the same filters (what must be read),
 plus a bare QTableView with the panel's tile size and the same number of tiles over a model that
-returns a constant (what Qt's layout and paint cost). (A QListView in icon mode, the grid before
+returns a constant (what Qt's layout and paint cost). The reference counts before it paints, so
+compare it with the panel's "+total" lines; its figures bound the panel's first screenful from above. (A QListView in icon mode, the grid before
 issue #27, needs about a second to lay out 100,000 items on each reset: not a usable reference.) The difference is the panel's own cost.
 Figures taken on a loaded machine are rough.
 """
@@ -46,6 +50,17 @@ def _paint(app, view) -> None:
     view.viewport().repaint()
 
 
+def _counted(app, panel, start: float) -> float:
+    """ms from `start` until the panel's background count is in (10 s at most)."""
+    deadline = time.perf_counter() + 10
+    while panel.model.counting():
+        if time.perf_counter() > deadline:
+            raise SystemExit("the gallery's count did not arrive within 10 s")
+        app.processEvents()
+        time.sleep(0.001)
+    return _ms(start)
+
+
 def measure_panel(home: Path, runs: int) -> dict[str, list[float]]:
     from _fair import qt_app
 
@@ -53,7 +68,8 @@ def measure_panel(home: Path, runs: int) -> dict[str, list[float]]:
     from studio.ui.gallery_panel import GalleryPanel
 
     app = qt_app()
-    times: dict[str, list[float]] = {"open": [], "end": [], "search": [], "filter": [], "rating": []}
+    times: dict[str, list[float]] = {k: [] for k in ("open", "+total", "end", "search", "+total ",
+                                                   "filter", "+total  ", "rating", "+total   ")}
     gallery = Gallery.open(home, clean_min_age=None)
     for _ in range(runs):
         start = time.perf_counter()
@@ -62,6 +78,7 @@ def measure_panel(home: Path, runs: int) -> dict[str, list[float]]:
         panel.show()
         _paint(app, panel.view)
         times["open"].append(_ms(start))
+        times["+total"].append(_counted(app, panel, start))
 
         start = time.perf_counter()
         panel.view.scrollToBottom()
@@ -75,19 +92,24 @@ def measure_panel(home: Path, runs: int) -> dict[str, list[float]]:
         panel.apply_filters()
         _paint(app, panel.view)
         times["search"].append(_ms(start))
+        times["+total "].append(_counted(app, panel, start))
         panel.search.clear()
         panel.apply_filters()
+        _counted(app, panel, start)
 
         start = time.perf_counter()
         panel.model_filter.setCurrentIndex(panel.model_filter.findData("sdxl-base"))  # applies at once
         _paint(app, panel.view)
         times["filter"].append(_ms(start))
+        times["+total  "].append(_counted(app, panel, start))
         panel.model_filter.setCurrentIndex(0)
+        _counted(app, panel, start)
 
         start = time.perf_counter()
         panel.rating_filter.setCurrentIndex(panel.rating_filter.findData(3))
         _paint(app, panel.view)
         times["rating"].append(_ms(start))
+        times["+total   "].append(_counted(app, panel, start))
         panel.model.loader.forget_pending()
         panel.model.loader.wait()
         panel.close()
@@ -197,9 +219,11 @@ def main() -> None:
     print(f"{'':8}{'panel ms (median/max)':>24}{'reference ms':>16}  goal < {GOAL_MS:.0f} ms")
     worst = 0.0
     for key in panel:
-        p, r = panel[key], reference[key]
-        worst = max(worst, statistics.median(p))
-        print(f"{key:8}{statistics.median(p):>14.1f} /{max(p):>7.1f}{statistics.median(r):>16.1f}")
+        p = panel[key]
+        r = f"{statistics.median(reference[key]):>16.1f}" if key in reference else ""
+        if not key.startswith("+"):  # the goal is on the first screenful
+            worst = max(worst, statistics.median(p))
+        print(f"{key.strip():8}{statistics.median(p):>14.1f} /{max(p):>7.1f}{r}")
     print("PASS" if worst < GOAL_MS else "OVER GOAL", f"(worst median {worst:.1f} ms)")
 
 

@@ -114,7 +114,12 @@ def test_filmstrip_cells_are_captioned_and_the_gallery_keeps_each_frames_weights
         tip = strip.filmstrip.item(1).toolTip()
         assert '"a violet ring" 50%' in tip and '"a grey cloud" 50%' in tip and "3 → 4" in tip
         gallery = window.gallery_panel
-        qtbot.waitUntil(lambda: gallery.model.total() == 3 and len(strip.frames()) == 3, timeout=10000)
+        # The frames are stacked under the first: one tile of 3 (every picture with stacks off).
+        qtbot.waitUntil(lambda: len(strip.frames()) == 3 and gallery.model.total() == 1
+                        and gallery.model.index(0).data(RecordRole).stack_size == 3, timeout=10000)
+        assert gallery.model.index(0).data(RecordRole).request.blend_weights == (0.0,)
+        gallery.stacks_button.setChecked(False)
+        assert gallery.model.total() == 3
         recorded = sorted((gallery.model.index(i).data(RecordRole).request for i in range(3)),
                           key=lambda r: r.blend_weights)
         assert [(r.blend_weights, r.seed_b, r.seed_mix) for r in recorded] == [

@@ -331,6 +331,7 @@ class BlendPanel(QWidget):
         """Store live frames through `recorder` (the gallery panel); None: no gallery, nothing kept.
         (LiveSessions.add wires the session to the gallery and the engine's finished jobs.)"""
         self.live_session.attach(recorder)
+        self._recorder = recorder  # a strip's frames are stacked by it
         for widget in (self.keep_live_check, self.keep_button):
             widget.setVisible(recorder is not None)
 
@@ -348,7 +349,11 @@ class BlendPanel(QWidget):
         except RequestError as exc:
             self.show_error(str(exc))
             return []
-        return self.strip.render(base, self.prompt_b.text().strip(), seed_b)
+        jobs = self.strip.render(base, self.prompt_b.text().strip(), seed_b)
+        stack_jobs = getattr(getattr(self, "_recorder", None), "stack_jobs", None)
+        if jobs and stack_jobs is not None:  # the frames list as one tile under the first
+            stack_jobs(jobs)
+        return jobs
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:

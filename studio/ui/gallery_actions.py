@@ -6,7 +6,7 @@ apart so each file stays readable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from studio.gallery import GalleryError, Record
@@ -109,8 +109,42 @@ class GalleryActions:
 
     def record_finished(self, job_id: int, finished: Any) -> None:
         """The bridge's finished signal: record the job unless a rule leaves it out."""
+        group = self._job_stacks.pop(job_id, None)
         if not any(rule(job_id) for rule in self._leave_out):
-            self.record(finished)
+            self.record(finished, on_stored=None if group is None else
+                        lambda record: self._stack_stored(group, job_id, record))
+
+    def stack_jobs(self, job_ids: Sequence[int]) -> None:
+        """Stack the pictures these jobs make under the first job's, as each is stored (a blend
+        strip's frames; like `studio sweep` stacks a batch under its first image)."""
+        if len(job_ids) < 2:
+            return
+        group: dict[str, Any] = {"head": job_ids[0], "ids": {}}  # ids: job id -> record id
+        for job_id in job_ids:
+            self._job_stacks[job_id] = group
+
+    def _stack_stored(self, group: dict[str, Any], job_id: int, record: Record) -> None:
+        """On the GUI thread, once a job of a stacked group is stored: stack what is stored so far
+        under the head (when the head is), on the writer thread, then update the grid."""
+        group["ids"][job_id] = record.id
+        head = group["ids"].get(group["head"])
+        members = [i for j, i in group["ids"].items() if j != group["head"]]
+        if head is None or not members:
+            return
+
+        def stack() -> None:
+            try:
+                self.gallery.make_stack(head, members)
+                self._restacked.emit([head, *members])
+            except GalleryError as exc:
+                self._stored.emit((exc, None))
+
+        self._background(stack)
+
+    def _on_restacked(self, ids: list[int]) -> None:
+        self.model.forget_counts()
+        for record_id in ids:  # members leave the grid, the head's tile shows the stack's size
+            self._after_change(record_id)
 
     def record(self, finished: Any, parent_id: int | None = None, scratch: str | None = None,
                on_stored: Callable[[Record], None] | None = None) -> None:

@@ -1,19 +1,28 @@
 """The gallery as a Qt list model that scales to 100,000 entries: the row count is the number
 of matching entries, records are read a page at a time only for the rows the view asks about
 (a bounded number kept), and thumbnails are decoded off the GUI thread (studio/ui/thumb_loader)
-into a bounded cache; a tile shows grey until its thumbnail arrives."""
+into a bounded cache; a tile shows grey until its thumbnail arrives.
+
+Counting the matches of a filter costs up to a few hundred ms at 100,000 entries, so a reload
+shows the first page at once and counts off the GUI thread: the rows (and the scrollbar) grow to
+the total when it arrives; a count for an earlier filter is dropped. Counts are cached per filter
+(shown at once, then checked by the same background count), and forgotten on any edit."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6.QtCore import (
     QAbstractListModel,
     QMimeData,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
     QUrl,
+    Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPixmap
 
@@ -29,7 +38,10 @@ Index = QModelIndex | QPersistentModelIndex
 
 class GalleryModel(QAbstractListModel):
     """Entries in the filters' order. Holds at most `max_pages` pages of records (small: no
-    pixels) and at most `cache_size` decoded thumbnails."""
+    pixels) and at most `cache_size` decoded thumbnails. `counted` fires when a background count
+    has set the total (tests wait on `counting()`)."""
+
+    counted = Signal(int)  # the total, once the background count is in
 
     def __init__(self, gallery: Gallery, page_size: int = 100, cache_size: int = 600,
                  parent=None, loader: ThumbLoader | None = None, max_pages: int = 40) -> None:
@@ -43,32 +55,110 @@ class GalleryModel(QAbstractListModel):
         self._rows: list[Record | None] = []
         self._pages: OrderedDict[int, None] = OrderedDict()  # first rows of loaded pages, LRU
         self._thumbs: OrderedDict[int, QPixmap] = OrderedDict()
+        self._cover_prompts: dict[int, str] = {}  # a stack's cover id -> its prompt
         self._placeholder = QPixmap(THUMB, THUMB)
         self._placeholder.fill(QColor(60, 60, 60))
         self.loader = loader if loader is not None else ThumbLoader(gallery, parent=self)
         self.loader.loaded.connect(self._on_thumb)
+        self._generation = 0  # which reload a background count belongs to
+        self._counting = False
+        self._counts: dict[Filters, int] = {}
+        self._count_job: Future | None = None
+        # A parentless relay the counting thread keeps alive: a count finishing after the model
+        # was deleted then emits into nothing instead of into a deleted object.
+        self._relay = _CountRelay()
+        self._relay.done.connect(self._on_counted)
         self.reload()
 
     # ---- loading -----------------------------------------------------------------------------
     def reload(self, filters: Filters | None = None) -> None:
-        """Start over (new filters or search): one count, then the first page."""
+        """Start over (new filters or search): the first page now, the total when counted."""
         if filters is not None:
             self.filters = filters
             self.fixed = None
         self.loader.forget_pending()
+        self._generation += 1
+        self._counting = False
+        if self._count_job is not None:
+            self._count_job.cancel()  # a count not started yet is for a filter no longer shown
         self.beginResetModel()
         self._pages.clear()
+        self._cover_prompts.clear()
         if self.fixed is not None:
             self._rows = list(self.fixed)
         else:
-            try:
-                total = self.gallery.count(self.filters)
-            except GalleryError:
-                total = 0
-            self._rows = [None] * total
+            self._rows = self._first_rows()
         self.endResetModel()
-        if self._rows:
-            self._record(0)
+
+    def _first_rows(self) -> list[Record | None]:
+        """The first page, padded to the cached total if any; counts in the background unless
+        the first page is short (then it is everything)."""
+        try:
+            first: list[Record | None] = list(self.gallery.list(0, self.page_size, self.filters))
+        except GalleryError:
+            return []
+        if len(first) < self.page_size:
+            self._counts[self.filters] = len(first)
+            return first
+        self._pages[0] = None
+        known = self._counts.get(self.filters)
+        if known is not None and known >= len(first):
+            first += [None] * (known - len(first))
+        self._submit_count()
+        return first
+
+    def _submit_count(self) -> None:
+        self._counting = True
+        self._count_job = in_background(_count, self.gallery, self._relay, self._generation,
+                                        self.filters)
+
+    def _on_counted(self, generation: int, total: int) -> None:
+        if generation != self._generation or self.fixed is not None:
+            return  # a count for an earlier filter
+        self._counting = False
+        if total < 0:
+            self.counted.emit(len(self._rows))
+            return
+        self._counts[self.filters] = total
+        if len(self._counts) > 64:  # every search typed is a filter: keep the recent ones
+            del self._counts[next(iter(self._counts))]
+        have = len(self._rows)
+        if total > have:
+            self.beginInsertRows(QModelIndex(), have, total - 1)
+            self._rows.extend([None] * (total - have))
+            self.endInsertRows()
+        elif total < have:
+            self.beginRemoveRows(QModelIndex(), total, have - 1)
+            del self._rows[total:]
+            self.endRemoveRows()
+        self.counted.emit(total)
+
+    def counting(self) -> bool:
+        """Whether the total is still being counted (total() is then the rows known so far)."""
+        return self._counting
+
+    def wait_counted(self) -> None:
+        """Block until a running count finished (closing); its result arrives as an event."""
+        if self._count_job is not None:
+            try:
+                self._count_job.result(timeout=30)
+            except Exception:  # noqa: BLE001 - cancelled or failed: nothing to wait for
+                pass
+
+    def forget_counts(self) -> None:
+        """The gallery changed: cached totals may be wrong, and so may a count under way."""
+        self._counts.clear()
+        if self._counting:
+            self._generation += 1
+            self._submit_count()
+
+    def close(self) -> None:
+        """Stop counting (the panel closes): a count under way finishes, its result is dropped."""
+        self._generation += 1
+        self._counting = False
+        if self._count_job is not None:
+            self._count_job.cancel()
+        self.wait_counted()
 
     def show_only(self, records: list[Record]) -> None:
         """Show exactly these entries (an expanded stack) until the next reload(filters)."""
@@ -76,7 +166,7 @@ class GalleryModel(QAbstractListModel):
         self.reload()
 
     def total(self) -> int:
-        """How many entries match, loaded or not."""
+        """How many entries match, loaded or not (while counting(): those known so far)."""
         return len(self._rows)
 
     def loaded_rows(self) -> int:
@@ -112,7 +202,7 @@ class GalleryModel(QAbstractListModel):
         before = self._rows[start - 1] if start > 0 else None
         if before is not None:
             return self.gallery.list(0, limit, self.filters, after=before.id)
-        if start > total // 2:
+        if start > total // 2 and not self._counting:
             backwards = self.filters.replace(descending=not self.filters.descending)
             return self.gallery.list(total - start - limit, limit, backwards)[::-1]
         return self.gallery.list(start, limit, self.filters)
@@ -131,7 +221,7 @@ class GalleryModel(QAbstractListModel):
         if record is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return caption(record)
+            return self.caption_of(record)
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnail(record)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -158,6 +248,20 @@ class GalleryModel(QAbstractListModel):
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
+
+    def caption_of(self, record: Record) -> str:
+        """The tile's text; a stack whose cover is another picture shows the cover's prompt."""
+        cover = cover_of(record)[0]
+        if cover == record.id:
+            return caption(record)
+        prompt = self._cover_prompts.get(cover)
+        if prompt is None:  # covers chosen by hand are few: read each once
+            try:
+                prompt = self.gallery.get(cover).prompt
+            except GalleryError:
+                prompt = record.prompt
+            self._cover_prompts[cover] = prompt
+        return caption(record, prompt)
 
     # ---- thumbnails --------------------------------------------------------------------------
     def thumbnail(self, record: Record) -> QPixmap:
@@ -198,6 +302,7 @@ class GalleryModel(QAbstractListModel):
         row = self.row_of(record_id)
         if row < 0:
             return None
+        self.forget_counts()  # a rating or favourite changes what a filter counts
         self._rows[row] = self.gallery.get(record_id)
         if self.fixed is not None:
             self.fixed[row] = self._rows[row]
@@ -207,6 +312,7 @@ class GalleryModel(QAbstractListModel):
 
     def take(self, record_id: int) -> int:
         """Remove an entry's row (deleted, or no longer matching); returns the row or -1."""
+        self.forget_counts()
         row = self.row_of(record_id)
         if row >= 0:
             self.beginRemoveRows(QModelIndex(), row, row)
@@ -218,6 +324,7 @@ class GalleryModel(QAbstractListModel):
 
     def put(self, row: int, record: Record) -> None:
         """Insert an entry at `row` (undo of a delete; row 0 for a new image)."""
+        self.forget_counts()
         row = max(0, min(row, len(self._rows)))
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.insert(row, record)
@@ -235,10 +342,35 @@ class GalleryModel(QAbstractListModel):
             return False
 
 
-def caption(record: Record) -> str:
-    """A tile's text: favourite and rating marks, then the prompt's first line (a stack's size
-    is a badge the grid draws on the picture)."""
-    first = record.prompt.strip().split("\n")[0]
+_pool: ThreadPoolExecutor | None = None
+
+
+def in_background(work: Callable[..., object], *args: object) -> Future:
+    """Run a gallery read on the one shared reading thread (started once: a thread start costs
+    milliseconds the artist would wait for)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-read")
+    return _pool.submit(work, *args)
+
+
+class _CountRelay(QObject):
+    done = Signal(int, int)  # counting thread -> GUI thread: (generation, total or -1)
+
+
+def _count(gallery: Gallery, relay: _CountRelay, generation: int, filters: Filters) -> None:
+    """On the counting thread: count, and hand the total to the GUI thread."""
+    try:
+        total = gallery.count(filters)
+    except GalleryError:
+        total = -1
+    relay.done.emit(generation, total)
+
+
+def caption(record: Record, prompt: str | None = None) -> str:
+    """A tile's text: favourite and rating marks, then the first line of the prompt (`prompt`,
+    else the record's; a stack's size is a badge the grid draws on the picture)."""
+    first = (record.prompt if prompt is None else prompt).strip().split("\n")[0]
     marks = "★ " if record.favourite else ""
     rating = int(getattr(record, "rating", 0) or 0)
     if rating:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,7 +42,7 @@ from studio.ui.gallery_actions import GalleryActions
 from studio.ui.gallery_choosing import GalleryChoosing
 from studio.ui.gallery_grid import TileGrid
 from studio.ui.gallery_import import DropImport
-from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole
+from studio.ui.gallery_model import THUMB, GalleryModel, RecordRole, in_background
 from studio.ui.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
     _stored = Signal(object)  # writer thread -> GUI thread
     _healed = Signal(str)  # any thread -> GUI thread: the database was rebuilt or files adopted
     _read = Signal(object)  # reader thread -> GUI thread: DroppedParameters or MetadataError
+    _restacked = Signal(object)  # writer thread -> GUI thread: [head id, member ids…] just stacked
 
     def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +79,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._leave_out: list[Callable[[int], bool]] = []  # rules for jobs not to record
         self._board: str | None = None  # the board the grid shows (None: everything)
         self._stack_head: int | None = None  # the stack the grid shows, if expanded
+        self._job_stacks: dict[int, dict[str, Any]] = {}  # job id -> its strip's stacking group
         self._build()
         self._connect()
         self.setAcceptDrops(True)
@@ -96,7 +98,10 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self.mode_filter.addItem("All modes", None)
         for mode in MODES:
             self.mode_filter.addItem(mode, mode)
-        self._fill_models()
+        self.model_filter.addItem("All models", None)
+        self._models_relay = _ModelsRelay()  # the names arrive from the reading thread
+        self._models_relay.read.connect(self._set_models)
+        in_background(_read_models, self.gallery, self._models_relay)
         self.rating_filter = QComboBox(toolTip="Rating at least")
         self.rating_filter.addItem("Any rating", 0)
         for stars in range(1, 6):
@@ -224,6 +229,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self.stack_button.clicked.connect(lambda: self.expand_stack())
         self.live_button.clicked.connect(self.open_live_frames)
         self.model.modelReset.connect(self._update_count)
+        self.model.counted.connect(self._update_count)
         self.model.rowsInserted.connect(self._update_count)
         self.model.rowsRemoved.connect(self._update_count)
         self.open_button.clicked.connect(lambda: self._emit_record(self.openOnCanvas))
@@ -239,6 +245,7 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._healed.connect(self._on_healed)
         self.gallery.on_healed = self._healed.emit
         self._read.connect(self._on_read)
+        self._restacked.connect(self._on_restacked)
         # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
         for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
                                  (QKeySequence.StandardKey.Undo, self, self.undo_delete)):
@@ -254,15 +261,22 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
 
     # ---- filters -----------------------------------------------------------------------------
     def _fill_models(self) -> None:
+        try:
+            self._set_models(self.gallery.models())
+        except GalleryError as exc:
+            self._error(str(exc))
+
+    def _set_models(self, names: list[str] | str) -> None:
+        """The model menu's names (a str: the error reading them)."""
+        if isinstance(names, str):
+            self._error(names)
+            return
         current = self.model_filter.currentData()
         self.model_filter.blockSignals(True)
         self.model_filter.clear()
         self.model_filter.addItem("All models", None)
-        try:
-            for name in self.gallery.models():
-                self.model_filter.addItem(name, name)
-        except GalleryError as exc:
-            self._error(str(exc))
+        for name in names:
+            self.model_filter.addItem(name, name)
         index = self.model_filter.findData(current)
         self.model_filter.setCurrentIndex(max(0, index))
         self.model_filter.blockSignals(False)
@@ -278,11 +292,15 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._search_timer.stop()
         self.stack_bar.hide()
         self.model.reload(self.filters())
+        self.view.scrollToTop()  # a new result starts at its first picture, not where the last one was
         self._show_detail(None)
 
     def _update_count(self, *_args: Any) -> None:
         total = self.model.total()
-        self.count_label.setText(f"{total} image{'s' if total != 1 else ''}")
+        if self.model.counting():  # the first page is shown; the total comes off the GUI thread
+            self.count_label.setText(f"{total}+ images (counting…)")
+        else:
+            self.count_label.setText(f"{total} image{'s' if total != 1 else ''}")
 
     def activate(self) -> None:
         """Double-click or Enter: a stack opens to its pictures; a picture opens on the canvas."""
@@ -371,7 +389,21 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self.stop_imports()
         self.wait_recorded()
         self.boards.wait_read()
+        self.model.close()
         super().closeEvent(event)
+
+
+class _ModelsRelay(QObject):
+    read = Signal(object)  # reading thread -> GUI thread: model names, or an error line
+
+
+def _read_models(gallery: Gallery, relay: _ModelsRelay) -> None:
+    """On the reading thread: the model menu's names (a DISTINCT over every entry)."""
+    try:
+        names: list[str] | str = gallery.models()
+    except GalleryError as exc:
+        names = str(exc)
+    relay.read.emit(names)
 
 
 def describe(record: Record) -> str:
