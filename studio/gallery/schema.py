@@ -140,6 +140,9 @@ def m005_choosing(cur: sqlite3.Cursor) -> None:
         "ALTER TABLE images ADD COLUMN scratch TEXT",
         "ALTER TABLE images ADD COLUMN session TEXT",
         "CREATE INDEX images_by_stack ON images(stack_id) WHERE stack_id IS NOT NULL",
+        # Deleting a row makes SQLite find the rows whose foreign keys point at it: without this
+        # index each delete read the whole table (80 ms a row at 100,000 records).
+        "CREATE INDEX images_by_cover ON images(cover_id) WHERE cover_id IS NOT NULL",
         "CREATE INDEX images_by_session ON images(session) WHERE session IS NOT NULL",
         "CREATE INDEX images_by_scratch ON images(created) WHERE scratch IS NOT NULL",
         # One index per sort order of the listing, in that order, holding every column a filter
