@@ -275,3 +275,18 @@ def test_gallery_detail_buttons_fit_the_default_dock_width(qtbot):
         assert gallery.rect().contains(rect), f"{button.text()} is clipped"
         assert button.width() >= button.sizeHint().width() - 1, f"{button.text()} is squeezed"
         assert button.visibleRegion().boundingRect().size() == button.size(), f"{button.text()} is covered"
+
+
+def test_first_run_shows_the_prompt_panel_in_front_of_the_other_left_panels(qtbot):
+    """The left column's tabs (Prompt, Blend, Text diff) open on Prompt: the panel an artist types
+    into first, and the one Ctrl+Enter reads."""
+    from PySide6.QtWidgets import QTabBar
+
+    window, _ = open_window(qtbot)
+    try:
+        bars = [bar for bar in window.findChildren(QTabBar)
+                if "Prompt" in [bar.tabText(i) for i in range(bar.count())]]
+        assert len(bars) == 1 and {bars[0].tabText(i) for i in range(bars[0].count())} >= {"Blend", "Text diff"}
+        assert bars[0].tabText(bars[0].currentIndex()) == "Prompt"
+    finally:
+        window.close()

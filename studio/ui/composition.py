@@ -398,7 +398,8 @@ def _add_textdiff(window: MainWindow, parts: WindowParts) -> None:
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(panel)
-    dock = window.add_panel(window.dock("Text diff", "textdiffDock", scroll), LEFT, tabify_with=parts.blend_dock)
+    dock = window.add_panel(window.dock("Text diff", "textdiffDock", scroll), LEFT,
+                             tabify_with=window.prompt_dock)  # the Prompt panel stays in front
     panel.attach(parts.bridge)
     panel.canvas_button.clicked.connect(lambda: panel.set_source_image(canvas.committed_image()))
     panel.strip.frameChosen.connect(canvas.set_image)
