@@ -290,3 +290,38 @@ def test_first_run_shows_the_prompt_panel_in_front_of_the_other_left_panels(qtbo
         assert bars[0].tabText(bars[0].currentIndex()) == "Prompt"
     finally:
         window.close()
+
+
+def test_window_shortcuts_beat_the_text_fields_emacs_keys(qtbot):
+    """On Linux a text field claims Ctrl+D, Ctrl+E and Ctrl+K (delete, end of line, delete to the
+    end of the line) before window shortcuts see them; the offscreen test platform does not, so a
+    field that claims them the way the desktop's do stands in. With the cursor in it, Edit by
+    Description, Export and Keep must still fire, and the field must keep its text."""
+    from PySide6.QtWidgets import QLineEdit
+
+    class EmacsField(QLineEdit):
+        def event(self, event):
+            emacs = (Qt.Key.Key_D, Qt.Key.Key_E, Qt.Key.Key_K)
+            if (event.type() == event.Type.ShortcutOverride and event.key() in emacs
+                    and event.modifiers() == Qt.KeyboardModifier.ControlModifier):
+                event.accept()  # what QLineEdit does on X11 for its Delete/End/DeleteEndOfLine keys
+                return True
+            return super().event(event)
+
+    window, _ = open_window(qtbot)
+    try:
+        field = EmacsField("a red circle")
+        window.prompt_panel.layout().addWidget(field)
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus, timeout=5000)
+        for action in (window.textdiff_action, window.keep_action, window.file_actions.export_action):
+            action.setEnabled(True)
+            fired = []
+            action.triggered.disconnect()  # only count: the real slots open dialogs
+            action.triggered.connect(lambda *_a, fired=fired: fired.append(True))
+            key = action.shortcut()[0]
+            qtbot.keyClick(field, key.key(), key.keyboardModifiers())
+            assert fired, f"{action.text()} ({action.shortcut().toString()}) did not fire in a text field"
+        assert field.text() == "a red circle"
+    finally:
+        window.close()

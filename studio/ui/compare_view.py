@@ -180,8 +180,8 @@ class CompareDialog(QDialog):
                 self.table.setItem(row, column, item)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.same_label = QLabel("Same parameters: the pictures differ only by chance or by model"
-                                 " files." if not rows else f"{len(rows)} parameter"
-                                 f"{'s' if len(rows) != 1 else ''} differ:")
+                                 " files." if not rows else "1 parameter differs:" if len(rows) == 1
+                                 else f"{len(rows)} parameters differ:")
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)

@@ -41,6 +41,7 @@ from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_view import QueueView
 from studio.ui.resume_offer import PendingKeeper, ResumeOffer, resume
+from studio.ui.window_keys import WindowShortcutsFirst
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -123,6 +124,10 @@ def compose_window(window: MainWindow, engine_factory: EngineFactory) -> WindowP
     _wire_files(window, parts)
     _keep_pending(window, parts)  # after _wire: a finished picture's save is queued before its removal
     window.file_actions = parts.file_actions
+    files = parts.file_actions
+    window.shortcuts_first = WindowShortcutsFirst(window, [
+        window.textdiff_action, getattr(window, "keep_action", None),
+        files.export_action if files is not None else None])
     window.edit_dock = edit_dock
     window.gallery_menu = parts.gallery_menu
     window.mask_editor = mask_editor

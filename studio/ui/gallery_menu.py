@@ -170,6 +170,8 @@ class GalleryMenu(QObject):
             return None
         self._compare = CompareDialog(records[0], records[1], self.panel.window())
         self._compare.show()
+        self._compare.raise_()
+        self._compare.activateWindow()  # keys (Escape closes it) go to the comparison, not the grid
         return self._compare
 
     def add_to_board(self, name: str) -> int:
