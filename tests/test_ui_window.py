@@ -325,3 +325,4 @@ def test_window_shortcuts_beat_the_text_fields_emacs_keys(qtbot):
         assert field.text() == "a red circle"
     finally:
         window.close()
+

@@ -247,7 +247,9 @@ class GalleryPanel(GalleryActions, GalleryChoosing, DropImport, QWidget):
         self._read.connect(self._on_read)
         self._restacked.connect(self._on_restacked)
         # Only while the gallery has focus: the window's own Delete/Ctrl+Z (mask undo) stay theirs.
-        for key, owner, slot in ((QKeySequence.StandardKey.Delete, self.view, self.delete_selected),
+        # The Delete key alone: the platform's "Delete" on Linux also means Ctrl+D, which is Edit
+        # by Description (the two were ambiguous, so neither worked with a tile selected).
+        for key, owner, slot in ((QKeySequence(Qt.Key.Key_Delete), self.view, self.delete_selected),
                                  (QKeySequence.StandardKey.Undo, self, self.undo_delete)):
             shortcut = QShortcut(key, owner, slot)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
