@@ -160,3 +160,18 @@ def test_red_circle_turns_green_in_place(engine, tmp_path):
     found = analyse(edited, max_objects=1)
     assert found["background"] == "blue"
     assert [(o["color"], o["position"]) for o in found["objects"]] == [("green", "center")]
+
+
+def test_the_parameters_text_of_an_edit_names_it_and_claims_no_strength():
+    """Other tools read the A1111 text: a text diff says what it was edited from and how far, and
+    does not claim an img2img denoising strength it never used."""
+    from studio.core.metadata import format_parameters, parse_parameters
+    from studio.engine.modes.textdiff import edit_request
+
+    base = GenerationRequest("x", init_image="sha256:" + "0" * 64, strength=0.75)
+    text = format_parameters(edit_request(base, "a red circle, left", "a green circle, left", 0.6))
+    assert text.splitlines()[0] == "a green circle, left"
+    assert "Denoising strength" not in text
+    found = parse_parameters(text)
+    assert found.get("strength") is None
+    assert 'Edit from: "a red circle, left"' in text and "Edit amount: 0.6" in text

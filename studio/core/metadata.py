@@ -105,7 +105,9 @@ def format_parameters(request: GenerationRequest, info: dict[str, Any] | None = 
     if request.seed_b is not None and request.seed_mix > 0:
         pairs += [("Variation seed", str(request.seed_b)),
                   ("Variation seed strength", _number(request.seed_mix))]
-    if request.init_image:
+    if request.mode == "textdiff":  # a text diff redraws from the inverted noise: no strength
+        pairs += [("Edit from", request.source_prompt), ("Edit amount", _number(request.edit_amount))]
+    elif request.init_image:
         pairs.append(("Denoising strength", _number(request.strength)))
     if request.mask_image:
         pairs.append(("Mask blur", str(request.mask_feather)))
