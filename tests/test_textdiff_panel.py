@@ -129,6 +129,10 @@ def test_edit_by_description_in_the_window_lands_as_a_child(qtbot, tmp_path):
             return [r for r in gallery.gallery.list(filters=every) if r.request.mode == "textdiff"]
 
         qtbot.waitUntil(lambda: len(edits()) == 1, timeout=10000)
-        assert edits()[0].parent_id is not None and edits()[0].scratch is None
+        edit = edits()[0]
+        assert edit.parent_id is not None and edit.scratch is None
+        # It came through the panel's live session (its strip can be opened), not as an ordinary
+        # picture: otherwise every slider move would leave a record.
+        assert gallery.gallery.scratch_session_of(edit.id) is not None
     finally:
         window.close()

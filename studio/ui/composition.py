@@ -377,9 +377,6 @@ def _add_keep(window: MainWindow, parts: WindowParts) -> None:
     A panel with live sliders adds its LiveSession: `parts.live_sessions.add(session, gallery, bridge)`."""
     sessions = parts.live_sessions = LiveSessions(window)
     sessions.add(parts.blend_panel.live_session, parts.gallery_panel, parts.bridge)
-    textdiff = getattr(window, "textdiff_panel", None)
-    if textdiff is not None:
-        sessions.add(textdiff.live_session, parts.gallery_panel, parts.bridge)
     action = QAction("Keep Live Frame", window)
     action.setShortcut(QKeySequence("Ctrl+K"))
     action.setEnabled(parts.gallery_panel is not None)
@@ -398,8 +395,10 @@ def _add_textdiff(window: MainWindow, parts: WindowParts) -> None:
     from studio.ui.textdiff_panel import TextDiffPanel
 
     gallery, canvas = parts.gallery_panel, parts.canvas
-    # Its live frames go to a scratch strip like Blend's (LiveSession; registered in _add_keep).
+    # Its live frames go to a scratch strip like Blend's; the one kept becomes the record.
     panel = TextDiffPanel(parts.session.base_request)
+    if parts.live_sessions is not None:  # made by _wire's _add_keep, which runs first
+        parts.live_sessions.add(panel.live_session, gallery, parts.bridge)
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(panel)
