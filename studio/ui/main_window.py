@@ -408,7 +408,8 @@ class MainWindow(QMainWindow):
 
     def _first_run_layout(self, front: QDockWidget) -> None:
         """Panels on the right share one tab group, so stacked panels never make the window
-        taller than a laptop screen; the canvas gets most of the width."""
+        taller than a laptop screen; the canvas gets most of the width. The right column is wide
+        enough for the gallery's board list beside two columns of tiles."""
         right = [
             dock
             for dock in self.findChildren(QDockWidget)
@@ -418,7 +419,7 @@ class MainWindow(QMainWindow):
         for dock in right[1:]:
             self.tabifyDockWidget(right[0], dock)
         front.raise_()
-        self.resizeDocks([self.prompt_dock, front], [340, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.prompt_dock, front], [340, 460], Qt.Orientation.Horizontal)
 
     def restore_layout(self, front: QDockWidget) -> None:
         """The saved geometry and dock layout; at first run the right column's tabs, `front`
